@@ -1,0 +1,179 @@
+"""The data types every backbone is written in.
+
+An ``Architecture`` is the readable, unscaled stage table of one backbone plus the
+``ChannelRules`` of its family. ``core.scaling.scale`` turns it into a ``Network``:
+the same network with every width and repeat made concrete. Counting, building
+and the per-layer table all read the ``Network``, so they cannot disagree about
+what the network is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+BlockKind = Literal["separable", "inverted_residual", "basic", "bottleneck"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of a stage table: ``repeats`` blocks of one kind.
+
+    The first block takes the stage's stride; the added repeats use stride 1 with
+    equal input and output widths, so they carry the residual connection.
+    The hidden (expanded) width is either ``expand_ratio`` times the block input
+    (MobileNet V2, EfficientNet) or an absolute ``hidden_channels`` that scales with
+    width (MobileNet V3 tables, ResNet bottleneck width).
+    """
+
+    block: BlockKind
+    kernel: int
+    stride: int
+    out_channels: int
+    repeats: int = 1
+    expand_ratio: float = 1.0
+    hidden_channels: int | None = None
+    se: bool = False
+    activation: str = "relu"
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """How one family's reference implementation rounds widths (see shared/reference)."""
+
+    rounding: Literal["divisible", "truncate"] = "divisible"
+    hidden: Literal["round_ratio", "divisible_ratio", "scaled_absolute"] = "divisible_ratio"
+    se_width: Literal["input_quarter", "hidden_quarter_divisible"] = "input_quarter"
+    se_activation: str = "relu"
+    se_gate: str = "sigmoid"
+    head: Literal["none", "scale_up_only", "times_last"] = "none"
+    head_factor: int = 0
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """An unscaled backbone: stem, stage table, head and classifier."""
+
+    name: str
+    title: str
+    family: str
+    stages: tuple[Stage, ...]
+    rules: ChannelRules
+    stem_channels: int = 32
+    stem_kernel: int = 3
+    stem_stride: int = 2
+    stem_activation: str = "relu"
+    stem_pool: bool = False
+    head_channels: int | None = None
+    head_activation: str = "relu"
+    classifier_hidden: int | None = None
+    classifier_activation: str = "hardswish"
+    dropout: float = 0.2
+    default_resolution: int = 224
+
+    @property
+    def total_stride(self) -> int:
+        """Input pixels per output feature-map pixel: the smallest usable resolution."""
+        stride = self.stem_stride * (2 if self.stem_pool else 1)
+        for stage in self.stages:
+            stride *= stage.stride
+        return stride
+
+
+@dataclass(frozen=True)
+class ConvConfig:
+    """A convolution followed by batch norm and an optional activation."""
+
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int = 1
+    groups: int = 1
+    activation: str | None = None
+
+
+@dataclass(frozen=True)
+class SqueezeConfig:
+    """Squeeze-and-excitation: pool, 1x1 reduce (bias), act, 1x1 expand (bias), gate."""
+
+    channels: int
+    squeeze_channels: int
+    activation: str
+    gate: str
+
+
+Layer = tuple[str, "ConvConfig | SqueezeConfig"]
+
+
+@dataclass(frozen=True)
+class BlockConfig:
+    """One concrete block of a scaled network."""
+
+    kind: BlockKind
+    in_channels: int
+    hidden_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    se_channels: int
+    activation: str
+
+    @property
+    def residual(self) -> bool:
+        """Inverted residuals add their input only where shapes match (ResNets always do)."""
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+    @property
+    def downsample(self) -> bool:
+        """ResNet blocks project the shortcut where the shapes change."""
+        return self.kind in ("basic", "bottleneck") and not self.residual
+
+    def layers(self, squeeze: tuple[str, str] = ("relu", "sigmoid")) -> tuple[Layer, ...]:
+        """The block's layers in forward order, named as in the built torch module.
+
+        Counting and building both read this list, so they describe the same layers.
+        ``squeeze`` is the family's (activation, gate) for squeeze-excitation.
+        """
+        act, inp, hid, out = self.activation, self.in_channels, self.hidden_channels, self.out_channels
+        if self.kind == "separable":
+            return (("depthwise", ConvConfig(inp, inp, self.kernel, self.stride, inp, act)),
+                    ("pointwise", ConvConfig(inp, out, 1, 1, 1, act)))
+        if self.kind == "inverted_residual":
+            layers: list[Layer] = []
+            if hid != inp:
+                layers.append(("expand", ConvConfig(inp, hid, 1, 1, 1, act)))
+            layers.append(("depthwise", ConvConfig(hid, hid, self.kernel, self.stride, hid, act)))
+            if self.se_channels:
+                layers.append(("se", SqueezeConfig(hid, self.se_channels, *squeeze)))
+            layers.append(("project", ConvConfig(hid, out, 1)))
+            return tuple(layers)
+        if self.kind == "basic":
+            layers = [("conv1", ConvConfig(inp, hid, 3, self.stride, 1, act)),
+                      ("conv2", ConvConfig(hid, out, 3))]
+        else:  # bottleneck, stride on the 3x3 conv (ResNet V1.5)
+            layers = [("conv1", ConvConfig(inp, hid, 1, 1, 1, act)),
+                      ("conv2", ConvConfig(hid, hid, 3, self.stride, 1, act)),
+                      ("conv3", ConvConfig(hid, out, 1))]
+        if self.downsample:
+            layers.append(("downsample", ConvConfig(inp, out, 1, self.stride)))
+        return tuple(layers)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A scaled architecture with every width and repeat made concrete."""
+
+    architecture: Architecture
+    width_mult: float
+    depth_mult: float
+    stem: ConvConfig
+    stages: tuple[tuple[BlockConfig, ...], ...]
+    head: ConvConfig | None
+    classifier_hidden: int | None
+    num_classes: int
+
+    @property
+    def features(self) -> int:
+        """Channels that reach the classifier."""
+        if self.head is not None:
+            return self.head.out_channels
+        return self.stages[-1][-1].out_channels

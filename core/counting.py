@@ -1,0 +1,173 @@
+"""Analytic profile: parameters, MACs and activation memory without a single tensor.
+
+One walk over a ``Network`` yields one row per layer; the totals are sums of those
+rows, so the per-layer table and the headline numbers cannot disagree.
+Conventions: MACs count the multiply-accumulates of convolutions and linear layers
+(the papers' and torchvision's convention); FLOPs = 2 x MACs. Batch norm,
+activations, pooling and element-wise ops are not in MACs. Parameters include
+each convolution's batch norm (scale and shift) and every bias.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+from core.architecture import ConvConfig, Network, SqueezeConfig
+from core.families import resolve
+from core.scaling import ScalingError, check_config, scale
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+LAYER_COLUMNS = ("name", "stage", "type", "in_channels", "out_channels", "kernel", "stride",
+                 "groups", "output_size", "params", "macs", "activation_bytes")
+
+
+def conv_output_size(size: int, kernel: int, stride: int) -> int:
+    """Spatial size after a convolution or pooling with 'same'-style padding (kernel - 1) // 2."""
+    padding = (kernel - 1) // 2
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _conv_row(name: str, stage: str, conv: ConvConfig, size: int, dtype_bytes: int) -> tuple:
+    out_size = conv_output_size(size, conv.kernel, conv.stride)
+    weights = conv.in_channels // conv.groups * conv.out_channels * conv.kernel ** 2
+    layer_type = "dwconv" if conv.groups > 1 else "conv"
+    return (name, stage, layer_type, conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
+            conv.groups, out_size, weights + 2 * conv.out_channels, weights * out_size ** 2,
+            conv.out_channels * out_size ** 2 * dtype_bytes)
+
+
+def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, dtype_bytes: int) -> list[tuple]:
+    rows = []
+    for part, inp, out in (("reduce", se.channels, se.squeeze_channels),
+                           ("expand", se.squeeze_channels, se.channels)):
+        rows.append((f"{name}.{part}", stage, "se_conv", inp, out, 1, 1, 1, 1, inp * out + out,
+                     inp * out, out * dtype_bytes))
+    return rows
+
+
+def _linear_row(name: str, inp: int, out: int, dtype_bytes: int) -> tuple:
+    return (name, "classifier", "linear", inp, out, 1, 1, 1, 1, inp * out + out, inp * out,
+            out * dtype_bytes)
+
+
+def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
+    """One tuple per layer (``LAYER_COLUMNS``), per image, in forward order."""
+    arch = network.architecture
+    squeeze = (arch.rules.se_activation, arch.rules.se_gate)
+    rows = [_conv_row("stem", "stem", network.stem, resolution, dtype_bytes)]
+    size = rows[-1][8]
+    if arch.stem_pool:
+        size = conv_output_size(size, 3, 2)
+        channels = network.stem.out_channels
+        rows.append(("stem_pool", "stem", "maxpool", channels, channels, 3, 2, 1, size, 0, 0,
+                     channels * size ** 2 * dtype_bytes))
+    for stage_index, blocks in enumerate(network.stages):
+        stage = f"stage{stage_index + 1}"
+        for block_index, block in enumerate(blocks):
+            prefix = f"stages.{stage_index}.{block_index}"
+            block_size = size
+            for name, layer in block.layers(squeeze):
+                if isinstance(layer, SqueezeConfig):
+                    rows.extend(_squeeze_rows(f"{prefix}.{name}", stage, layer, dtype_bytes))
+                    continue
+                # the shortcut projection reads the block input, not the previous layer
+                in_size = block_size if name == "downsample" else size
+                rows.append(_conv_row(f"{prefix}.{name}", stage, layer, in_size, dtype_bytes))
+                size = rows[-1][8]
+    if network.head is not None:
+        rows.append(_conv_row("head", "head", network.head, size, dtype_bytes))
+    features = network.features
+    rows.append(("pool", "head", "avgpool", features, features, size, 1, 1, 1, 0, 0,
+                 features * dtype_bytes))
+    if network.classifier_hidden is not None:
+        rows.append(_linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes))
+        features = network.classifier_hidden
+    rows.append(_linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
+    return rows
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a configuration costs, per image unless it says batch."""
+
+    backbone: str
+    base: str
+    width: float
+    depth: float
+    resolution: int
+    num_classes: int
+    batch: int
+    dtype: str
+    params: int
+    macs: int
+    activation_bytes: int
+    peak_activation_bytes: int
+    rows: list[tuple] = field(repr=False, compare=False)
+
+    @property
+    def flops(self) -> int:
+        """FLOPs = 2 x MACs (a multiply and an add counted separately)."""
+        return 2 * self.macs
+
+    @property
+    def weight_bytes(self) -> dict[str, int]:
+        """Weight storage at each precision (one scale per tensor is ignored for int8)."""
+        return {"fp32": 4 * self.params, "fp16": 2 * self.params, "int8": self.params}
+
+    @cached_property
+    def layers(self) -> pd.DataFrame:
+        """The per-layer table; its params, macs and activation_bytes sum to the totals."""
+        table = pd.DataFrame(self.rows, columns=list(LAYER_COLUMNS))
+        table["activation_bytes"] *= self.batch
+        return table
+
+    def summary(self) -> dict:
+        """The headline numbers as plain JSON-ready values."""
+        return {"backbone": self.backbone, "base": self.base, "width": self.width,
+                "depth": self.depth, "resolution": self.resolution,
+                "num_classes": self.num_classes, "batch": self.batch, "dtype": self.dtype,
+                "params": self.params, "macs": self.macs, "flops": self.flops,
+                "activation_bytes": self.activation_bytes,
+                "peak_activation_bytes": self.peak_activation_bytes,
+                "weight_bytes": self.weight_bytes, "layers": len(self.rows)}
+
+
+def resolve_config(backbone: str, width: float | None = None, depth: float | None = None,
+                   resolution: int | None = None):
+    """Fill arguments left out from the preset (or base) and validate them."""
+    try:
+        arch, preset = resolve(backbone)
+    except KeyError:
+        raise ScalingError(f"unknown backbone {backbone!r}: run 'python -m core list' for the names") from None
+    width = preset.width if width is None else width
+    depth = preset.depth if depth is None else depth
+    resolution = preset.resolution if resolution is None else resolution
+    check_config(arch, width, depth, resolution)
+    return arch, preset, float(width), float(depth), int(resolution)
+
+
+def profile(backbone: str, width: float | None = None, depth: float | None = None,
+            resolution: int | None = None, *, num_classes: int = 1000, batch: int = 1,
+            dtype: str = "float32") -> Profile:
+    """Parameters, MACs, memory and per-layer table of a configuration, analytically."""
+    if dtype not in DTYPE_BYTES:
+        raise ScalingError(f"dtype {dtype!r} is not known: use one of {', '.join(DTYPE_BYTES)}")
+    if not (isinstance(batch, int) and batch >= 1) or not (isinstance(num_classes, int) and num_classes >= 1):
+        raise ScalingError("batch and num_classes must be whole numbers of at least 1")
+    arch, _, width, depth, resolution = resolve_config(backbone, width, depth, resolution)
+    network = scale(arch, width, depth, num_classes)
+    rows = layer_rows(network, resolution, DTYPE_BYTES[dtype])
+    params = macs = activations = peak = 0
+    previous = 3 * resolution ** 2 * DTYPE_BYTES[dtype]
+    for row in rows:
+        params += row[9]
+        macs += row[10]
+        activations += row[11]
+        peak = max(peak, previous + row[11])
+        previous = row[11]
+    return Profile(backbone=backbone, base=arch.name, width=width, depth=depth,
+                   resolution=resolution, num_classes=num_classes, batch=batch, dtype=dtype,
+                   params=params, macs=macs, activation_bytes=activations * batch,
+                   peak_activation_bytes=peak * batch, rows=rows)

@@ -1,0 +1,78 @@
+"""Every backbone by name: the base architectures and their published presets.
+
+A preset is a base architecture at a published (width, depth, resolution).
+EfficientNet B1-B7 take their coefficients from the published table in
+``assets/reference/efficientnet.csv`` rather than recomputing them from phi.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.architecture import Architecture
+from core.families.efficientnet import EFFICIENTNET_B0
+from core.families.mobilenet_v1 import MOBILENET_V1
+from core.families.mobilenet_v2 import MOBILENET_V2
+from core.families.mobilenet_v3 import MOBILENET_V3_LARGE, MOBILENET_V3_SMALL
+from core.families.resnet import RESNET18, RESNET34, RESNET50
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "assets" / "reference"
+
+ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
+    MOBILENET_V1, MOBILENET_V2, MOBILENET_V3_LARGE, MOBILENET_V3_SMALL,
+    EFFICIENTNET_B0, RESNET18, RESNET34, RESNET50)}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A published variant: a base architecture at fixed multipliers."""
+
+    name: str
+    title: str
+    base: str
+    width: float
+    depth: float = 1.0
+    resolution: int = 224
+    dropout: float | None = None
+
+
+def _efficientnet_presets() -> list[Preset]:
+    with open(REFERENCE_DIR / "efficientnet.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["origin"] == "paper"]
+    return [Preset(name=row["model"], title=row["variant"], base="efficientnet_b0",
+                   width=float(row["width_mult"]), depth=float(row["depth_mult"]),
+                   resolution=int(row["resolution"]), dropout=float(row["dropout"]))
+            for row in rows]
+
+
+def _width_presets(base: str, widths: tuple[float, ...]) -> list[Preset]:
+    title = ARCHITECTURES[base].title
+    return [Preset(name=f"{base}_{round(width * 100):03d}", title=f"{title} {width:g}", base=base,
+                   width=width) for width in widths]
+
+
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
+    *_efficientnet_presets(),
+    *_width_presets("mobilenet_v1", (0.25, 0.5, 0.75)),
+    *_width_presets("mobilenet_v2", (0.35, 0.5, 0.75, 1.3, 1.4)),
+    *_width_presets("mobilenet_v3_large", (0.75,)),
+    *_width_presets("mobilenet_v3_small", (0.75,)),
+)}
+
+BACKBONE_NAMES: tuple[str, ...] = tuple(sorted({*ARCHITECTURES, *PRESETS}))
+
+
+def resolve(name: str) -> tuple[Architecture, Preset]:
+    """The base architecture of any backbone name and the preset it stands for.
+
+    A base name stands for itself at width = depth = 1 and its default resolution.
+    """
+    if name in PRESETS:
+        preset = PRESETS[name]
+        return ARCHITECTURES[preset.base], preset
+    if name in ARCHITECTURES:
+        arch = ARCHITECTURES[name]
+        return arch, Preset(name=name, title=arch.title, base=name, width=1.0, depth=1.0,
+                            resolution=arch.default_resolution)
+    raise KeyError(name)

@@ -1,0 +1,27 @@
+"""MobileNet V1 (Howard et al. 2017), as TF-slim's ``mobilenet_v1.py`` builds it.
+
+Widths are truncated, not rounded to 8 (TF-slim: ``max(int(d * multiplier), 8)``),
+and the last separable block keeps stride 1 at 7x7, as in TF-slim.
+"""
+from core.architecture import Architecture, ChannelRules, Stage
+
+
+def _separable(stride: int, out: int, repeats: int = 1) -> Stage:
+    return Stage("separable", kernel=3, stride=stride, out_channels=out, repeats=repeats)
+
+
+MOBILENET_V1 = Architecture(
+    name="mobilenet_v1",
+    title="MobileNet V1",
+    family="mobilenet_v1",
+    stem_channels=32,
+    stages=(
+        _separable(1, 64),
+        _separable(2, 128, 2),
+        _separable(2, 256, 2),
+        _separable(2, 512, 6),
+        _separable(2, 1024, 2),
+    ),
+    rules=ChannelRules(rounding="truncate"),
+    dropout=0.001,
+)

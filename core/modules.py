@@ -1,0 +1,120 @@
+"""Torch modules built from a ``Network``: the same layer lists the counter walks.
+
+Each block's convolutions come from ``BlockConfig.layers()``; the classes here only
+wire them (residuals, squeeze-excitation gates), so module names match the
+per-layer table's ``name`` column.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from core.architecture import BlockConfig, ConvConfig, Network, SqueezeConfig
+from core.counting import resolve_config
+from core.scaling import scale
+
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "silu": nn.SiLU,
+               "sigmoid": nn.Sigmoid, "hardsigmoid": nn.Hardsigmoid}
+
+
+_IN_PLACE = {"relu", "relu6", "hardswish", "silu"}
+
+
+def _activation(name: str | None) -> nn.Module:
+    if name is None:
+        return nn.Identity()
+    return ACTIVATIONS[name](inplace=True) if name in _IN_PLACE else ACTIVATIONS[name]()
+
+
+class ConvNormAct(nn.Sequential):
+    """Bias-free convolution, batch norm, optional activation."""
+
+    def __init__(self, conv: ConvConfig):
+        super().__init__(OrderedDict(
+            conv=nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
+                           (conv.kernel - 1) // 2, groups=conv.groups, bias=False),
+            norm=nn.BatchNorm2d(conv.out_channels),
+            act=_activation(conv.activation)))
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention: pool, 1x1 reduce, activation, 1x1 expand, gate, rescale."""
+
+    def __init__(self, se: SqueezeConfig):
+        super().__init__()
+        self.reduce = nn.Conv2d(se.channels, se.squeeze_channels, 1)
+        self.act = _activation(se.activation)
+        self.expand = nn.Conv2d(se.squeeze_channels, se.channels, 1)
+        self.gate = _activation(se.gate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = x.mean((2, 3), keepdim=True)
+        return x * self.gate(self.expand(self.act(self.reduce(scale))))
+
+
+class Block(nn.Module):
+    """Any block kind: its layers in sequence, plus the shortcut the kind calls for."""
+
+    def __init__(self, block: BlockConfig, squeeze: tuple[str, str]):
+        super().__init__()
+        self.residual = block.residual
+        self.resnet = block.kind in ("basic", "bottleneck")
+        self.main: list[nn.Module] = []
+        self.shortcut: nn.Module = nn.Identity()
+        for name, layer in block.layers(squeeze):
+            module = SqueezeExcite(layer) if isinstance(layer, SqueezeConfig) else ConvNormAct(layer)
+            self.add_module(name, module)
+            if name == "downsample":
+                self.shortcut = module
+            else:
+                self.main.append(module)
+        self.out_act = nn.ReLU(inplace=True) if self.resnet else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        for layer in self.main:
+            out = layer(out)
+        if self.resnet:
+            return self.out_act(out + self.shortcut(x))
+        return out + x if self.residual else out
+
+
+class Backbone(nn.Module):
+    """Stem, stages of blocks, optional head conv, global pool, classifier."""
+
+    def __init__(self, network: Network, dropout: float):
+        super().__init__()
+        arch = network.architecture
+        squeeze = (arch.rules.se_activation, arch.rules.se_gate)
+        self.stem = ConvNormAct(network.stem)
+        self.stem_pool = nn.MaxPool2d(3, 2, 1) if arch.stem_pool else nn.Identity()
+        self.stages = nn.Sequential(*(nn.Sequential(*(Block(block, squeeze) for block in blocks))
+                                      for blocks in network.stages))
+        self.head = nn.Identity() if network.head is None else ConvNormAct(network.head)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        features = network.features
+        if network.classifier_hidden is not None:
+            layers["hidden"] = nn.Linear(features, network.classifier_hidden)
+            layers["act"] = _activation(arch.classifier_activation)
+            features = network.classifier_hidden
+        layers["dropout"] = nn.Dropout(dropout)
+        layers["fc"] = nn.Linear(features, network.num_classes)
+        self.classifier = nn.Sequential(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.stages(self.stem_pool(self.stem(x))))
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+
+def build_model(backbone: str, width: float | None = None, depth: float | None = None,
+                num_classes: int = 1000) -> nn.Module:
+    """The torch module of ``backbone`` at the given multipliers (presets fill the rest).
+
+    Build under ``torch.device("meta")`` to get shapes without allocating weights.
+    """
+    arch, preset, width, depth, _ = resolve_config(backbone, width, depth, None)
+    dropout = arch.dropout if preset.dropout is None else preset.dropout
+    return Backbone(scale(arch, width, depth, num_classes), dropout).eval()
