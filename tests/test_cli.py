@@ -1,0 +1,66 @@
+"""``python -m core``: readable output, JSON, sweeps with progress, clean refusals."""
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core.cli import main
+from tests.conftest import ROOT
+
+
+def test_profile_prints_summary_and_layer_table(capsys):
+    assert main(["profile", "mobilenet_v2", "--width", "0.5", "--resolution", "160"]) == 0
+    out = capsys.readouterr().out
+    assert "1,968,680" in out and "FLOPs" in out and "= 2 x MACs" in out
+    assert "stages.0.0.depthwise" in out and "activation_bytes" in out
+
+
+def test_profile_json_is_one_object(capsys):
+    assert main(["profile", "efficientnet_b3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["params"] == 12_233_232 and summary["flops"] == 2 * summary["macs"]
+    assert {"backbone", "width", "depth", "resolution"} <= summary.keys()
+
+
+def test_compound_phi(capsys):
+    assert main(["profile", "efficientnet_b0", "--phi", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["width"], summary["depth"], summary["resolution"]) == (pytest.approx(1.1), 1.2, 258)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["profile", "vgg"], "unknown backbone 'vgg'"),
+    (["profile", "mobilenet_v2", "--width", "wide"], "invalid float value: 'wide'"),
+    (["profile", "mobilenet_v2", "--depth", "7"], "use 0.1 to 4.0"),
+    (["profile", "resnet50", "--resolution", "16"], "use at least 32 px"),
+    (["sweep", "mobilenet_v2", "--resolution", "a:b:c"], "is not a number"),
+    (["sweep", "mobilenet_v2", "--width", "0.1:3:0.0001", "--depth", "0.1:4:0.01"], "narrow the ranges"),
+    (["latency", "mobilenet_v2", "--device", "tpu"], "device 'tpu' is not available"),
+    (["latency", "efficientnet_b7", "--batch", "64"], "lower the batch, resolution or width"),
+    (["profile", "efficientnet_b0", "--phi", "1", "--width", "2"], "not both"),
+    ([], "required"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_sweep_writes_csv_with_progress(tmp_path, capsys):
+    target = tmp_path / "grid.csv"
+    assert main(["sweep", "mobilenet_v2", "--width", "0.5:1.5:0.25", "--depth", "1,2",
+                 "--resolution", "128:224:32", "-o", str(target)]) == 0
+    rows = list(csv.DictReader(target.open()))
+    assert len(rows) == 5 * 2 * 4
+    assert "40/40 configurations" in capsys.readouterr().err
+    assert int(rows[0]["flops"]) == 2 * int(rows[0]["macs"])
+
+
+def test_module_entry_point_runs_as_a_process():
+    done = subprocess.run([sys.executable, "-m", "core", "profile", "nope"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    listing = subprocess.run([sys.executable, "-m", "core", "list"], cwd=ROOT, capture_output=True, text=True)
+    assert "efficientnet_b7" in listing.stdout.split()

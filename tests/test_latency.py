@@ -1,0 +1,66 @@
+"""Real latency: small runs on CPU, memory guard, serialization, progress."""
+import threading
+
+import pytest
+
+import core
+from core.latency import LatencyError, available_devices, estimate_memory_bytes, measure_latency
+
+
+def test_measures_median_and_spread_with_progress():
+    seen = []
+    result = measure_latency("mobilenet_v3_small", 0.5, 1.0, 96, warmup=1, repeats=5,
+                             progress=lambda done, total: seen.append((done, total)))
+    assert result.runs == 5 and result.warmup == 1 and result.device == "cpu"
+    assert 0 < result.p10_ms <= result.median_ms <= result.p90_ms
+    assert result.images_per_s == pytest.approx(1000 / result.median_ms)
+    assert seen[-1] == (6, 6)
+
+
+def test_time_budget_stops_early_but_keeps_three_runs():
+    result = measure_latency("mobilenet_v2", 0.35, 1.0, 64, warmup=0, repeats=1000, time_budget_s=0.001)
+    assert 3 <= result.runs < 1000
+
+
+def test_refuses_runs_above_the_memory_limit_before_allocating():
+    needed = estimate_memory_bytes("efficientnet_b7", None, None, None, batch=8)
+    assert needed > 256 * 2 ** 20
+    with pytest.raises(LatencyError, match="above the 256 MB limit: lower the batch"):
+        measure_latency("efficientnet_b7", batch=8, memory_limit_mb=256)
+
+
+@pytest.mark.parametrize("kwargs,message", [({"device": "quantum"}, "not available"),
+                                            ({"dtype": "float16"}, "not supported on cpu"),
+                                            ({"batch": 0}, "batch 0 is out of range")])
+def test_refuses_bad_settings(kwargs, message):
+    with pytest.raises(LatencyError, match=message):
+        measure_latency("mobilenet_v2", **kwargs)
+
+
+def test_runs_are_serialized(monkeypatch):
+    """Three threads timing at once: the lock keeps their timed runs from overlapping."""
+    import core.latency as latency
+
+    original, active, overlaps, results = latency._timed_runs, [], [], []
+
+    def tracking(*args, **kwargs):
+        active.append(1)
+        overlaps.append(len(active))
+        try:
+            return original(*args, **kwargs)
+        finally:
+            active.pop()
+
+    monkeypatch.setattr(latency, "_timed_runs", tracking)
+    threads = [threading.Thread(target=lambda: results.append(
+        measure_latency("resnet18", 0.25, 0.5, 64, warmup=0, repeats=3))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3 and max(overlaps) == 1
+
+
+def test_cpu_is_always_available():
+    assert available_devices()[0] == "cpu"
+    assert core.measure_latency("resnet18", 0.25, 0.5, 64, repeats=3, warmup=0).runs == 3
