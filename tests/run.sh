@@ -16,4 +16,4 @@ echo "== installing Python requirements"
 python3 -m pip install -q -r tests/requirements.txt
 
 echo "== running the tests"
-python3 -m pytest "$@"
+python3 -m pytest tests -ra "$@"

@@ -1,0 +1,51 @@
+"""Compare: pinned variants side by side, as a table, bar charts and CSV."""
+import pandas as pd
+import streamlit as st
+
+import core
+from ui import charts
+from ui.widgets import CONVENTION, backbone_label, download_csv, pin_variant, pins, profile_or_error
+
+st.title("Compare variants")
+st.caption("Pin variants from the Explorer's sidebar, or add published presets here. " + CONVENTION)
+
+with st.form("add_preset", border=False):
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    name = left.selectbox("Add a backbone at its own settings", core.BACKBONE_NAMES, format_func=backbone_label)
+    if right.form_submit_button("📌 Pin it", width="stretch"):
+        cost = profile_or_error(name, None, None, None)
+        if cost is not None:
+            pin_variant(cost)
+
+items = pins()
+if not items:
+    st.info("Nothing pinned yet: move the sliders on the Explorer and press **📌 Pin this variant**.")
+    st.page_link("pages/explorer.py", label="Open the Explorer", icon="🎚️")
+    st.stop()
+
+table = pd.DataFrame(items)
+st.dataframe(table, hide_index=True, column_config={
+    "label": st.column_config.TextColumn("variant"),
+    "params": st.column_config.NumberColumn("params", format="%d"),
+    "macs": st.column_config.NumberColumn("MACs", format="%d"),
+    "flops": st.column_config.NumberColumn("FLOPs (2 x MACs)", format="%d"),
+    "activation_bytes": st.column_config.NumberColumn("activation bytes", format="%d"),
+    "weight_bytes_fp32": st.column_config.NumberColumn("weights fp32 (bytes)", format="%d"),
+    "top1_estimate": st.column_config.NumberColumn("top-1 estimate %", format="%.1f",
+                                                   help="interpolated on the family's published curve"),
+    "latency_ms": st.column_config.NumberColumn("latency ms (measured)", format="%.2f")})
+metrics = {"params": "Parameters", "macs": "MACs (conv + linear)", "activation_bytes": "Activation memory (bytes)"}
+if table.latency_ms.notna().any():
+    metrics["latency_ms"] = "Median latency (ms, measured)"
+st.plotly_chart(charts.compare_bars_figure(table, metrics), key="compare_chart")
+download_csv(table, "pinned_variants.csv", "Download the comparison (CSV)", key="compare_csv")
+
+with st.expander("Remove pins"):
+    chosen = st.multiselect("Variants to remove", [item["label"] for item in items])
+    left, right = st.columns(2)
+    if left.button("Remove selected", disabled=not chosen):
+        st.session_state["pins"] = [item for item in items if item["label"] not in chosen]
+        st.rerun()
+    if right.button("Clear all pins"):
+        st.session_state["pins"] = []
+        st.rerun()

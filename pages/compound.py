@@ -1,0 +1,92 @@
+"""Compound scaling: the phi path, cost over width x resolution, theory against exact counts."""
+import pandas as pd
+import streamlit as st
+
+import core
+from core import reference
+from core.families import ARCHITECTURES
+from core.scaling import CompoundScaling
+from ui import charts
+from ui.engine import cached_profile
+from ui.state import COMPOUND_BASE_RANGE, PHI_RANGE
+from ui.widgets import CONVENTION, download_csv
+
+st.title("Compound scaling")
+st.markdown("EfficientNet scales depth by **alpha^phi**, width by **beta^phi** and resolution by **gamma^phi**, "
+            "with alpha x beta^2 x gamma^2 close to 2 so that cost roughly doubles per step of phi "
+            "(Tan & Le 2019). Cost grows as **d x w^2 x r^2**: a conv's MACs scale with its input and "
+            "output channels (w x w) and with its feature map (r x r).")
+
+controls = st.columns(5)
+base = controls[0].selectbox("Backbone", list(ARCHITECTURES), index=list(ARCHITECTURES).index("efficientnet_b0"),
+                             key="compound_base")
+alpha = controls[1].number_input("alpha (depth)", *COMPOUND_BASE_RANGE, 1.2, 0.01, key="compound_alpha")
+beta = controls[2].number_input("beta (width)", *COMPOUND_BASE_RANGE, 1.1, 0.01, key="compound_beta")
+gamma = controls[3].number_input("gamma (resolution)", *COMPOUND_BASE_RANGE, 1.15, 0.01, key="compound_gamma")
+phi = controls[4].slider("phi", *PHI_RANGE, 1.0, 0.1, key="compound_phi")
+product = alpha * beta ** 2 * gamma ** 2
+st.caption(f"alpha x beta^2 x gamma^2 = {product:.3f} (the paper's constraint: about 2). " + CONVENTION)
+
+base_resolution = ARCHITECTURES[base].default_resolution
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def compound_table(base: str, alpha: float, beta: float, gamma: float) -> pd.DataFrame:
+    """Per phi: the rule's multipliers, exact MACs and params, predicted and exact cost growth."""
+    rows = []
+    for step in range(0, 29):
+        compound = CompoundScaling(step / 4, alpha, beta, gamma)
+        resolution = compound.resolution(base_resolution)
+        try:
+            cost = core.profile(base, compound.width, compound.depth, resolution)
+        except core.ScalingError:
+            break  # beyond the engine's ranges: the path stops here
+        rows.append({"phi": step / 4, "width": compound.width, "depth": compound.depth,
+                     "resolution": resolution, "resolution_factor": resolution / base_resolution,
+                     "macs": cost.macs, "params": cost.params, "predicted": compound.cost_factor})
+    table = pd.DataFrame(rows)
+    table["exact"] = table.macs / table.macs.iloc[0]
+    return table
+
+
+table = compound_table(base, alpha, beta, gamma)
+published = reference.load("efficientnet").query("origin == 'paper'").reset_index(drop=True)
+published = published.assign(phi=published.index.astype(float), width=published.width_mult,
+                             depth=published.depth_mult, resolution_factor=published.resolution / 224)
+current = CompoundScaling(phi, alpha, beta, gamma)
+try:
+    point = cached_profile(base, current.width, current.depth, current.resolution(base_resolution))
+except core.ScalingError as error:
+    point = None
+    st.error(f"phi = {phi:g} is beyond what the engine scales: {error}. Lower phi or the bases.", icon="⚠️")
+if point is not None:
+    columns = st.columns(4)
+    columns[0].metric("width = beta^phi", f"{current.width:.3f}")
+    columns[1].metric("depth = alpha^phi", f"{current.depth:.3f}")
+    columns[2].metric("resolution = gamma^phi x base", f"{current.resolution(base_resolution)} px")
+    base_macs = table.macs.iloc[0]
+    columns[3].metric("MACs growth (exact / theory)", f"x{point.macs / base_macs:.2f}",
+                      f"theory x{current.cost_factor:.2f}", delta_color="off")
+
+left, right = st.columns(2)
+left.plotly_chart(charts.compound_path_figure(table, published), key="path_chart")
+right.plotly_chart(charts.theory_figure(table), key="theory_chart")
+st.caption("The exact ratio steps where rounding to multiples of 8 and ceil(repeats x depth) kick in; "
+           "published B1-B7 coefficients are hand-rounded, so they sit near, not on, the rule.")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def macs_grid(base: str, depth: float) -> tuple[list[float], list[int], list[list[int]]]:
+    widths = [round(0.25 + 0.125 * index, 3) for index in range(23)]
+    resolutions = list(range(96, 673, 32))
+    return widths, resolutions, [[core.profile(base, width, depth, resolution).macs for width in widths]
+                                 for resolution in resolutions]
+
+
+depth = min(current.depth, 4.0)
+widths, resolutions, grid = macs_grid(base, round(depth, 3))
+st.plotly_chart(charts.macs_heatmap_figure(widths, resolutions, grid,
+                                           (current.width, current.resolution(base_resolution))),
+                key="heatmap_chart")
+st.caption(f"At depth {depth:.2f} (alpha^phi). Moving along a contour trades width for resolution at equal MACs.")
+download_csv(table, f"compound_{base}.csv", "Download the phi path (CSV)", key="compound_csv")

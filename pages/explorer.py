@@ -1,0 +1,56 @@
+"""Explorer: scale a backbone and watch its cost against the published curves."""
+import streamlit as st
+
+from core.families import ARCHITECTURES
+from core.reference import estimate_top1
+from ui import charts
+from ui.engine import base_profile, reference_costs, reference_points
+from ui.widgets import (download_csv, explorer_sidebar, latency_panel, metric_cards, pin_variant, pins,
+                        profile_or_error, share_link, url_warnings, variant_label)
+
+state = explorer_sidebar()
+width, depth, resolution = state.config()
+st.title("Channel Scaling Lab")
+url_warnings()
+if state.mode == "compound":
+    st.caption(f"Compound scaling, phi = {state.phi:g}: width {width:.3f}, depth {depth:.3f}, {resolution} px")
+
+cost = profile_or_error(state.backbone, width, depth, resolution, state.batch, state.dtype)
+pinned = st.sidebar.button(f"📌 Pin this variant ({len(pins())} pinned)", disabled=cost is None,
+                           width="stretch")
+if cost is not None and pinned:
+    pin_variant(cost)
+share_link(state)
+
+if cost is not None:
+    base = base_profile(cost.base, state.batch, state.dtype)
+    metric_cards(cost, base, state.unit)
+    label = variant_label(state.backbone, width, depth, resolution)
+    view = st.segmented_control("View", ("position", "inside", "latency"), key="explorer_view",
+                                required=True, persist_state="session",
+                                format_func={"position": "Where it sits", "inside": "Inside the network",
+                                             "latency": "Latency"}.get)
+    if view == "position":
+        left, right = st.columns(2)
+        left.plotly_chart(charts.reference_figure(reference_points(), label, cost.macs,
+                                                  estimate_top1(cost.base, cost.macs), state.unit),
+                          key="reference_chart")
+        right.plotly_chart(charts.params_macs_figure(reference_costs(), label, cost.params, cost.macs,
+                                                     state.unit), key="params_chart")
+        st.caption("Left: published ImageNet top-1 (hover for the source); the star's accuracy is an estimate "
+                   "interpolated on its own family's curve. Right: every published model's params and cost "
+                   "as computed by this engine.")
+    elif view == "inside":
+        arch = ARCHITECTURES[cost.base]
+        st.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, f"{arch.title} (base)", label),
+                        key="channel_chart")
+        table = cost.layers.assign(macs_share=(cost.layers.macs / cost.macs * 100).round(2),
+                                   params_share=(cost.layers.params / cost.params * 100).round(2))
+        st.dataframe(table, hide_index=True, height=420, column_config={
+            "macs_share": st.column_config.NumberColumn("MACs %", format="%.2f"),
+            "params_share": st.column_config.NumberColumn("params %", format="%.2f"),
+            "activation_bytes": st.column_config.NumberColumn("activation bytes", format="%d")})
+        download_csv(table, f"{label.replace(' ', '_')}_layers.csv", "Download the per-layer table (CSV)",
+                     key="layers_csv")
+    else:
+        latency_panel(cost, state.unit)

@@ -1,0 +1,21 @@
+"""Reference data: the published tables the curves come from, with their sources."""
+import streamlit as st
+
+from core import reference
+from ui.widgets import download_csv
+
+TITLES = {"efficientnet": "EfficientNet B0-B7", "mobilenet_v1": "MobileNet V1", "mobilenet_v2": "MobileNet V2",
+          "mobilenet_v3": "MobileNet V3", "resnet": "ResNet", "efficientnet_v2": "EfficientNet V2"}
+
+st.title("Reference data")
+st.markdown("Published ImageNet-1k results, copied as printed; every row names its source. `macs_m` is in "
+            "millions of multiply-accumulates: the MobileNet papers' Mult-Adds, TF-slim's MACs, torchvision's "
+            "GFLOPS field and the EfficientNet paper's FLOPS all count this unit (read from the numbers). "
+            "Curves on the Explorer use: EfficientNet paper rows; the MobileNet V1 and V2 TF-slim grids; "
+            "MobileNet V3 paper float rows; torchvision ResNet V1 weights.")
+for tab, family in zip(st.tabs([TITLES[family] for family in reference.FAMILY_FILES]), reference.FAMILY_FILES):
+    with tab:
+        table = reference.load(family)
+        st.dataframe(table, hide_index=True)
+        st.caption("Sources: " + "; ".join(sorted(table.source.unique())))
+        download_csv(table, f"{family}.csv", key=f"reference_{family}_csv")

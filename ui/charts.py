@@ -1,0 +1,182 @@
+"""Plotly figures for every page: pure functions of data frames, no streamlit.
+
+Axis titles name the convention (MACs = conv + linear multiply-accumulates,
+FLOPs = 2 x MACs); anything not published or computed is labelled an estimate.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.reference import AccuracyEstimate, frontier
+from core.units import si
+
+COLORS = {"EfficientNet B0-B7 (paper)": "#1f77b4", "MobileNet V1 (TF-slim grid)": "#2ca02c",
+          "MobileNet V2 (TF-slim grid)": "#ff7f0e", "MobileNet V3 Large (paper)": "#9467bd",
+          "MobileNet V3 Small (paper)": "#8c564b", "ResNet-18/34/50 (torchvision V1)": "#7f7f7f"}
+HIGHLIGHT = "#d62728"
+LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), height=430,
+              legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
+
+
+def unit_factor(unit: str) -> int:
+    return 2 if unit == "FLOPs" else 1
+
+
+def cost_axis_title(unit: str) -> str:
+    if unit == "FLOPs":
+        return "FLOPs per image (= 2 x MACs; conv + linear; log scale)"
+    return "MACs per image (multiply-accumulates of conv + linear layers; log scale)"
+
+
+def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: AccuracyEstimate | None,
+                     unit: str = "MACs") -> go.Figure:
+    """Published top-1 against cost per family, with the current variant highlighted."""
+    factor = unit_factor(unit)
+    figure = go.Figure()
+    for curve, rows in points.groupby("curve", sort=False):
+        color = COLORS.get(curve, "#333")
+        hover = ("<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s}<br>top-1 %{y:.1f}%<br>"
+                 "source: %{customdata[1]}<extra>" + curve + "</extra>")
+        figure.add_trace(go.Scatter(
+            x=rows.macs_m * 1e6 * factor, y=rows.top1, mode="markers", name=curve,
+            legendgroup=curve, marker=dict(color=color, size=7, opacity=0.6),
+            customdata=rows[["variant", "source"]].to_numpy(), hovertemplate=hover, showlegend=False))
+        best = frontier(rows)
+        figure.add_trace(go.Scatter(
+            x=best.macs_m * 1e6 * factor, y=best.top1, mode="lines", name=curve, legendgroup=curve,
+            line=dict(color=color, width=2), customdata=best[["variant", "source"]].to_numpy(),
+            hovertemplate=hover))
+    x = macs * factor
+    if estimate is not None:
+        figure.add_trace(go.Scatter(
+            x=[x], y=[estimate.top1], mode="markers+text", name=f"{label} (estimate)",
+            marker=dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1)),
+            text=[f"{label}: ~{estimate.top1:.1f}% (estimate)"], textposition="top left",
+            hovertemplate=(f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: "
+                           f"estimate interpolated on {estimate.curve}<br>between {estimate.low_variant} "
+                           f"and {estimate.high_variant}; not a published result<extra></extra>")))
+    else:
+        figure.add_vline(x=x, line=dict(color=HIGHLIGHT, width=2, dash="dash"))
+        figure.add_annotation(x=x, y=1, yref="paper", xref="x", showarrow=False, yanchor="bottom",
+                              text=f"{label}: {si(x)} {unit}; no published curve here, no accuracy estimate",
+                              font=dict(color=HIGHLIGHT))
+    figure.update_xaxes(type="log", title=cost_axis_title(unit))
+    figure.update_yaxes(title="ImageNet top-1 (%), published")
+    figure.update_layout(title="Where it sits: published accuracy against cost", **LAYOUT)
+    return figure
+
+
+def params_macs_figure(reference: pd.DataFrame, label: str, params: int, macs: int,
+                       unit: str = "MACs") -> go.Figure:
+    """Engine-computed params and cost of the published models, with the current variant."""
+    factor = unit_factor(unit)
+    figure = go.Figure()
+    for curve, rows in reference.groupby("curve", sort=False):
+        figure.add_trace(go.Scatter(
+            x=rows.macs * factor, y=rows.params, mode="markers", name=curve,
+            marker=dict(color=COLORS.get(curve, "#333"), size=8),
+            customdata=rows[["variant"]].to_numpy(),
+            hovertemplate="<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s}<br>params %{y:.3s}"
+                          "<extra>computed by the engine</extra>"))
+    figure.add_trace(go.Scatter(
+        x=[macs * factor], y=[params], mode="markers+text", name=label, text=[label],
+        textposition="top left", marker=dict(symbol="star", size=18, color=HIGHLIGHT),
+        hovertemplate=f"<b>{label}</b><br>{unit} %{{x:.3s}}<br>params %{{y:.3s}}<extra></extra>"))
+    figure.update_xaxes(type="log", title=cost_axis_title(unit))
+    figure.update_yaxes(type="log", title="parameters (log scale)")
+    figure.update_layout(title="Parameters against cost (all points computed by the engine)", **LAYOUT)
+    return figure
+
+
+def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label: str,
+                           scaled_label: str) -> go.Figure:
+    """Output channels of every conv layer, base against scaled: rounding and depth made visible."""
+    figure = go.Figure()
+    for table, name, color, dash in ((base, base_label, "#7f7f7f", "dot"), (scaled, scaled_label, HIGHLIGHT, None)):
+        convs = table[table.type.isin(["conv", "dwconv"])].reset_index(drop=True)
+        figure.add_trace(go.Scatter(
+            x=convs.index + 1, y=convs.out_channels, mode="lines+markers", name=name,
+            line=dict(shape="hv", color=color, dash=dash), marker=dict(size=4),
+            customdata=convs[["name", "stage", "output_size"]].to_numpy(),
+            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>%{y} channels at "
+                          "%{customdata[2]}x%{customdata[2]}<extra>" + name + "</extra>"))
+    figure.update_xaxes(title="conv layer, input to output (more layers = more depth)")
+    figure.update_yaxes(title="output channels (log scale)", type="log")
+    figure.update_layout(title="Channel profile", **LAYOUT)
+    return figure
+
+
+def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> go.Figure:
+    """Measured median latency (p10-p90 bars) against cost: MACs and latency disagree."""
+    factor = unit_factor(unit)
+    figure = go.Figure(go.Scatter(
+        x=results.macs * factor, y=results.median_ms, mode="markers+text", text=results.label,
+        textposition="top center", marker=dict(size=10, color=HIGHLIGHT),
+        error_y=dict(type="data", symmetric=False, array=results.p90_ms - results.median_ms,
+                     arrayminus=results.median_ms - results.p10_ms),
+        hovertemplate="<b>%{text}</b><br>" + unit + " %{x:.3s}<br>median %{y:.2f} ms<extra>measured</extra>"))
+    figure.update_xaxes(type="log", title=cost_axis_title(unit))
+    figure.update_yaxes(type="log", title="measured latency, median ms (bars: p10-p90)")
+    figure.update_layout(title="Latency against cost on this machine", **LAYOUT)
+    return figure
+
+
+def compound_path_figure(path: pd.DataFrame, published: pd.DataFrame) -> go.Figure:
+    """depth = alpha^phi, width = beta^phi, resolution = gamma^phi, with the published B1-B7 points."""
+    figure = go.Figure()
+    for column, color in (("depth", "#1f77b4"), ("width", "#ff7f0e"), ("resolution_factor", "#2ca02c")):
+        name = "resolution / base" if column == "resolution_factor" else column
+        figure.add_trace(go.Scatter(x=path.phi, y=path[column], mode="lines", name=f"{name} (rule)",
+                                    line=dict(color=color)))
+        figure.add_trace(go.Scatter(
+            x=published.phi, y=published[column], mode="markers", name=f"{name} (published B0-B7)",
+            marker=dict(color=color, symbol="diamond", size=9), customdata=published[["variant"]].to_numpy(),
+            hovertemplate="%{customdata[0]}: %{y:.2f}<extra>published, hand-rounded</extra>"))
+    figure.update_xaxes(title="compound coefficient phi (published models at phi = 0..7)")
+    figure.update_yaxes(title="multiplier")
+    figure.update_layout(title="The compound path", **LAYOUT)
+    return figure
+
+
+def macs_heatmap_figure(widths: list[float], resolutions: list[int], macs: list[list[int]],
+                        point: tuple[float, int], unit: str = "MACs") -> go.Figure:
+    """Cost over width x resolution with iso-cost contours and the current point."""
+    factor = unit_factor(unit)
+    values = [[value * factor / 1e9 for value in row] for row in macs]
+    figure = go.Figure(go.Contour(
+        x=widths, y=resolutions, z=values, colorscale="Viridis", contours=dict(showlabels=True),
+        colorbar=dict(title=f"G{unit}"),
+        hovertemplate="width %{x:.2f}<br>%{y} px<br>%{z:.2f} G" + unit + "<extra></extra>"))
+    figure.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="current",
+                                marker=dict(symbol="star", size=16, color=HIGHLIGHT)))
+    figure.update_xaxes(title="width multiplier")
+    figure.update_yaxes(title="resolution (px)")
+    figure.update_layout(title=f"{unit} over width x resolution (iso-{unit} contours)", **LAYOUT)
+    return figure
+
+
+def theory_figure(comparison: pd.DataFrame) -> go.Figure:
+    """Predicted cost growth (d * w^2 * r^2) against the engine's exact ratio."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=comparison.phi, y=comparison.predicted, mode="lines",
+                                name="theory: (alpha * beta^2 * gamma^2)^phi"))
+    figure.add_trace(go.Scatter(x=comparison.phi, y=comparison.exact, mode="lines+markers",
+                                name="engine: exact MACs / MACs at phi = 0"))
+    figure.update_xaxes(title="compound coefficient phi")
+    figure.update_yaxes(title="cost relative to phi = 0 (log scale)", type="log")
+    figure.update_layout(title="Theory against exact counts", **LAYOUT)
+    return figure
+
+
+def compare_bars_figure(table: pd.DataFrame, metrics: dict[str, str]) -> go.Figure:
+    """One bar panel per metric, one bar per pinned variant."""
+    figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics.values()))
+    for column_index, column in enumerate(metrics, start=1):
+        figure.add_trace(go.Bar(x=table.label, y=table[column], name=metrics[column], showlegend=False,
+                                marker_color=HIGHLIGHT if column_index == 1 else "#1f77b4",
+                                hovertemplate="%{x}<br>%{y:.4s}<extra></extra>"),
+                         row=1, col=column_index)
+    figure.update_layout(template="plotly_white", height=380, margin=dict(l=10, r=10, t=40, b=10))
+    return figure

@@ -1,0 +1,49 @@
+"""Engine calls the pages share, cached with bounded sizes.
+
+``st.cache_resource`` hands back the same immutable ``Profile`` without pickling,
+which is cheaper than recomputing and far cheaper than ``st.cache_data``'s copy.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import core
+from core import reference
+from core.counting import Profile
+from core.jobs import LatencyJobs
+
+
+@st.cache_resource(max_entries=2048, show_spinner=False)
+def cached_profile(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
+                   dtype: str = "float32") -> Profile:
+    return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
+
+
+def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:
+    """The unscaled backbone every delta is measured against."""
+    return cached_profile(base, 1.0, 1.0, core.ARCHITECTURES[base].default_resolution, batch, dtype)
+
+
+@st.cache_resource(show_spinner=False)
+def reference_points() -> pd.DataFrame:
+    """Published curve points (read-only: callers must not modify it)."""
+    return reference.curve_points()
+
+
+@st.cache_resource(show_spinner=False)
+def reference_costs() -> pd.DataFrame:
+    """Engine-computed params and MACs of every published curve point."""
+    points = reference_points()
+    rows = []
+    for point in points.itertuples():
+        width = 1.0 if pd.isna(point.width_mult) else point.width_mult
+        cost = core.profile(point.model, width, point.depth_mult, int(point.resolution))
+        rows.append({"curve": point.curve, "variant": point.variant, "params": cost.params, "macs": cost.macs})
+    return pd.DataFrame(rows)
+
+
+@st.cache_resource(show_spinner=False)
+def latency_jobs() -> LatencyJobs:
+    """One background runner for the whole server: runs never time each other."""
+    return LatencyJobs()

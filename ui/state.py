@@ -1,0 +1,126 @@
+"""The Explorer's state: defaults, validation of URL values, and the query string.
+
+Streamlit-free so it can be tested directly. A link's values are parsed once per
+session; each bad value is replaced or clamped and explained in a warning that
+says what was changed, so a broken link still opens a working page.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from core.families import ARCHITECTURES, BACKBONE_NAMES, PRESETS, resolve
+from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling
+
+PHI_RANGE = (0.0, 7.0)
+COMPOUND_BASE_RANGE = (1.0, 2.0)
+BATCH_RANGE = (1, 256)
+MODES = ("sliders", "compound")
+UNITS = ("MACs", "FLOPs")
+VIEWS = ("position", "inside", "latency")
+DTYPES = ("float32", "float16", "int8")
+DEFAULT_BACKBONE = "mobilenet_v2"
+
+
+@dataclass(frozen=True)
+class ExplorerState:
+    """Everything a share link carries. Field names are the query-string keys."""
+
+    backbone: str = DEFAULT_BACKBONE
+    mode: str = "sliders"
+    width: float = 1.0
+    depth: float = 1.0
+    resolution: int = 224
+    phi: float = 1.0
+    alpha: float = DEFAULT_COMPOUND[0]
+    beta: float = DEFAULT_COMPOUND[1]
+    gamma: float = DEFAULT_COMPOUND[2]
+    unit: str = "MACs"
+    view: str = "position"
+    dtype: str = "float32"
+    batch: int = 1
+
+    @property
+    def base(self) -> str:
+        """The architecture the sliders scale (a preset's base)."""
+        return resolve(self.backbone)[0].name
+
+    def config(self) -> tuple[float, float, int]:
+        """(width, depth, resolution) the engine is asked for, in either mode."""
+        if self.mode == "compound":
+            compound = CompoundScaling(self.phi, self.alpha, self.beta, self.gamma)
+            return compound.width, compound.depth, compound.resolution(ARCHITECTURES[self.base].default_resolution)
+        return self.width, self.depth, self.resolution
+
+    def to_query(self) -> dict[str, str]:
+        """Query-string form; compound-only keys travel only in compound mode."""
+        values = asdict(self)
+        skip = ("width", "depth", "resolution") if self.mode == "compound" else ("phi", "alpha", "beta", "gamma")
+        return {key: _format(value) for key, value in values.items() if key not in skip}
+
+
+def _format(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def preset_state(backbone: str, state: ExplorerState | None = None) -> ExplorerState:
+    """``state`` switched to ``backbone`` with the sliders at that backbone's own values."""
+    _, preset = resolve(backbone)
+    return replace(state or ExplorerState(), backbone=backbone, width=preset.width, depth=preset.depth,
+                   resolution=preset.resolution)
+
+
+_NUMBER_RANGES = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "resolution": RESOLUTION_RANGE,
+                  "phi": PHI_RANGE, "alpha": COMPOUND_BASE_RANGE, "beta": COMPOUND_BASE_RANGE,
+                  "gamma": COMPOUND_BASE_RANGE, "batch": BATCH_RANGE}
+_CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES}
+
+
+def parse_query(query: dict[str, str]) -> tuple[ExplorerState, list[str]]:
+    """A state from a link's query values, and one warning per value that had to change."""
+    warnings: list[str] = []
+    backbone = query.get("backbone", DEFAULT_BACKBONE)
+    if backbone not in BACKBONE_NAMES:
+        warnings.append(f"The link's backbone {backbone!r} is unknown; showing {DEFAULT_BACKBONE} instead. "
+                        "Pick one from the sidebar.")
+        backbone = DEFAULT_BACKBONE
+    state = preset_state(backbone)
+    types = {field.name: field.type for field in fields(ExplorerState)}
+    values = {}
+    for key, raw in query.items():
+        if key == "backbone":
+            continue
+        if key in _CHOICES:
+            if raw in _CHOICES[key]:
+                values[key] = raw
+            else:
+                warnings.append(f"The link's {key}={raw!r} is not one of {', '.join(_CHOICES[key])}; "
+                                f"using {getattr(state, key)}.")
+        elif key in _NUMBER_RANGES:
+            value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], types[key] == "int",
+                                           getattr(state, key))
+            values[key] = value
+            if warning:
+                warnings.append(warning)
+        else:
+            warnings.append(f"The link's parameter {key!r} is not used by this page and was ignored.")
+    return replace(state, **values), warnings
+
+
+def _parse_number(key, raw, bounds, whole, default):
+    low, high = bounds
+    try:
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError
+    except ValueError:
+        return default, f"The link's {key}={raw!r} is not a number; using {_format(default)}."
+    if whole and value != int(value):
+        value = min(max(round(value), low), high)
+        return value, f"The link's {key}={raw} is not a whole number; using {value}."
+    clamped = min(max(value, low), high)
+    value = int(clamped) if whole else clamped
+    if clamped != float(raw):
+        return value, (f"The link's {key}={raw} is outside {_format(low)} to {_format(high)}; "
+                       f"using {_format(value)}.")
+    return value, None
