@@ -1,13 +1,13 @@
 """Channel Scaling Lab: `streamlit run app.py`. Routes to the page scripts in pages/."""
 import streamlit as st
 
-st.set_page_config(page_title="Channel Scaling Lab", page_icon="📐", layout="wide")
+st.set_page_config(page_title="Channel Scaling Lab", page_icon=":material/straighten:", layout="wide")
 
 navigation = st.navigation([
-    st.Page("pages/explorer.py", title="Explorer", icon="🎚️", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="📊"),
-    st.Page("pages/compound.py", title="Compound scaling", icon="🧮"),
-    st.Page("pages/workshop.py", title="Workshop", icon="🎓"),
-    st.Page("pages/reference_data.py", title="Reference data", icon="📚"),
+    st.Page("pages/explorer.py", title="Explorer", icon=":material/tune:", default=True),
+    st.Page("pages/compare.py", title="Compare", url_path="compare", icon=":material/bar_chart:"),
+    st.Page("pages/compound.py", title="Compound scaling", url_path="compound", icon=":material/functions:"),
+    st.Page("pages/workshop.py", title="Workshop", url_path="workshop", icon=":material/school:"),
+    st.Page("pages/reference_data.py", title="Reference data", url_path="reference", icon=":material/menu_book:"),
 ])
 navigation.run()

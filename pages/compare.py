@@ -12,15 +12,15 @@ st.caption("Pin variants from the Explorer's sidebar, or add published presets h
 with st.form("add_preset", border=False):
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     name = left.selectbox("Add a backbone at its own settings", core.BACKBONE_NAMES, format_func=backbone_label)
-    if right.form_submit_button("📌 Pin it", width="stretch"):
+    if right.form_submit_button("Pin it", icon=":material/push_pin:", width="stretch"):
         cost = profile_or_error(name, None, None, None)
         if cost is not None:
             pin_variant(cost)
 
 items = pins()
 if not items:
-    st.info("Nothing pinned yet: move the sliders on the Explorer and press **📌 Pin this variant**.")
-    st.page_link("pages/explorer.py", label="Open the Explorer", icon="🎚️")
+    st.info("Nothing pinned yet: move the sliders on the Explorer and press **Pin this variant**.")
+    st.page_link("pages/explorer.py", label="Open the Explorer", icon=":material/tune:")
     st.stop()
 
 table = pd.DataFrame(items)

@@ -58,7 +58,7 @@ try:
     point = cached_profile(base, current.width, current.depth, current.resolution(base_resolution))
 except core.ScalingError as error:
     point = None
-    st.error(f"phi = {phi:g} is beyond what the engine scales: {error}. Lower phi or the bases.", icon="⚠️")
+    st.error(f"phi = {phi:g} is beyond what the engine scales: {error}. Lower phi or the bases.", icon=":material/warning:")
 if point is not None:
     columns = st.columns(4)
     columns[0].metric("width = beta^phi", f"{current.width:.3f}")

@@ -5,6 +5,8 @@ FLOPs = 2 x MACs); anything not published or computed is labelled an estimate.
 """
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -53,15 +55,17 @@ def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: Accu
         figure.add_trace(go.Scatter(
             x=[x], y=[estimate.top1], mode="markers+text", name=f"{label} (estimate)",
             marker=dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1)),
-            text=[f"{label}: ~{estimate.top1:.1f}% (estimate)"], textposition="top left",
+            text=[f"~{estimate.top1:.1f}% (estimate)"], textposition="bottom center", cliponaxis=False,
+            textfont=dict(color=HIGHLIGHT),
             hovertemplate=(f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: "
                            f"estimate interpolated on {estimate.curve}<br>between {estimate.low_variant} "
                            f"and {estimate.high_variant}; not a published result<extra></extra>")))
     else:
         figure.add_vline(x=x, line=dict(color=HIGHLIGHT, width=2, dash="dash"))
-        figure.add_annotation(x=x, y=1, yref="paper", xref="x", showarrow=False, yanchor="bottom",
-                              text=f"{label}: {si(x)} {unit}; no published curve here, no accuracy estimate",
-                              font=dict(color=HIGHLIGHT))
+        figure.add_annotation(x=math.log10(x), y=0.02, yref="paper", xref="x", showarrow=False,
+                              xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                              text=f" {si(x)} {unit}: no published {label.split()[0]} curve here,<br>"
+                                   " so no accuracy estimate", font=dict(color=HIGHLIGHT))
     figure.update_xaxes(type="log", title=cost_axis_title(unit))
     figure.update_yaxes(title="ImageNet top-1 (%), published")
     figure.update_layout(title="Where it sits: published accuracy against cost", **LAYOUT)
@@ -81,8 +85,9 @@ def params_macs_figure(reference: pd.DataFrame, label: str, params: int, macs: i
             hovertemplate="<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s}<br>params %{y:.3s}"
                           "<extra>computed by the engine</extra>"))
     figure.add_trace(go.Scatter(
-        x=[macs * factor], y=[params], mode="markers+text", name=label, text=[label],
-        textposition="top left", marker=dict(symbol="star", size=18, color=HIGHLIGHT),
+        x=[macs * factor], y=[params], mode="markers+text", name=label, text=["this variant"],
+        textposition="bottom center", cliponaxis=False, textfont=dict(color=HIGHLIGHT),
+        marker=dict(symbol="star", size=18, color=HIGHLIGHT),
         hovertemplate=f"<b>{label}</b><br>{unit} %{{x:.3s}}<br>params %{{y:.3s}}<extra></extra>"))
     figure.update_xaxes(type="log", title=cost_axis_title(unit))
     figure.update_yaxes(type="log", title="parameters (log scale)")
@@ -90,20 +95,35 @@ def params_macs_figure(reference: pd.DataFrame, label: str, params: int, macs: i
     return figure
 
 
+def block_widths(layers: pd.DataFrame) -> pd.DataFrame:
+    """Per block: its output width and its widest inner (expanded) width, plus stem and head."""
+    convs = layers[layers.type.isin(["conv", "dwconv"]) & ~layers.name.str.endswith("downsample")]
+    block = convs.name.where(~convs.name.str.startswith("stages."), convs.name.str.rsplit(".", n=1).str[0])
+    grouped = convs.groupby(block, sort=False)
+    return pd.DataFrame({"block": list(grouped.groups), "stage": grouped.stage.first().to_numpy(),
+                         "out_channels": grouped.out_channels.last().to_numpy(),
+                         "inner_channels": grouped.out_channels.max().to_numpy(),
+                         "output_size": grouped.output_size.last().to_numpy()})
+
+
 def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label: str,
                            scaled_label: str) -> go.Figure:
-    """Output channels of every conv layer, base against scaled: rounding and depth made visible."""
+    """Output width of every block, base against scaled: rounding to 8 and added depth made visible."""
     figure = go.Figure()
     for table, name, color, dash in ((base, base_label, "#7f7f7f", "dot"), (scaled, scaled_label, HIGHLIGHT, None)):
-        convs = table[table.type.isin(["conv", "dwconv"])].reset_index(drop=True)
+        blocks = block_widths(table)
+        custom = blocks[["block", "stage", "output_size", "inner_channels"]].to_numpy()
         figure.add_trace(go.Scatter(
-            x=convs.index + 1, y=convs.out_channels, mode="lines+markers", name=name,
-            line=dict(shape="hv", color=color, dash=dash), marker=dict(size=4),
-            customdata=convs[["name", "stage", "output_size"]].to_numpy(),
-            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>%{y} channels at "
-                          "%{customdata[2]}x%{customdata[2]}<extra>" + name + "</extra>"))
-    figure.update_xaxes(title="conv layer, input to output (more layers = more depth)")
-    figure.update_yaxes(title="output channels (log scale)", type="log")
+            x=blocks.index, y=blocks.out_channels, mode="lines+markers", name=f"{name}: block output",
+            line=dict(shape="hv", color=color, dash=dash), marker=dict(size=5), customdata=custom,
+            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>%{y} channels out, %{customdata[3]} inside, "
+                          "at %{customdata[2]}x%{customdata[2]}<extra>" + name + "</extra>"))
+        figure.add_trace(go.Scatter(
+            x=blocks.index, y=blocks.inner_channels, mode="markers", name=f"{name}: widest inner layer",
+            marker=dict(size=5, color=color, symbol="line-ew-open", line=dict(width=2)), opacity=0.5,
+            customdata=custom, hoverinfo="skip"))
+    figure.update_xaxes(title="block, input to output (stem first, head last; more blocks = more depth)")
+    figure.update_yaxes(title="channels (log scale)", type="log")
     figure.update_layout(title="Channel profile", **LAYOUT)
     return figure
 

@@ -112,8 +112,9 @@ def url_warnings() -> None:
             st.rerun()
 
 
-def _change(value: float, base: float) -> str:
-    return f"{(value / base - 1) * 100:+.0f}% vs base" if base else ""
+def _change(value: float, base: float) -> str | None:
+    """'+23% vs base'; nothing where the variant is the base."""
+    return f"{(value / base - 1) * 100:+.0f}% vs base" if base and value != base else None
 
 
 def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
@@ -150,7 +151,7 @@ def profile_or_error(backbone: str, width: float, depth: float, resolution: int,
     try:
         return cached_profile(backbone, width, depth, resolution, batch, dtype)
     except core.ScalingError as error:
-        st.error(f"This configuration can't be profiled: {error}.", icon="⚠️")
+        st.error(f"This configuration can't be profiled: {error}.", icon=":material/warning:")
         return None
 
 
@@ -238,7 +239,7 @@ def _latency_results(watched: list, unit: str, was_running: bool) -> None:
     if job is None:
         st.info("Press **Measure this variant** to time it on this machine.")
     elif job.error:
-        st.error(f"Not measured: {job.error}", icon="⚠️")
+        st.error(f"Not measured: {job.error}", icon=":material/warning:")
     elif job.running:
         st.progress(job.done / job.total if job.total else 0.0,
                     text=f"Measuring {label}: {job.done}/{job.total or '?'} forward passes")

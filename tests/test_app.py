@@ -1,0 +1,198 @@
+"""Every page headlessly through Streamlit's AppTest: metrics move, links round-trip, errors stay contained."""
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import core
+from core.units import si
+from tests.conftest import ROOT
+from ui.lessons import LESSONS
+
+APP = str(ROOT / "app.py")
+
+
+def _app(query: dict | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    if query:
+        app.query_params.update(query)
+    return app.run()
+
+
+def _metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def _no_exceptions(app: AppTest) -> None:
+    assert not app.exception, [exception.value for exception in app.exception]
+
+
+def test_explorer_default_shows_engine_numbers():
+    app = _app()
+    _no_exceptions(app)
+    metrics = _metrics(app)
+    cost = core.profile("mobilenet_v2")
+    assert metrics["Parameters"] == si(cost.params) == "3.50 M"
+    assert metrics["MACs"] == si(cost.macs)
+    assert metrics["Top-1 (estimate)"].startswith("~")
+    assert len(app.get("plotly_chart")) == 2
+
+
+def test_slider_move_changes_metrics_and_link():
+    app = _app()
+    app.slider(key="explorer_width").set_value(1.5).run()
+    _no_exceptions(app)
+    assert _metrics(app)["MACs"] == si(core.profile("mobilenet_v2", 1.5).macs)
+    assert app.query_params["width"] == "1.5"
+    app.slider(key="explorer_resolution").set_value(160).run()
+    assert _metrics(app)["MACs"] == si(core.profile("mobilenet_v2", 1.5, 1.0, 160).macs)
+    assert app.query_params["resolution"] == "160"
+
+
+def test_flops_toggle_doubles_the_cost_card():
+    app = _app({"unit": "FLOPs"})
+    assert _metrics(app)["FLOPs"] == si(core.profile("mobilenet_v2").flops)
+
+
+def test_preset_moves_the_sliders_to_its_values():
+    app = _app()
+    app.selectbox(key="explorer_backbone").set_value("efficientnet_b3").run()
+    _no_exceptions(app)
+    assert app.slider(key="explorer_width").value == 1.2
+    assert app.slider(key="explorer_resolution").value == 300
+    assert _metrics(app)["Parameters"] == "12.23 M"
+
+
+def test_query_string_round_trips():
+    query = {"backbone": "resnet50", "mode": "sliders", "width": "0.75", "depth": "1.5", "resolution": "192",
+             "unit": "FLOPs", "view": "inside", "dtype": "float16", "batch": "8"}
+    app = _app(query)
+    _no_exceptions(app)
+    assert dict(app.query_params) == query
+    cost = core.profile("resnet50", 0.75, 1.5, 192, batch=8, dtype="float16")
+    assert _metrics(app)["FLOPs"] == si(cost.flops)
+    assert not app.warning
+
+
+def test_compound_link_sets_all_three():
+    app = _app({"backbone": "efficientnet_b0", "mode": "compound", "phi": "1"})
+    _no_exceptions(app)
+    assert _metrics(app)["Parameters"] == si(core.profile("efficientnet_b0", 1.1, 1.2, 258).params)
+    assert app.query_params["phi"] == "1" and "width" not in app.query_params
+
+
+@pytest.mark.parametrize("query,fragment", [
+    ({"backbone": "vgg16"}, "'vgg16' is unknown"),
+    ({"width": "99"}, "width=99 is outside 0.1 to 3; using 3"),
+    ({"depth": "deep"}, "depth='deep' is not a number"),
+    ({"resolution": "8"}, "resolution=8 is outside 32 to 1024; using 32"),
+    ({"view": "everything"}, "view='everything' is not one of"),
+    ({"colour": "red"}, "'colour' is not used"),
+])
+def test_bad_link_values_warn_and_the_page_still_renders(query, fragment):
+    app = _app(query)
+    _no_exceptions(app)
+    assert any(fragment in warning.value for warning in app.warning)
+    assert _metrics(app)["Parameters"]
+    app.button(key="explorer_dismiss").click().run()
+    assert not app.warning
+
+
+def test_config_error_is_contained_and_pins_survive():
+    app = _app()
+    app.sidebar.button[0].click().run()
+    assert len(app.session_state["pins"]) == 1
+    app.segmented_control(key="explorer_mode").set_value("compound").run()
+    app.number_input(key="explorer_alpha").set_value(2.0).run()
+    app.slider(key="explorer_phi").set_value(7.0).run()
+    _no_exceptions(app)
+    assert any("depth multiplier" in error.value and "use 0.1 to 4.0" in error.value for error in app.error)
+    assert len(app.session_state["pins"]) == 1
+    app.slider(key="explorer_phi").set_value(1.0).run()
+    assert not app.error and _metrics(app)["Parameters"]
+
+
+def test_inside_view_has_profile_table_and_download():
+    app = _app({"view": "inside", "backbone": "mobilenet_v3_small"})
+    _no_exceptions(app)
+    table = app.dataframe[0].value
+    assert table.params.sum() == core.profile("mobilenet_v3_small").params
+    assert {"macs_share", "params_share"} <= set(table.columns)
+    assert len(app.get("download_button")) == 1
+
+
+def test_latency_runs_in_the_background_and_shows_a_median():
+    app = _app({"view": "latency", "backbone": "mobilenet_v3_small", "width": "0.5", "resolution": "64"})
+    _no_exceptions(app)
+    app.button(key="latency_measure").click().run()
+    deadline = time.time() + 60
+    while time.time() < deadline and "Median latency" not in _metrics(app):
+        time.sleep(0.3)
+        app.run()
+    _no_exceptions(app)
+    assert _metrics(app)["Median latency"].endswith(" ms")
+
+
+def test_pins_survive_page_switches_and_feed_compare():
+    app = _app()
+    app.sidebar.button[0].click().run()
+    app.slider(key="explorer_width").set_value(0.5).run()
+    app.sidebar.button[0].click().run()
+    app.switch_page("pages/compare.py").run()
+    _no_exceptions(app)
+    table = app.dataframe[0].value
+    assert list(table.width) == [1.0, 0.5]
+    assert list(table.params) == [core.profile("mobilenet_v2", width).params for width in (1.0, 0.5)]
+    assert len(app.get("plotly_chart")) == 1 and len(app.get("download_button")) == 1
+    app.switch_page("pages/explorer.py").run()
+    assert app.slider(key="explorer_width").value == 0.5  # the Explorer kept its state
+    assert len(app.session_state["pins"]) == 2
+
+
+def test_compare_page_empty_then_pin_a_preset():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("pages/compare.py").run()
+    _no_exceptions(app)
+    assert any("Nothing pinned yet" in info.value for info in app.info)
+    app.selectbox[0].set_value("efficientnet_b1")
+    app.button[0].click().run()
+    assert app.dataframe[0].value.params.tolist() == [7_794_184]
+
+
+def test_compound_page():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("pages/compound.py").run()
+    _no_exceptions(app)
+    assert len(app.get("plotly_chart")) == 3
+    app.slider(key="compound_phi").set_value(2.0).run()
+    _no_exceptions(app)
+    expected = core.profile("efficientnet_b0", 1.1 ** 2, 1.2 ** 2, round(224 * 1.15 ** 2)).macs
+    base = core.profile("efficientnet_b0").macs
+    assert _metrics(app)["MACs growth (exact / theory)"] == f"x{expected / base:.2f}"
+
+
+def test_workshop_reveals_against_the_engine():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("pages/workshop.py").run()
+    _no_exceptions(app)
+    app.radio(key="lesson_3_guess").set_value(4.0).run()
+    app.button(key="lesson_3_reveal").click().run()
+    assert any(message.value.startswith("**Right.**") for message in app.success)
+    app.radio(key="lesson_1_guess").set_value(8.0).run()
+    app.button(key="lesson_1_reveal").click().run()
+    assert any("closest answer is x3.5" in message.value for message in app.info)
+
+
+def test_reference_page_lists_every_table_with_sources():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("pages/reference_data.py").run()
+    _no_exceptions(app)
+    assert len(app.dataframe) == 6
+    assert all(caption.value.startswith("Sources:") for caption in app.caption if "Sources" in caption.value)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.title)
+def test_lesson_answers_match_the_engine(lesson):
+    from ui.lessons import closest_option
+
+    assert closest_option(lesson) == lesson.answer

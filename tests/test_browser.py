@@ -1,0 +1,120 @@
+"""A real browser (Playwright driving Debian's chromium) against `streamlit run` on 127.0.0.1.
+
+Opens the Explorer, moves a slider, sees a metric change, opens a share link and a
+bad link, and saves screenshots under tests/artifacts/. Without a browser it skips
+with the reason, except under CI=true, where it must run.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+import core
+from core.units import si
+from tests.conftest import ROOT
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _missing(reason: str):
+    if IN_CI:
+        pytest.fail(f"CI=true requires the browser test: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start: {process.stdout.read()}")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    if CHROMIUM is None:
+        _missing("no chromium on PATH (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -r tests/requirements.txt)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def _metric(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def _wait_for_app(page):
+    page.wait_for_selector('[data-testid="stMetricValue"]')
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
+
+
+def test_slider_moves_a_metric_and_the_url(page, server):
+    page.goto(server)
+    _wait_for_app(page)
+    before = _metric(page, "MACs")
+    assert before == "300.77 M"
+    slider = page.get_by_role("slider").first  # width multiplier, step 0.05
+    slider.focus()
+    slider.press("ArrowRight")
+    expected = si(core.profile("mobilenet_v2", 1.05).macs)
+    page.wait_for_function(
+        "expected => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+        ".some(element => element.innerText === expected)", arg=expected)
+    assert _metric(page, "MACs") == expected != before
+    page.wait_for_function("location.search.includes('width=1.05')")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
+
+
+def test_share_link_reopens_the_view(page, server):
+    page.goto(f"{server}/?backbone=efficientnet_b3&width=1.2&depth=1.4&resolution=300&view=inside")
+    _wait_for_app(page)
+    assert _metric(page, "Parameters") == "12.23 M"
+    page.wait_for_selector("text=Channel profile")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "share_link.png"), full_page=True)
+
+
+def test_bad_link_warns_and_still_renders(page, server):
+    page.goto(f"{server}/?backbone=vgg16&width=99&resolution=tiny")
+    _wait_for_app(page)
+    warning = page.locator('[data-testid="stAlert"]').first.inner_text()
+    assert "vgg16" in warning and "width=99" in warning
+    assert _metric(page, "Parameters")
+    page.screenshot(path=str(ARTIFACTS / "bad_link.png"), full_page=True)

@@ -1,0 +1,63 @@
+"""Workshop lessons: predict-then-reveal exercises whose answers come from the live engine."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import core
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    explanation: str
+    question: str
+    before: tuple
+    after: tuple
+    options: tuple[float, ...]
+    answer: float
+    why: str
+
+
+LESSONS = (
+    Lesson("Width: more channels",
+           "The width multiplier scales every layer's channels (rounded to multiples of 8). A standard conv's "
+           "MACs are in_channels x out_channels x k^2 x H x W: both channel counts grow, so cost grows about "
+           "with width squared. A depthwise conv has one input channel per output channel and grows only "
+           "linearly.",
+           "MobileNet V2 at 224 px goes from width 1.0 to width 2.0. By about how much do its MACs grow?",
+           ("mobilenet_v2", 1.0, 1.0, 224), ("mobilenet_v2", 2.0, 1.0, 224), (2.0, 3.5, 8.0), 3.5,
+           "Pointwise (1x1) convs dominate and grow x4; depthwise convs grow only x2, which pulls the total "
+           "below x4."),
+    Lesson("Depth: more layers",
+           "The depth multiplier repeats each stage's blocks: ceil(repeats x depth). The added blocks keep "
+           "the stage's width and stride 1, so each adds its share of cost again: cost grows about linearly.",
+           "EfficientNet-B0 at 224 px goes from depth 1.0 to depth 2.0. By about how much do its MACs grow?",
+           ("efficientnet_b0", 1.0, 1.0, 224), ("efficientnet_b0", 1.0, 2.0, 224), (1.5, 2.0, 4.0), 2.0,
+           "Every stage doubles its blocks. The stem and head are not repeated (pulling below x2), but the added "
+           "blocks take the stage's output width as input, wider than its first block's (pushing above x2)."),
+    Lesson("Resolution: more pixels",
+           "Resolution changes no weight: parameters stay put. Every feature map grows with the input side "
+           "squared, so MACs and activation memory grow about with resolution squared.",
+           "ResNet-50 goes from 224 px to 448 px. By about how much do its MACs grow?",
+           ("resnet50", 1.0, 1.0, 224), ("resnet50", 1.0, 1.0, 448), (2.0, 4.0, 8.0), 4.0,
+           "Twice the side is four times the pixels at every layer; only the classifier, which sees a "
+           "pooled vector, does not grow."),
+    Lesson("Compound: all three at once",
+           "EfficientNet scales depth by alpha^phi, width by beta^phi and resolution by gamma^phi with "
+           "alpha = 1.2, beta = 1.1, gamma = 1.15, chosen so that alpha x beta^2 x gamma^2 is about 2.",
+           "EfficientNet-B0 at phi = 1 (depth 1.2, width 1.1, 258 px). By about how much do its MACs grow?",
+           ("efficientnet_b0", 1.0, 1.0, 224), ("efficientnet_b0", 1.1, 1.2, 258), (1.5, 2.5, 4.0), 2.5,
+           "Theory says (1.2 x 1.1^2 x 1.15^2)^1 = 1.92, but whole numbers intervene: ceil(1 x 1.2) = 2 doubles "
+           "every one-block stage, and rounding to multiples of 8 turns 40 x 1.1 = 44 channels into 48."),
+)
+
+
+def exact_ratio(lesson: Lesson) -> tuple[float, core.Profile, core.Profile]:
+    before, after = core.profile(*lesson.before), core.profile(*lesson.after)
+    return after.macs / before.macs, before, after
+
+
+def closest_option(lesson: Lesson) -> float:
+    """The option nearest the engine's exact ratio (tests hold it equal to ``lesson.answer``)."""
+    ratio = exact_ratio(lesson)[0]
+    return min(lesson.options, key=lambda option: abs(option - ratio))
