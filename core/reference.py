@@ -88,6 +88,13 @@ def frontier(points: pd.DataFrame) -> pd.DataFrame:
     return ordered[ordered["top1"] >= best].drop_duplicates("macs_m")
 
 
+@lru_cache(maxsize=None)
+def _frontier_points(label: str) -> tuple[tuple[float, ...], tuple[float, ...], tuple[str, ...]]:
+    """(log MACs, top-1, variant) along one curve's frontier, computed once."""
+    points = frontier(_curves().query("curve == @label"))
+    return (tuple(points["macs_m"].map(math.log)), tuple(points["top1"]), tuple(points["variant"]))
+
+
 @dataclass(frozen=True)
 class AccuracyEstimate:
     """Top-1 interpolated (linear in log MACs) on a published curve: an estimate, not a result."""
@@ -108,9 +115,7 @@ def estimate_top1(base: str, macs: int) -> AccuracyEstimate | None:
     curve = curve_for(base)
     if curve is None:
         return None
-    points = frontier(_curves().query("curve == @curve.label"))
-    log_macs = points["macs_m"].map(math.log).tolist()
-    top1, variants = points["top1"].tolist(), points["variant"].tolist()
+    log_macs, top1, variants = _frontier_points(curve.label)
     target = math.log(macs / 1e6)
     margin = math.log1p(END_TOLERANCE)
     if not log_macs[0] - margin <= target <= log_macs[-1] + margin:

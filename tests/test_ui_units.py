@@ -1,0 +1,85 @@
+"""The streamlit-free UI pieces: URL state, chart builders, the background latency runner."""
+import pandas as pd
+import pytest
+
+import core
+from core import reference
+from core.jobs import LatencyJobs
+from ui import charts
+from ui.state import ExplorerState, parse_query, preset_state
+
+
+def test_default_state_round_trips_through_the_query():
+    state = ExplorerState()
+    assert parse_query(state.to_query()) == (state, [])
+
+
+def test_compound_state_carries_only_compound_keys():
+    state = ExplorerState(backbone="efficientnet_b0", mode="compound", phi=2.0)
+    query = state.to_query()
+    assert "width" not in query and query["phi"] == "2"
+    assert state.config() == (pytest.approx(1.21), pytest.approx(1.44), round(224 * 1.15 ** 2))
+
+
+def test_preset_values_fill_what_a_link_leaves_out():
+    state, warnings = parse_query({"backbone": "efficientnet_b5", "width": "1.0"})
+    assert (state.width, state.depth, state.resolution) == (1.0, 2.2, 456) and not warnings
+    assert preset_state("mobilenet_v2_035").width == 0.35
+
+
+@pytest.mark.parametrize("query,expected", [
+    ({"batch": "2.5"}, ("batch", 2, "not a whole number")),
+    ({"resolution": "5000"}, ("resolution", 1024, "outside 32 to 1024")),
+    ({"width": "inf"}, ("width", 1.0, "not a number")),
+    ({"mode": "auto"}, ("mode", "sliders", "not one of sliders, compound")),
+])
+def test_bad_values_are_clamped_or_replaced_with_a_reason(query, expected):
+    state, warnings = parse_query(query)
+    key, value, reason = expected
+    assert getattr(state, key) == value
+    assert len(warnings) == 1 and reason in warnings[0]
+
+
+def test_reference_figure_labels_convention_and_estimate():
+    cost = core.profile("mobilenet_v2", 0.75)
+    estimate = reference.estimate_top1(cost.base, cost.macs)
+    figure = charts.reference_figure(reference.curve_points(), "v", cost.macs, estimate, "FLOPs")
+    assert "= 2 x MACs" in figure.layout.xaxis.title.text and figure.layout.xaxis.type == "log"
+    star = figure.data[-1]
+    assert star.x[0] == cost.flops and "estimate" in star.text[0] and "estimate" in star.hovertemplate
+    assert len(figure.data) == 2 * 6 + 1  # markers and frontier per curve, plus the variant
+
+
+def test_reference_figure_draws_a_line_where_no_curve_exists():
+    cost = core.profile("resnet50", 2.0)
+    figure = charts.reference_figure(reference.curve_points(), "big resnet", cost.macs, None)
+    assert figure.layout.shapes[0].x0 == cost.macs
+    assert "no accuracy estimate" in figure.layout.annotations[0].text
+
+
+def test_block_widths_show_rounding_and_depth():
+    base = charts.block_widths(core.profile("efficientnet_b0").layers)
+    deeper = charts.block_widths(core.profile("efficientnet_b0", 1.1, 2.0).layers)
+    assert len(base) == 16 + 2 and len(deeper) == 32 + 2  # blocks plus stem and head
+    assert list(base.out_channels[:3]) == [32, 16, 24]
+    assert set(deeper.out_channels) <= {value for value in range(8, 4000, 8)}
+    assert base.inner_channels.iloc[:-1].max() == 1152 and base.out_channels.iloc[-1] == 1280  # 192 x 6; head
+
+
+def test_params_figure_uses_engine_counts():
+    figure = charts.params_macs_figure(
+        pd.DataFrame([{"curve": "c", "variant": "a", "params": 10, "macs": 20}]), "x", 5, 7)
+    assert list(figure.data[0].y) == [10] and figure.data[-1].x[0] == 7
+
+
+def test_latency_jobs_cache_by_settings_and_report_errors():
+    jobs = LatencyJobs(max_results=2)
+    settings = dict(backbone="mobilenet_v3_small", width=0.35, depth=0.5, resolution=64, warmup=0, repeats=3)
+    job = jobs.submit(**settings)
+    assert jobs.submit(**settings) is job and jobs.get(**settings) is job
+    job.finished.wait(60)
+    assert job.result.runs == 3 and job.done == job.total == 3
+    refused = jobs.submit(backbone="efficientnet_b7", batch=64)
+    refused.finished.wait(60)
+    assert "above the" in refused.error and refused.result is None
+    assert jobs.submit(backbone="efficientnet_b7", batch=64) is not refused  # errors are retried
