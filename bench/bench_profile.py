@@ -55,9 +55,9 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     print(f"{'configuration':36} {'core.profile':>14} {'build+ptflops':>15} {'ratio':>10}")
-    for label, backbone, width, depth, resolution in CASES:
-        ours = median_seconds(lambda: core.profile(backbone, width, depth, resolution), 200)
-        theirs = median_seconds(lambda: obvious_route(backbone, width, depth, resolution), args.repeats)
+    for label, *config in CASES:
+        ours = median_seconds(lambda config=config: core.profile(*config), 200)
+        theirs = median_seconds(lambda config=config: obvious_route(*config), args.repeats)
         print(f"{label:36} {ours * 1e3:11.3f} ms {theirs * 1e3:12.1f} ms {theirs / ours:9,.0f}x")
 
     worst = median_seconds(lambda: core.profile("efficientnet_b0", 3.0, 4.0, 1024), 200)

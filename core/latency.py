@@ -11,8 +11,8 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 
@@ -105,7 +105,8 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
     if device not in available_devices():
         raise LatencyError(f"device {device!r} is not available here: use one of {', '.join(available_devices())}")
     if dtype not in supported_dtypes(device):
-        raise LatencyError(f"dtype {dtype!r} is not supported on {device}: use one of {', '.join(supported_dtypes(device))}")
+        choices = ", ".join(supported_dtypes(device))
+        raise LatencyError(f"dtype {dtype!r} is not supported on {device}: use one of {choices}")
     if not (isinstance(batch, int) and 1 <= batch <= 1024):
         raise LatencyError(f"batch {batch!r} is out of range: use 1 to 1024")
     if warmup < 0 or repeats < 1 or time_budget_s <= 0:

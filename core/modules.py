@@ -61,14 +61,12 @@ class Block(nn.Module):
         super().__init__()
         self.residual = block.residual
         self.resnet = block.kind in ("basic", "bottleneck")
-        self.main: list[nn.Module] = []
-        self.shortcut: nn.Module = nn.Identity()
+        self.projects_shortcut = block.downsample
+        self.main: list[nn.Module] = []  # a plain list: the modules are registered by name below
         for name, layer in block.layers(squeeze):
             module = SqueezeExcite(layer) if isinstance(layer, SqueezeConfig) else ConvNormAct(layer)
             self.add_module(name, module)
-            if name == "downsample":
-                self.shortcut = module
-            else:
+            if name != "downsample":
                 self.main.append(module)
         self.out_act = nn.ReLU(inplace=True) if self.resnet else nn.Identity()
 
@@ -77,7 +75,7 @@ class Block(nn.Module):
         for layer in self.main:
             out = layer(out)
         if self.resnet:
-            return self.out_act(out + self.shortcut(x))
+            return self.out_act(out + (self.downsample(x) if self.projects_shortcut else x))
         return out + x if self.residual else out
 
 

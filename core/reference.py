@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import pandas as pd
 
@@ -45,7 +45,7 @@ CURVES = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(family: str) -> pd.DataFrame:
     if family not in FAMILY_FILES:
         raise KeyError(f"no reference table {family!r}: use one of {', '.join(FAMILY_FILES)}")
@@ -57,7 +57,7 @@ def load(family: str) -> pd.DataFrame:
     return _load(family).copy()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _curves() -> pd.DataFrame:
     frames = []
     for curve in CURVES:
@@ -88,7 +88,7 @@ def frontier(points: pd.DataFrame) -> pd.DataFrame:
     return ordered[ordered["top1"] >= best].drop_duplicates("macs_m")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _frontier_points(label: str) -> tuple[tuple[float, ...], tuple[float, ...], tuple[str, ...]]:
     """(log MACs, top-1, variant) along one curve's frontier, computed once."""
     points = frontier(_curves().query("curve == @label"))

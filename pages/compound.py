@@ -18,8 +18,8 @@ st.markdown("EfficientNet scales depth by **alpha^phi**, width by **beta^phi** a
             "output channels (w x w) and with its feature map (r x r).")
 
 controls = st.columns(5)
-base = controls[0].selectbox("Backbone", list(ARCHITECTURES), index=list(ARCHITECTURES).index("efficientnet_b0"),
-                             key="compound_base")
+names = list(ARCHITECTURES)
+base = controls[0].selectbox("Backbone", names, index=names.index("efficientnet_b0"), key="compound_base")
 alpha = controls[1].number_input("alpha (depth)", *COMPOUND_BASE_RANGE, 1.2, 0.01, key="compound_alpha")
 beta = controls[2].number_input("beta (width)", *COMPOUND_BASE_RANGE, 1.1, 0.01, key="compound_beta")
 gamma = controls[3].number_input("gamma (resolution)", *COMPOUND_BASE_RANGE, 1.15, 0.01, key="compound_gamma")
@@ -58,7 +58,8 @@ try:
     point = cached_profile(base, current.width, current.depth, current.resolution(base_resolution))
 except core.ScalingError as error:
     point = None
-    st.error(f"phi = {phi:g} is beyond what the engine scales: {error}. Lower phi or the bases.", icon=":material/warning:")
+    st.error(f"phi = {phi:g} is beyond what the engine scales: {error}. Lower phi or the bases.",
+             icon=":material/warning:")
 if point is not None:
     columns = st.columns(4)
     columns[0].metric("width = beta^phi", f"{current.width:.3f}")

@@ -5,8 +5,18 @@ from core.families import ARCHITECTURES
 from core.reference import estimate_top1
 from ui import charts
 from ui.engine import base_profile, reference_costs, reference_points
-from ui.widgets import (download_csv, explorer_sidebar, latency_panel, metric_cards, pin_variant, pins,
-                        profile_or_error, share_link, url_warnings, variant_label)
+from ui.widgets import (
+    download_csv,
+    explorer_sidebar,
+    latency_panel,
+    metric_cards,
+    pin_variant,
+    pins,
+    profile_or_error,
+    share_link,
+    url_warnings,
+    variant_label,
+)
 
 state = explorer_sidebar()
 width, depth, resolution = state.config()

@@ -90,3 +90,12 @@ def test_tiny_real_forward_runs_on_cpu():
     model = core.build_model("efficientnet_b0", 0.25, 0.5)
     with torch.inference_mode():
         assert model(torch.randn(2, 3, 64, 64)).shape == (2, 1000)
+
+
+def test_state_dict_has_each_weight_once():
+    model = core.build_model("resnet50")
+    state = model.state_dict()
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    weights = sum(tensor.numel() for key, tensor in state.items() if not key.endswith(buffers))
+    assert weights == core.profile("resnet50").params
+    assert "stages.1.0.downsample.conv.weight" in state

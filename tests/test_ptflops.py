@@ -8,7 +8,6 @@ the benchmark never call it concurrently (the benchmark holds a lock).
 import io
 
 import pytest
-import torch
 
 import core
 

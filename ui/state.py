@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from core.families import ARCHITECTURES, BACKBONE_NAMES, PRESETS, resolve
+from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling
 
 PHI_RANGE = (0.0, 7.0)

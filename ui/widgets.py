@@ -16,9 +16,18 @@ from core.latency import available_devices, supported_dtypes
 from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
 from core.units import si, size_bytes
 from ui import charts
-from ui.engine import base_profile, cached_profile, latency_jobs
-from ui.state import (BATCH_RANGE, COMPOUND_BASE_RANGE, DTYPES, MODES, PHI_RANGE, UNITS, VIEWS,
-                      ExplorerState, parse_query, preset_state)
+from ui.engine import cached_profile, latency_jobs
+from ui.state import (
+    BATCH_RANGE,
+    COMPOUND_BASE_RANGE,
+    DTYPES,
+    MODES,
+    PHI_RANGE,
+    UNITS,
+    ExplorerState,
+    parse_query,
+    preset_state,
+)
 
 PREFIX = "explorer_"
 CONVENTION = ("**MACs** = multiply-accumulates of convolution and linear layers (the papers' and "
@@ -83,8 +92,9 @@ def explorer_sidebar() -> ExplorerState:
         columns = sidebar.columns(3)
         for column, name in zip(columns, ("alpha", "beta", "gamma")):
             column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")
-    with sidebar.expander("Units and memory"):
-        st.segmented_control("Cost unit", UNITS, key=_key("unit"), required=True, persist_state="session")
+    sidebar.segmented_control("Cost unit", UNITS, key=_key("unit"), required=True, persist_state="session",
+                              help="FLOPs = 2 x MACs (a multiply and an add counted apart)")
+    with sidebar.expander("Activation memory settings"):
         st.selectbox("Activation dtype", DTYPES, key=_key("dtype"), persist_state="session")
         st.number_input("Batch (activation memory)", *BATCH_RANGE, key=_key("batch"), persist_state="session")
     state = _state_from_session()
