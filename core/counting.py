@@ -104,7 +104,7 @@ class Profile:
     macs: int
     activation_bytes: int
     peak_activation_bytes: int
-    rows: list[tuple] = field(repr=False, compare=False)
+    rows: tuple[tuple, ...] = field(repr=False, compare=False)
 
     @property
     def flops(self) -> int:
@@ -118,7 +118,10 @@ class Profile:
 
     @cached_property
     def layers(self) -> pd.DataFrame:
-        """The per-layer table; its params, macs and activation_bytes sum to the totals."""
+        """The per-layer table; its params, macs and activation_bytes sum to the totals.
+
+        Built once per profile and shared (the app caches profiles): derive, never modify in place.
+        """
         table = pd.DataFrame(self.rows, columns=list(LAYER_COLUMNS))
         table["activation_bytes"] *= self.batch
         return table
@@ -170,4 +173,4 @@ def profile(backbone: str, width: float | None = None, depth: float | None = Non
     return Profile(backbone=backbone, base=arch.name, width=width, depth=depth,
                    resolution=resolution, num_classes=num_classes, batch=batch, dtype=dtype,
                    params=params, macs=macs, activation_bytes=activations * batch,
-                   peak_activation_bytes=peak * batch, rows=rows)
+                   peak_activation_bytes=peak * batch, rows=tuple(rows))

@@ -224,28 +224,30 @@ def latency_panel(cost: Profile, unit: str) -> None:
                "results are cached per configuration.")
     settings = _latency_settings()
     st.session_state["latency_last_settings"] = settings
+    preset_settings = dict(settings, repeats=10, time_budget_s=5.0)
+    watched = [(variant_label(cost.backbone, cost.width, cost.depth, cost.resolution), cost, settings)] + [
+        (name, cached_profile(name, None, None, None), preset_settings) for name in LATENCY_PRESETS]
     jobs = latency_jobs()
     left, right = st.columns(2)
     if left.button("Measure this variant", type="primary", key="latency_measure"):
         jobs.submit(**_job_settings(cost, settings))
     if right.button("Measure reference presets", key="latency_presets",
-                    help="Times " + ", ".join(LATENCY_PRESETS) + " with the same settings"):
-        for name in LATENCY_PRESETS:
-            jobs.submit(**_job_settings(core.profile(name), dict(settings, repeats=10, time_budget_s=5.0)))
-    preset_costs = [core.profile(name) for name in LATENCY_PRESETS]
-    preset_settings = dict(settings, repeats=10, time_budget_s=5.0)
-    watched = [(variant_label(cost.backbone, cost.width, cost.depth, cost.resolution), cost, settings)] + [
-        (name, preset, preset_settings) for name, preset in zip(LATENCY_PRESETS, preset_costs)]
-    running = any((job := jobs.get(**_job_settings(item, config))) is not None and job.running
-                  for _, item, config in watched)
+                    help="Times " + ", ".join(LATENCY_PRESETS) + " with the same settings, 10 runs each"):
+        for _, preset, config in watched[1:]:
+            jobs.submit(**_job_settings(preset, config))
+    running = any(job is not None and job.running for job in _watched_jobs(watched))
     st.fragment(run_every=0.5 if running else None)(_latency_results)(watched, unit, running)
 
 
-def _latency_results(watched: list, unit: str, was_running: bool) -> None:
+def _watched_jobs(watched: list) -> list:
     jobs = latency_jobs()
-    rows, still_running = [], False
-    label, cost, settings = watched[0]
-    job = jobs.get(**_job_settings(cost, settings))
+    return [jobs.get(**_job_settings(item, config)) for _, item, config in watched]
+
+
+def _latency_results(watched: list, unit: str, was_running: bool) -> None:
+    """The variant's result or progress, and latency against MACs for everything measured so far."""
+    found = _watched_jobs(watched)
+    label, job = watched[0][0], found[0]
     if job is None:
         st.info("Press **Measure this variant** to time it on this machine.")
     elif job.error:
@@ -263,24 +265,17 @@ def _latency_results(watched: list, unit: str, was_running: bool) -> None:
         st.caption(f"{result.device}, {result.dtype}, batch {result.batch}, {result.threads} threads, "
                    f"channels_last={result.channels_last}, torch {result.torch_version}; "
                    f"memory estimate {result.estimated_memory_mb:,.0f} MB")
-    for name, item, config in watched:
-        job = jobs.get(**_job_settings(item, config))
-        if job is None:
-            continue
-        still_running |= job.running
-        if job.result is not None:
-            rows.append({"label": name, "macs": item.macs, "params": item.params,
-                         "median_ms": job.result.median_ms, "p10_ms": job.result.p10_ms,
-                         "p90_ms": job.result.p90_ms, "images_per_s": job.result.images_per_s})
-    pending = sum(1 for _, item, config in watched[1:]
-                  if (job := jobs.get(**_job_settings(item, config))) is not None and job.running)
+    pending = sum(1 for job in found[1:] if job is not None and job.running)
     if pending:
         st.caption(f"{pending} reference preset(s) still queued or running…")
+    rows = [{"label": name, "macs": item.macs, "params": item.params, "median_ms": job.result.median_ms,
+             "p10_ms": job.result.p10_ms, "p90_ms": job.result.p90_ms, "images_per_s": job.result.images_per_s}
+            for (name, item, _), job in zip(watched, found) if job is not None and job.result is not None]
     if len(rows) >= 2:
         table = pd.DataFrame(rows)
         st.plotly_chart(charts.latency_figure(table, unit), key="latency_chart")
         st.caption("Depthwise convolutions do few MACs per byte moved: on real hardware they are memory-bound, "
                    "so latency does not follow MACs. Measured here, on this server's device.")
         download_csv(table, "latency.csv", key="latency_csv")
-    if was_running and not still_running:
-        st.rerun()  # stop polling
+    if was_running and not any(job is not None and job.running for job in found):
+        st.rerun()  # everything finished: a full rerun redraws the panel without polling
