@@ -4,10 +4,30 @@ import streamlit as st
 
 import core
 from ui import charts
-from ui.widgets import CONVENTION, backbone_label, download_csv, pin_variant, pins, profile_or_error
+from ui.routing import require_router
+from ui.state import parse_pins, pins_to_query
+from ui.widgets import (
+    CONVENTION,
+    backbone_label,
+    download_csv,
+    pin_variant,
+    pins,
+    profile_or_error,
+    share_link,
+    url_warnings,
+)
 
+require_router()
 st.title("Compare variants")
 st.caption("Pin variants from the Explorer's sidebar, or add published presets here. " + CONVENTION)
+if "compare_loaded" not in st.session_state:  # a shared link's pins join this session's, once
+    configs, st.session_state["compare_warnings"] = parse_pins(st.query_params.get("pins", ""))
+    for config in configs:
+        cost = profile_or_error(*config)
+        if cost is not None:
+            pin_variant(cost, announce=False)
+    st.session_state["compare_loaded"] = True
+url_warnings("compare_warnings")
 
 with st.form("add_preset", border=False):
     left, right = st.columns([3, 1], vertical_alignment="bottom")
@@ -18,6 +38,10 @@ with st.form("add_preset", border=False):
             pin_variant(cost)
 
 items = pins()
+query = {"pins": pins_to_query([(pin["backbone"], pin["width"], pin["depth"], pin["resolution"]) for pin in items])}
+if st.query_params.to_dict() != (query if items else {}):
+    st.query_params.from_dict(query if items else {})
+share_link(query if items else {})
 if not items:
     st.info("Nothing pinned yet: move the sliders on the Explorer and press **Pin this variant**.")
     st.page_link("pages/explorer.py", label="Open the Explorer", icon=":material/tune:")

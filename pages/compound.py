@@ -8,9 +8,11 @@ from core.families import ARCHITECTURES
 from core.scaling import CompoundScaling
 from ui import charts
 from ui.engine import cached_profile
+from ui.routing import require_router
 from ui.state import COMPOUND_BASE_RANGE, PHI_RANGE
 from ui.widgets import CONVENTION, download_csv
 
+require_router()
 st.title("Compound scaling")
 st.markdown("EfficientNet scales depth by **alpha^phi**, width by **beta^phi** and resolution by **gamma^phi**, "
             "with alpha x beta^2 x gamma^2 close to 2 so that cost roughly doubles per step of phi "

@@ -5,6 +5,7 @@ from core.families import ARCHITECTURES
 from core.reference import estimate_top1
 from ui import charts
 from ui.engine import base_profile, reference_costs, reference_points
+from ui.routing import require_router
 from ui.widgets import (
     download_csv,
     explorer_sidebar,
@@ -18,6 +19,7 @@ from ui.widgets import (
     variant_label,
 )
 
+require_router()
 state = explorer_sidebar()
 width, depth, resolution = state.config()
 st.title("Channel Scaling Lab")
@@ -31,7 +33,7 @@ pinned = st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":ma
                            width="stretch")
 if cost is not None and pinned:
     pin_variant(cost)
-share_link(state)
+share_link(state.to_query())
 
 if cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)

@@ -3,7 +3,9 @@ import streamlit as st
 
 from core.units import si
 from ui.lessons import LESSONS, closest_option, exact_ratio
+from ui.routing import require_router
 
+require_router()
 st.title("Workshop")
 presenter = st.toggle("Presenter mode (larger text for a projector)", key="workshop_presenter")
 if presenter:

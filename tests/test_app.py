@@ -94,7 +94,7 @@ def test_bad_link_values_warn_and_the_page_still_renders(query, fragment):
     _no_exceptions(app)
     assert any(fragment in warning.value for warning in app.warning)
     assert _metrics(app)["Parameters"]
-    app.button(key="explorer_dismiss").click().run()
+    app.button(key="explorer_warnings_dismiss").click().run()
     assert not app.warning
 
 
@@ -196,3 +196,16 @@ def test_lesson_answers_match_the_engine(lesson):
     from ui.lessons import closest_option
 
     assert closest_option(lesson) == lesson.answer
+
+
+def test_compare_link_restores_pins_and_warns_about_bad_ones():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params["pins"] = "mobilenet_v2:0.5:1:160,vgg:1:1:224,efficientnet_b0:9:1:300"
+    app.switch_page("pages/compare.py").run()
+    _no_exceptions(app)
+    table = app.dataframe[0].value
+    assert list(table.backbone) == ["mobilenet_v2", "efficientnet_b0"] and list(table.width) == [0.5, 3.0]
+    assert table.params.iloc[0] == core.profile("mobilenet_v2", 0.5, 1.0, 160).params
+    warning = app.warning[0].value
+    assert "'vgg:1:1:224'" in warning and "width=9 is outside 0.1 to 3" in warning
+    assert app.query_params["pins"] == "mobilenet_v2:0.5:1:160,efficientnet_b0:3:1:300"

@@ -4,6 +4,7 @@ Opens the Explorer, moves a slider, sees a metric change, opens a share link and
 bad link, and saves screenshots under tests/artifacts/. Without a browser it skips
 with the reason, except under CI=true, where it must run.
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -29,8 +30,9 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def streamlit_server():
+    """A fresh `streamlit run app.py` on a free loopback port; yields its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -50,9 +52,17 @@ def server():
     else:
         process.kill()
         pytest.fail(f"streamlit did not start: {process.stdout.read()}")
-    yield url
-    process.terminate()
-    process.wait(10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +128,16 @@ def test_bad_link_warns_and_still_renders(page, server):
     assert "vgg16" in warning and "width=99" in warning
     assert _metric(page, "Parameters")
     page.screenshot(path=str(ARTIFACTS / "bad_link.png"), full_page=True)
+
+
+def test_first_visit_to_a_shared_compare_link_gets_the_whole_app(page):
+    """On a fresh server the first request may be a deep link; it must still run under the router."""
+    with streamlit_server() as fresh:
+        page.goto(f"{fresh}/compare?pins=mobilenet_v2:0.5:1:160,efficientnet_b3:1.2:1.4:300")
+        page.wait_for_selector("text=Compare variants")
+        page.wait_for_selector('[data-testid="stDataFrame"]')
+        links = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+        assert [link.split()[-1] for link in links] == ["Explorer", "Compare", "scaling", "Workshop", "data"]
+        assert page.locator('[role="dialog"]').count() == 0  # no "page not found"
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "compare_link.png"), full_page=True)

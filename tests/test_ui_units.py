@@ -83,3 +83,14 @@ def test_latency_jobs_cache_by_settings_and_report_errors():
     refused.finished.wait(60)
     assert "above the" in refused.error and refused.result is None
     assert jobs.submit(backbone="efficientnet_b7", batch=64) is not refused  # errors are retried
+
+
+def test_pins_round_trip_and_bad_pins_are_explained():
+    from ui.state import parse_pins, pins_to_query
+
+    configs = [("mobilenet_v2", 0.5, 1.0, 160), ("efficientnet_b7", 2.0, 3.1, 600)]
+    assert parse_pins(pins_to_query(configs)) == (configs, [])
+    kept, warnings = parse_pins("resnet50:x:1:224,resnet18:1:1:16,nonsense")
+    assert kept == [("resnet18", 1.0, 1.0, 32)]
+    assert "width 'x' is not a number" in warnings[0] and "resolution=16 is outside" in warnings[1]
+    assert "'nonsense'" in warnings[2]

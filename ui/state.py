@@ -124,3 +124,35 @@ def _parse_number(key, raw, bounds, whole, default):
         return value, (f"The link's {key}={raw} is outside {_format(low)} to {_format(high)}; "
                        f"using {_format(value)}.")
     return value, None
+
+
+PinConfig = tuple[str, float, float, int]
+
+
+def pins_to_query(configs: list[PinConfig]) -> str:
+    """Pinned variants as one query value: 'backbone:width:depth:resolution,...'."""
+    return ",".join(f"{backbone}:{width:g}:{depth:g}:{resolution}" for backbone, width, depth, resolution in configs)
+
+
+def parse_pins(text: str) -> tuple[list[PinConfig], list[str]]:
+    """Pinned variants from a link; a bad entry is skipped or clamped, with a warning that says which."""
+    configs: list[PinConfig] = []
+    warnings: list[str] = []
+    for token in filter(None, text.split(",")):
+        parts = token.split(":")
+        if len(parts) != 4 or parts[0] not in BACKBONE_NAMES:
+            warnings.append(f"The link's pin {token!r} is not backbone:width:depth:resolution with a known "
+                            "backbone; it was skipped.")
+            continue
+        values = []
+        for key, raw in zip(("width", "depth", "resolution"), parts[1:]):
+            value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key == "resolution", None)
+            if value is None:
+                warnings.append(f"The link's pin {token!r}: {key} {raw!r} is not a number; it was skipped.")
+                break
+            if warning:
+                warnings.append(f"The link's pin {token!r}: " + warning.removeprefix("The link's "))
+            values.append(value)
+        else:
+            configs.append((parts[0], float(values[0]), float(values[1]), int(values[2])))
+    return configs, warnings

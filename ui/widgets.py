@@ -104,21 +104,21 @@ def explorer_sidebar() -> ExplorerState:
     return state
 
 
-def share_link(state: ExplorerState) -> None:
+def share_link(query: dict[str, str]) -> None:
     """The link that reopens this exact view (the address bar holds it too)."""
     base = (st.context.url or "").split("?")[0]
     st.sidebar.caption("Share this view: the address bar holds it; or copy this link.")
-    st.sidebar.code(f"{base}?{urlencode(state.to_query())}", language=None, wrap_lines=True)
+    st.sidebar.code(f"{base}?{urlencode(query)}" if query else base, language=None, wrap_lines=True)
 
 
-def url_warnings() -> None:
-    """Warnings about a link's bad values, until the user dismisses them."""
-    warnings = st.session_state.get(_key("warnings"))
+def url_warnings(key: str = _key("warnings")) -> None:
+    """Warnings about a link's bad values (kept in session state under ``key``) until dismissed."""
+    warnings = st.session_state.get(key)
     if warnings:
         st.warning("This link had values that could not be used as they were:\n\n" +
                    "\n".join(f"- {warning}" for warning in warnings))
-        if st.button("Dismiss", key=_key("dismiss")):
-            st.session_state[_key("warnings")] = []
+        if st.button("Dismiss", key=f"{key}_dismiss"):
+            st.session_state[key] = []
             st.rerun()
 
 
@@ -170,10 +170,12 @@ def pins() -> list[dict]:
     return st.session_state.setdefault("pins", [])
 
 
-def pin_variant(cost: Profile) -> None:
+def pin_variant(cost: Profile, announce: bool = True) -> None:
+    """Add a variant to the pins (once); ``announce`` shows a toast."""
     label = variant_label(cost.backbone, cost.width, cost.depth, cost.resolution)
     if any(pin["label"] == label for pin in pins()):
-        st.toast(f"{label} is already pinned")
+        if announce:
+            st.toast(f"{label} is already pinned")
         return
     estimate = reference.estimate_top1(cost.base, cost.macs)
     pins().append({"label": label, "backbone": cost.backbone, "base": cost.base, "width": cost.width,
@@ -182,7 +184,8 @@ def pin_variant(cost: Profile) -> None:
                    "weight_bytes_fp32": cost.weight_bytes["fp32"],
                    "top1_estimate": None if estimate is None else round(estimate.top1, 2),
                    "latency_ms": latency_for(cost)})
-    st.toast(f"Pinned {label}; see the Compare page")
+    if announce:
+        st.toast(f"Pinned {label}; see the Compare page")
 
 
 def download_csv(table: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
