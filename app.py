@@ -8,6 +8,6 @@ navigation = st.navigation([
     st.Page("pages/compare.py", title="Compare", url_path="compare", icon=":material/bar_chart:"),
     st.Page("pages/compound.py", title="Compound scaling", url_path="compound", icon=":material/functions:"),
     st.Page("pages/workshop.py", title="Workshop", url_path="workshop", icon=":material/school:"),
-    st.Page("pages/reference_data.py", title="Reference data", url_path="reference", icon=":material/menu_book:"),
+    st.Page("pages/reference_data.py", title="Reference data", url_path="reference_data", icon=":material/menu_book:"),
 ])
 navigation.run()

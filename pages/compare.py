@@ -41,7 +41,7 @@ items = pins()
 query = {"pins": pins_to_query([(pin["backbone"], pin["width"], pin["depth"], pin["resolution"]) for pin in items])}
 if st.query_params.to_dict() != (query if items else {}):
     st.query_params.from_dict(query if items else {})
-share_link(query if items else {})
+share_link(query if items else {}, "compare")
 if not items:
     st.info("Nothing pinned yet: move the sliders on the Explorer and press **Pin this variant**.")
     st.page_link("pages/explorer.py", label="Open the Explorer", icon=":material/tune:")

@@ -94,3 +94,15 @@ def test_pins_round_trip_and_bad_pins_are_explained():
     assert kept == [("resnet18", 1.0, 1.0, 32)]
     assert "width 'x' is not a number" in warnings[0] and "resolution=16 is outside" in warnings[1]
     assert "'nonsense'" in warnings[2]
+
+
+@pytest.mark.parametrize("current,url_path,expected", [
+    ("http://host:8501/explorer?width=1", "", "http://host:8501/?a=1"),
+    ("http://host:8501/", "", "http://host:8501/?a=1"),
+    ("https://space.hf.space/base/compare?pins=x", "compare", "https://space.hf.space/base/compare?a=1"),
+    ("https://space.hf.space/base/explorer", "compare", "https://space.hf.space/base/compare?a=1"),
+])
+def test_share_links_point_at_the_page_from_any_current_url(current, url_path, expected):
+    from ui.routing import page_url
+
+    assert page_url(current, url_path, {"a": "1"}) == expected

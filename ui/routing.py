@@ -1,16 +1,40 @@
 """Keep every page under app.py's ``st.navigation``, even on a server's very first request.
 
-Streamlit switches to legacy multipage mode while a ``pages/`` folder exists and no
-``st.navigation`` call has run yet on the server: the first visitor who opens a shared
-link such as ``/compare`` would get the page script alone, without the router, page
-config or navigation (streamlit/streamlit#10276). Each page calls ``require_router()``
-first; in legacy mode it turns that mode off and reruns through ``app.py``.
+Streamlit stays in legacy multipage mode while a ``pages/`` folder exists and no
+``st.navigation`` call has run yet in the process: the first visitor who opens a
+shared link such as ``/compare`` would get the page script alone, without the router,
+the page config or the navigation (streamlit/streamlit#10276). Each page calls
+``require_router()`` first; in legacy mode it runs ``app.py`` in place (which leaves
+legacy mode and runs this same page, found by its URL path) and stops. No rerun, so
+no click or other one-shot widget event is lost. Page URL paths equal their file
+names so that both modes name the same page.
 """
+import runpy
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+PAGE_PATHS = frozenset(page.stem for page in (APP.parent / "pages").glob("*.py"))
+
+
+def page_url(current_url: str, url_path: str, query: dict[str, str]) -> str:
+    """The link to page ``url_path`` ('' for the Explorer, served at the root) from the current URL.
+
+    The root form matters: a direct visit to ``/explorer`` shows Streamlit's "page not found"
+    dialog, because the default page is served at ``/`` only.
+    """
+    parts = urlsplit(current_url)
+    root = parts.path.rstrip("/")
+    if root.rsplit("/", 1)[-1] in PAGE_PATHS:
+        root = root.rsplit("/", 1)[0]
+    path = f"{root}/{url_path}" if url_path else f"{root}/"
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
 
 def require_router() -> None:
     if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(APP))
+        st.stop()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
-from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +16,7 @@ from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
 from core.units import si, size_bytes
 from ui import charts
 from ui.engine import cached_profile, latency_jobs
+from ui.routing import page_url
 from ui.state import (
     BATCH_RANGE,
     COMPOUND_BASE_RANGE,
@@ -104,11 +104,10 @@ def explorer_sidebar() -> ExplorerState:
     return state
 
 
-def share_link(query: dict[str, str]) -> None:
-    """The link that reopens this exact view (the address bar holds it too)."""
-    base = (st.context.url or "").split("?")[0]
-    st.sidebar.caption("Share this view: the address bar holds it; or copy this link.")
-    st.sidebar.code(f"{base}?{urlencode(query)}" if query else base, language=None, wrap_lines=True)
+def share_link(query: dict[str, str], url_path: str = "") -> None:
+    """The link that reopens this exact view, for page ``url_path`` ('' is the Explorer)."""
+    st.sidebar.caption("Share this view: copy this link (the address bar holds the same state).")
+    st.sidebar.code(page_url(st.context.url or "", url_path, query), language=None, wrap_lines=True)
 
 
 def url_warnings(key: str = _key("warnings")) -> None:
