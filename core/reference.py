@@ -11,7 +11,7 @@ from functools import cache
 
 import pandas as pd
 
-from core.families import REFERENCE_DIR
+from core.families import REFERENCE_DIR, resolve
 
 FAMILY_FILES = ("efficientnet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "resnet",
                 "efficientnet_v2")
@@ -127,3 +127,28 @@ def estimate_top1(base: str, macs: int) -> AccuracyEstimate | None:
             return AccuracyEstimate(top1[index] + share * (top1[index + 1] - top1[index]), curve.label,
                                     variants[index], variants[index + 1])
     return AccuracyEstimate(top1[-1], curve.label, variants[-1], variants[-1])
+
+
+@dataclass(frozen=True)
+class PublishedAccuracy:
+    """A published top-1 for exactly this configuration, with where it was published."""
+
+    top1: float
+    variant: str
+    source: str
+
+
+@cache
+def _published_configs() -> dict[tuple[str, float, float, int], PublishedAccuracy]:
+    configs = {}
+    for point in _curves().itertuples():
+        width = 1.0 if pd.isna(point.width_mult) else float(point.width_mult)
+        key = (resolve(point.model)[0].name, round(width, 6), round(float(point.depth_mult), 6),
+               int(point.resolution))
+        configs.setdefault(key, PublishedAccuracy(float(point.top1), point.variant, point.source))
+    return configs
+
+
+def published_top1(base: str, width: float, depth: float, resolution: int) -> PublishedAccuracy | None:
+    """The curve's published result when the configuration is exactly a published model."""
+    return _published_configs().get((base, round(width, 6), round(depth, 6), int(resolution)))

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core.families import ARCHITECTURES
-from core.reference import estimate_top1
+from core.reference import estimate_top1, published_top1
 from ui import charts
 from ui.engine import base_profile, reference_costs, reference_points
 from ui.routing import require_router
@@ -45,14 +45,15 @@ if cost is not None:
                                              "latency": "Latency"}.get)
     if view == "position":
         left, right = st.columns(2)
+        published = published_top1(cost.base, cost.width, cost.depth, cost.resolution)
         left.plotly_chart(charts.reference_figure(reference_points(), label, cost.macs,
-                                                  estimate_top1(cost.base, cost.macs), state.unit),
+                                                  estimate_top1(cost.base, cost.macs), state.unit, published),
                           key="reference_chart")
         right.plotly_chart(charts.params_macs_figure(reference_costs(), label, cost.params, cost.macs,
                                                      state.unit), key="params_chart")
-        st.caption("Left: published ImageNet top-1 (hover for the source); the star's accuracy is an estimate "
-                   "interpolated on its own family's curve. Right: every published model's params and cost "
-                   "as computed by this engine.")
+        st.caption("Left: published ImageNet top-1 (hover for the source); the star's accuracy is the published "
+                   "one where this is exactly a published model, otherwise an estimate interpolated on its own "
+                   "family's curve. Right: every published model's params and cost as computed by this engine.")
     elif view == "inside":
         arch = ARCHITECTURES[cost.base]
         st.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, f"{arch.title} (base)", label),

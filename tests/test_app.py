@@ -34,8 +34,10 @@ def test_explorer_default_shows_engine_numbers():
     cost = core.profile("mobilenet_v2")
     assert metrics["Parameters"] == si(cost.params) == "3.50 M"
     assert metrics["MACs"] == si(cost.macs)
-    assert metrics["Top-1 (estimate)"].startswith("~")
+    assert metrics["Top-1 (published)"] == "71.8%"  # TF-slim mobilenet_v2_1.0_224
     assert len(app.get("plotly_chart")) == 2
+    app.slider(key="explorer_width").set_value(0.9).run()
+    assert _metrics(app)["Top-1 (estimate)"].startswith("~")
 
 
 def test_slider_move_changes_metrics_and_link():

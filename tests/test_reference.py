@@ -54,3 +54,11 @@ def test_no_estimate_outside_the_published_range():
 def test_frontier_keeps_best_accuracy_per_cost():
     curve = reference.frontier(reference.curve_points().query("curve == 'MobileNet V1 (TF-slim grid)'"))
     assert curve.macs_m.is_monotonic_increasing and curve.top1.is_monotonic_increasing
+
+
+def test_published_accuracy_only_for_exactly_published_configurations():
+    b3 = reference.published_top1("efficientnet_b0", 1.2, 1.4, 300)
+    assert (b3.top1, b3.variant) == (81.6, "EfficientNet-B3") and "Tan & Le" in b3.source
+    assert reference.published_top1("mobilenet_v2", 0.5, 1.0, 160).top1 == 61.0
+    assert reference.published_top1("mobilenet_v2", 0.55, 1.0, 160) is None
+    assert reference.published_top1("resnet50", 1.0, 1.0, 224).top1 == 76.13

@@ -106,3 +106,12 @@ def test_share_links_point_at_the_page_from_any_current_url(current, url_path, e
     from ui.routing import page_url
 
     assert page_url(current, url_path, {"a": "1"}) == expected
+
+
+def test_reference_figure_marks_a_published_configuration_as_published():
+    cost = core.profile("efficientnet_b3")
+    published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
+    figure = charts.reference_figure(reference.curve_points(), "b3", cost.macs,
+                                     reference.estimate_top1(cost.base, cost.macs), published=published)
+    star = figure.data[-1]
+    assert star.y[0] == 81.6 and "published" in star.text[0] and "Tan & Le" in star.hovertemplate

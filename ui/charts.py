@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.reference import AccuracyEstimate, frontier
+from core.reference import AccuracyEstimate, PublishedAccuracy, frontier
 from core.units import si
 
 COLORS = {"EfficientNet B0-B7 (paper)": "#1f77b4", "MobileNet V1 (TF-slim grid)": "#2ca02c",
@@ -33,8 +33,12 @@ def cost_axis_title(unit: str) -> str:
 
 
 def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: AccuracyEstimate | None,
-                     unit: str = "MACs") -> go.Figure:
-    """Published top-1 against cost per family, with the current variant highlighted."""
+                     unit: str = "MACs", published: PublishedAccuracy | None = None) -> go.Figure:
+    """Published top-1 against cost per family, with the current variant highlighted.
+
+    The variant's accuracy is the published one where it is exactly a published model,
+    else an estimate on its family's curve, else absent (a dashed line at its cost).
+    """
     factor = unit_factor(unit)
     figure = go.Figure()
     for curve, rows in points.groupby("curve", sort=False):
@@ -51,10 +55,17 @@ def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: Accu
             line=dict(color=color, width=2), customdata=best[["variant", "source"]].to_numpy(),
             hovertemplate=hover))
     x = macs * factor
-    if estimate is not None:
+    star = dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1))
+    if published is not None:
         figure.add_trace(go.Scatter(
-            x=[x], y=[estimate.top1], mode="markers+text", name=f"{label} (estimate)",
-            marker=dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1)),
+            x=[x], y=[published.top1], mode="markers+text", name=f"{label} (published)", marker=star,
+            text=[f"{published.top1:.1f}% (published)"], textposition="bottom center", cliponaxis=False,
+            textfont=dict(color=HIGHLIGHT),
+            hovertemplate=(f"<b>{label}</b> = {published.variant}<br>{unit} %{{x:.3s}} (engine)<br>"
+                           f"top-1 %{{y:.1f}}%, published: {published.source}<extra></extra>")))
+    elif estimate is not None:
+        figure.add_trace(go.Scatter(
+            x=[x], y=[estimate.top1], mode="markers+text", name=f"{label} (estimate)", marker=star,
             text=[f"~{estimate.top1:.1f}% (estimate)"], textposition="bottom center", cliponaxis=False,
             textfont=dict(color=HIGHLIGHT),
             hovertemplate=(f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: "

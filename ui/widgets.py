@@ -129,6 +129,7 @@ def _change(value: float, base: float) -> str | None:
 def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
     """Params, cost, memory, weights and the accuracy estimate, each against the unscaled backbone."""
     factor = charts.unit_factor(unit)
+    published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
     estimate = reference.estimate_top1(cost.base, cost.macs)
     cards = st.columns(5)
     cards[0].metric("Parameters", si(cost.params), _change(cost.params, base.params), delta_color="off",
@@ -143,7 +144,10 @@ def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
     cards[3].metric("Weights (fp32)", size_bytes(weights["fp32"]), _change(cost.params, base.params),
                     delta_color="off", help="4 bytes per parameter")
     cards[3].caption(f"fp16 {size_bytes(weights['fp16'])} · int8 {size_bytes(weights['int8'])}")
-    if estimate is None:
+    if published is not None:
+        cards[4].metric("Top-1 (published)", f"{published.top1:.1f}%",
+                        help=f"Published for this exact configuration ({published.variant}): {published.source}")
+    elif estimate is None:
         cards[4].metric("Top-1 (estimate)", "n/a", help="No published curve of this family covers this cost")
     else:
         cards[4].metric("Top-1 (estimate)", f"~{estimate.top1:.1f}%", help=(
