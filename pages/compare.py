@@ -55,8 +55,8 @@ st.dataframe(table, hide_index=True, column_config={
     "flops": st.column_config.NumberColumn("FLOPs (2 x MACs)", format="%d"),
     "activation_bytes": st.column_config.NumberColumn("activation bytes", format="%d"),
     "weight_bytes_fp32": st.column_config.NumberColumn("weights fp32 (bytes)", format="%d"),
-    "top1_estimate": st.column_config.NumberColumn("top-1 estimate %", format="%.1f",
-                                                   help="interpolated on the family's published curve"),
+    "top1": st.column_config.NumberColumn("top-1 %", format="%.1f", help="see top1_basis: published or estimate"),
+    "top1_basis": st.column_config.TextColumn("top-1 basis"),
     "latency_ms": st.column_config.NumberColumn("latency ms (measured)", format="%.2f")})
 metrics = {"params": "Parameters", "macs": "MACs (conv + linear)", "activation_bytes": "Activation memory (bytes)"}
 if table.latency_ms.notna().any():

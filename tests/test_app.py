@@ -145,6 +145,7 @@ def test_pins_survive_page_switches_and_feed_compare():
     table = app.dataframe[0].value
     assert list(table.width) == [1.0, 0.5]
     assert list(table.params) == [core.profile("mobilenet_v2", width).params for width in (1.0, 0.5)]
+    assert list(table.top1_basis) == ["published (mobilenet_v2_1.0_224)", "published (mobilenet_v2_0.5_224)"]
     assert len(app.get("plotly_chart")) == 1 and len(app.get("download_button")) == 1
     app.switch_page("pages/explorer.py").run()
     assert app.slider(key="explorer_width").value == 0.5  # the Explorer kept its state

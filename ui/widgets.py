@@ -180,12 +180,18 @@ def pin_variant(cost: Profile, announce: bool = True) -> None:
         if announce:
             st.toast(f"{label} is already pinned")
         return
+    published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
     estimate = reference.estimate_top1(cost.base, cost.macs)
+    if published is not None:
+        top1, basis = published.top1, f"published ({published.variant})"
+    elif estimate is not None:
+        top1, basis = round(estimate.top1, 2), f"estimate on {estimate.curve}"
+    else:
+        top1, basis = None, "no published curve at this cost"
     pins().append({"label": label, "backbone": cost.backbone, "base": cost.base, "width": cost.width,
                    "depth": cost.depth, "resolution": cost.resolution, "params": cost.params,
                    "macs": cost.macs, "flops": cost.flops, "activation_bytes": cost.activation_bytes,
-                   "weight_bytes_fp32": cost.weight_bytes["fp32"],
-                   "top1_estimate": None if estimate is None else round(estimate.top1, 2),
+                   "weight_bytes_fp32": cost.weight_bytes["fp32"], "top1": top1, "top1_basis": basis,
                    "latency_ms": latency_for(cost)})
     if announce:
         st.toast(f"Pinned {label}; see the Compare page")
