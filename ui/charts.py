@@ -55,22 +55,15 @@ def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: Accu
             line=dict(color=color, width=2), customdata=best[["variant", "source"]].to_numpy(),
             hovertemplate=hover))
     x = macs * factor
-    star = dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1))
     if published is not None:
-        figure.add_trace(go.Scatter(
-            x=[x], y=[published.top1], mode="markers+text", name=f"{label} (published)", marker=star,
-            text=[f"{published.top1:.1f}% (published)"], textposition="bottom center", cliponaxis=False,
-            textfont=dict(color=HIGHLIGHT),
-            hovertemplate=(f"<b>{label}</b> = {published.variant}<br>{unit} %{{x:.3s}} (engine)<br>"
-                           f"top-1 %{{y:.1f}}%, published: {published.source}<extra></extra>")))
+        figure.add_trace(_star(x, published.top1, f"{label} (published)", f"{published.top1:.1f}% (published)",
+                               f"<b>{label}</b> = {published.variant}<br>{unit} %{{x:.3s}} (engine)<br>"
+                               f"top-1 %{{y:.1f}}%, published: {published.source}"))
     elif estimate is not None:
-        figure.add_trace(go.Scatter(
-            x=[x], y=[estimate.top1], mode="markers+text", name=f"{label} (estimate)", marker=star,
-            text=[f"~{estimate.top1:.1f}% (estimate)"], textposition="bottom center", cliponaxis=False,
-            textfont=dict(color=HIGHLIGHT),
-            hovertemplate=(f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: "
-                           f"estimate interpolated on {estimate.curve}<br>between {estimate.low_variant} "
-                           f"and {estimate.high_variant}; not a published result<extra></extra>")))
+        figure.add_trace(_star(x, estimate.top1, f"{label} (estimate)", f"~{estimate.top1:.1f}% (estimate)",
+                               f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: estimate "
+                               f"interpolated on {estimate.curve}<br>between {estimate.low_variant} and "
+                               f"{estimate.high_variant}; not a published result"))
     else:
         figure.add_vline(x=x, line=dict(color=HIGHLIGHT, width=2, dash="dash"))
         figure.add_annotation(x=math.log10(x), y=0.02, yref="paper", xref="x", showarrow=False,
@@ -81,6 +74,14 @@ def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: Accu
     figure.update_yaxes(title="ImageNet top-1 (%), published")
     figure.update_layout(title="Where it sits: published accuracy against cost", **LAYOUT)
     return figure
+
+
+def _star(x: float, y: float, name: str, text: str, hover: str) -> go.Scatter:
+    """The current variant: a labelled star."""
+    return go.Scatter(x=[x], y=[y], mode="markers+text", name=name, text=[text], textposition="bottom center",
+                      cliponaxis=False, textfont=dict(color=HIGHLIGHT),
+                      marker=dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1)),
+                      hovertemplate=hover + "<extra></extra>")
 
 
 def params_macs_figure(reference: pd.DataFrame, label: str, params: int, macs: int,
@@ -95,11 +96,8 @@ def params_macs_figure(reference: pd.DataFrame, label: str, params: int, macs: i
             customdata=rows[["variant"]].to_numpy(),
             hovertemplate="<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s}<br>params %{y:.3s}"
                           "<extra>computed by the engine</extra>"))
-    figure.add_trace(go.Scatter(
-        x=[macs * factor], y=[params], mode="markers+text", name=label, text=["this variant"],
-        textposition="bottom center", cliponaxis=False, textfont=dict(color=HIGHLIGHT),
-        marker=dict(symbol="star", size=18, color=HIGHLIGHT),
-        hovertemplate=f"<b>{label}</b><br>{unit} %{{x:.3s}}<br>params %{{y:.3s}}<extra></extra>"))
+    figure.add_trace(_star(macs * factor, params, label, "this variant",
+                           f"<b>{label}</b><br>{unit} %{{x:.3s}}<br>params %{{y:.3s}}"))
     figure.update_xaxes(type="log", title=cost_axis_title(unit))
     figure.update_yaxes(type="log", title="parameters (log scale)")
     figure.update_layout(title="Parameters against cost (all points computed by the engine)", **LAYOUT)
