@@ -1,13 +1,27 @@
 """Workshop: guided lessons, each a predict-then-reveal exercise checked against the live engine."""
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from core.units import si
 from ui.lessons import LESSONS, closest_option, exact_ratio
 from ui.routing import require_router
+from ui.state import ExplorerState
+
+
+def reset_answers() -> None:
+    """Clear every guess and reveal, for the next class."""
+    for index in range(1, len(LESSONS) + 1):
+        for suffix in ("guess", "revealed"):
+            st.session_state.pop(f"lesson_{index}_{suffix}", None)
+
 
 require_router()
 st.title("Workshop")
-presenter = st.toggle("Presenter mode (larger text for a projector)", key="workshop_presenter")
+left, right = st.columns([3, 1])
+presenter = left.toggle("Presenter mode (larger text for a projector)", key="workshop_presenter")
+right.button("Reset all answers", key="workshop_reset", on_click=reset_answers, icon=":material/restart_alt:",
+             width="stretch")
 if presenter:
     st.html("<style>.stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label "
             "{font-size: 1.35rem !important;}</style>")
@@ -31,3 +45,8 @@ for index, lesson in enumerate(LESSONS, start=1):
                 f"**{verdict}.** Exact: {si(before.macs)} -> {si(after.macs)} MACs, **x{ratio:.2f}**; "
                 f"params {si(before.params)} -> {si(after.params)} (x{after.params / before.params:.2f}). "
                 + lesson.why)
+            backbone, width, depth, resolution = lesson.after
+            query = ExplorerState(backbone=backbone, width=width, depth=depth, resolution=resolution,
+                                  view="inside").to_query()
+            st.markdown(f"[Open this network in the Explorer](./?{urlencode(query)}) to see where the cost goes, "
+                        "layer by layer.")

@@ -184,6 +184,10 @@ def test_workshop_reveals_against_the_engine():
     app.radio(key="lesson_1_guess").set_value(8.0).run()
     app.button(key="lesson_1_reveal").click().run()
     assert any("closest answer is x3.5" in message.value for message in app.info)
+    assert any("[Open this network in the Explorer](./?backbone=mobilenet_v2" in text.value
+               for text in app.markdown)
+    app.button(key="workshop_reset").click().run()
+    assert not app.success and not app.info and app.radio(key="lesson_1_guess").value is None
 
 
 def test_reference_page_lists_every_table_with_sources():
