@@ -56,8 +56,10 @@ if cost is not None:
                    "family's curve. Right: every published model's params and cost as computed by this engine.")
     elif view == "inside":
         arch = ARCHITECTURES[cost.base]
-        st.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, f"{arch.title} (base)", label),
-                        key="channel_chart")
+        left, right = st.columns([3, 2])
+        left.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, f"{arch.title} (base)", label),
+                          key="channel_chart")
+        right.plotly_chart(charts.stage_share_figure(cost.layers), key="stage_chart")
         table = cost.layers.assign(macs_share=(cost.layers.macs / cost.macs * 100).round(2),
                                    params_share=(cost.layers.params / cost.params * 100).round(2))
         st.dataframe(table, hide_index=True, height=420, column_config={

@@ -115,3 +115,10 @@ def test_reference_figure_marks_a_published_configuration_as_published():
                                      reference.estimate_top1(cost.base, cost.macs), published=published)
     star = figure.data[-1]
     assert star.y[0] == 81.6 and "published" in star.text[0] and "Tan & Le" in star.hovertemplate
+
+
+def test_stage_shares_sum_to_the_whole_network():
+    figure = charts.stage_share_figure(core.profile("resnet50").layers)
+    for trace in figure.data:
+        assert sum(trace.y) == pytest.approx(100)
+    assert list(figure.data[0].x) == ["stem", "stage1", "stage2", "stage3", "stage4", "head", "classifier"]

@@ -137,6 +137,21 @@ def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label:
     return figure
 
 
+def stage_share_figure(layers: pd.DataFrame) -> go.Figure:
+    """Share of MACs, parameters and activation memory per stage: where the cost goes."""
+    totals = layers.groupby("stage", sort=False)[["macs", "params", "activation_bytes"]].sum()
+    shares = totals / totals.sum() * 100
+    figure = go.Figure()
+    for column, name, color in (("macs", "MACs", HIGHLIGHT), ("params", "parameters", "#1f77b4"),
+                                ("activation_bytes", "activation memory", "#7f7f7f")):
+        figure.add_trace(go.Bar(x=shares.index, y=shares[column], name=name, marker_color=color,
+                                customdata=totals[column], hovertemplate="%{x}: %{y:.1f}% of " + name +
+                                " (%{customdata:.3s})<extra></extra>"))
+    figure.update_yaxes(title="share of the network's total (%)")
+    figure.update_layout(title="Where the cost goes, by stage", barmode="group", **LAYOUT)
+    return figure
+
+
 def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> go.Figure:
     """Measured median latency (p10-p90 bars) against cost: MACs and latency disagree."""
     factor = unit_factor(unit)
