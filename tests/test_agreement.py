@@ -14,13 +14,16 @@ import core
 from core.families import ARCHITECTURES
 from core.scaling import DEPTH_RANGE, WIDTH_RANGE
 
-CONFIGS_PER_BACKBONE = 6
+RANDOM_CONFIGS_PER_BACKBONE = 10
 
 
 def _random_configs(name):
+    """The base, both extreme corners of the slider ranges, then seeded random configurations."""
     rng = random.Random(f"agreement-{name}")
     yield 1.0, 1.0, 224
-    for _ in range(CONFIGS_PER_BACKBONE - 1):
+    yield WIDTH_RANGE[0], DEPTH_RANGE[0], 32
+    yield WIDTH_RANGE[1], DEPTH_RANGE[1], 33
+    for _ in range(RANDOM_CONFIGS_PER_BACKBONE):
         yield (round(rng.uniform(*WIDTH_RANGE), 3), round(rng.uniform(*DEPTH_RANGE), 3),
                rng.randrange(32, 400))
 
