@@ -7,7 +7,7 @@ says what was changed, so a broken link still opens a working page.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling
@@ -73,6 +73,7 @@ def preset_state(backbone: str, state: ExplorerState | None = None) -> ExplorerS
 _NUMBER_RANGES = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "resolution": RESOLUTION_RANGE,
                   "phi": PHI_RANGE, "alpha": COMPOUND_BASE_RANGE, "beta": COMPOUND_BASE_RANGE,
                   "gamma": COMPOUND_BASE_RANGE, "batch": BATCH_RANGE}
+_WHOLE_NUMBERS = {"resolution", "batch"}
 _CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES}
 
 
@@ -85,7 +86,6 @@ def parse_query(query: dict[str, str]) -> tuple[ExplorerState, list[str]]:
                         "Pick one from the sidebar.")
         backbone = DEFAULT_BACKBONE
     state = preset_state(backbone)
-    types = {field.name: field.type for field in fields(ExplorerState)}
     values = {}
     for key, raw in query.items():
         if key == "backbone":
@@ -97,7 +97,7 @@ def parse_query(query: dict[str, str]) -> tuple[ExplorerState, list[str]]:
                 warnings.append(f"The link's {key}={raw!r} is not one of {', '.join(_CHOICES[key])}; "
                                 f"using {getattr(state, key)}.")
         elif key in _NUMBER_RANGES:
-            value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], types[key] == "int",
+            value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key in _WHOLE_NUMBERS,
                                            getattr(state, key))
             values[key] = value
             if warning:
@@ -146,7 +146,7 @@ def parse_pins(text: str) -> tuple[list[PinConfig], list[str]]:
             continue
         values = []
         for key, raw in zip(("width", "depth", "resolution"), parts[1:]):
-            value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key == "resolution", None)
+            value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key in _WHOLE_NUMBERS, None)
             if value is None:
                 warnings.append(f"The link's pin {token!r}: {key} {raw!r} is not a number; it was skipped.")
                 break
