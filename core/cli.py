@@ -13,7 +13,7 @@ import sys
 import time
 
 from core.counting import DTYPE_BYTES, profile
-from core.families import ARCHITECTURES, BACKBONE_NAMES, PRESETS
+from core.families import BACKBONE_NAMES, resolve
 from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
 from core.units import si, size_bytes
 
@@ -86,8 +86,7 @@ def _config(args) -> tuple:
     if any(value is not None for value in (args.width, args.depth, args.resolution)):
         raise CliError("give either --phi or --width/--depth/--resolution, not both")
     compound = CompoundScaling(args.phi, args.alpha, args.beta, args.gamma)
-    base = PRESETS[args.backbone].base if args.backbone in PRESETS else args.backbone
-    return compound.width, compound.depth, compound.resolution(ARCHITECTURES[base].default_resolution)
+    return compound.config(resolve(args.backbone)[0].default_resolution)
 
 
 def build_parser() -> argparse.ArgumentParser:

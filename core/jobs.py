@@ -19,7 +19,6 @@ from core.scaling import ScalingError
 class LatencyJob:
     """One requested measurement; ``done``/``total`` count forward passes."""
 
-    settings: tuple
     done: int = 0
     total: int = 0
     result: LatencyResult | None = None
@@ -53,7 +52,7 @@ class LatencyJobs:
             if job is not None and job.error is None:
                 self._jobs.move_to_end(key)
                 return job
-            job = self._jobs[key] = LatencyJob(key)
+            job = self._jobs[key] = LatencyJob()
             while len(self._jobs) > self._max_results:
                 oldest, stale = next(iter(self._jobs.items()))
                 if stale.running:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from core.counting import DTYPE_BYTES, profile
+from core.counting import DTYPE_BYTES, Profile, profile
 from core.modules import build_model
 from core.scaling import ScalingError
 
@@ -73,8 +73,11 @@ def supported_dtypes(device: str) -> list[str]:
 def estimate_memory_bytes(backbone: str, width: float | None, depth: float | None,
                           resolution: int | None, batch: int = 1, dtype: str = "float32") -> int:
     """Weights plus twice the largest layer input+output at this batch: an estimate, not a measurement."""
-    cost = profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
-    return cost.params * DTYPE_BYTES[dtype] + 2 * cost.peak_activation_bytes
+    return _memory_bytes(profile(backbone, width, depth, resolution, batch=batch, dtype=dtype))
+
+
+def _memory_bytes(cost: Profile) -> int:
+    return cost.params * DTYPE_BYTES[cost.dtype] + 2 * cost.peak_activation_bytes
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -112,7 +115,7 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
     if warmup < 0 or repeats < 1 or time_budget_s <= 0:
         raise LatencyError("warmup must be at least 0, repeats at least 1 and the time budget positive")
     cost = profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
-    needed = estimate_memory_bytes(backbone, width, depth, resolution, batch, dtype)
+    needed = _memory_bytes(cost)
     limit_mb = DEFAULT_MEMORY_LIMIT_MB if memory_limit_mb is None else memory_limit_mb
     if needed > limit_mb * 2 ** 20:
         raise LatencyError(

@@ -121,6 +121,10 @@ class CompoundScaling:
     def resolution(self, base_resolution: int = 224) -> int:
         return int(round(base_resolution * self.gamma ** self.phi))
 
+    def config(self, base_resolution: int = 224) -> tuple[float, float, int]:
+        """(width, depth, resolution) for a network whose unscaled input is ``base_resolution``."""
+        return self.width, self.depth, self.resolution(base_resolution)
+
     @property
     def cost_factor(self) -> float:
         """The paper's predicted FLOPs growth: (alpha * beta^2 * gamma^2)^phi."""

@@ -14,6 +14,7 @@ from ui.widgets import (
     pins,
     profile_or_error,
     share_link,
+    sync_query,
     url_warnings,
 )
 
@@ -38,10 +39,10 @@ with st.form("add_preset", border=False):
             pin_variant(cost)
 
 items = pins()
-query = {"pins": pins_to_query([(pin["backbone"], pin["width"], pin["depth"], pin["resolution"]) for pin in items])}
-if st.query_params.to_dict() != (query if items else {}):
-    st.query_params.from_dict(query if items else {})
-share_link(query if items else {}, "compare")
+pinned = [(pin["backbone"], pin["width"], pin["depth"], pin["resolution"]) for pin in items]
+query = {"pins": pins_to_query(pinned)} if items else {}
+sync_query(query)
+share_link(query, "compare")
 if not items:
     st.info("Nothing pinned yet: move the sliders on the Explorer and press **Pin this variant**.")
     st.page_link("pages/explorer.py", label="Open the Explorer", icon=":material/tune:")

@@ -38,12 +38,12 @@ def compound_table(base: str, alpha: float, beta: float, gamma: float) -> pd.Dat
     rows = []
     for step in range(0, 29):
         compound = CompoundScaling(step / 4, alpha, beta, gamma)
-        resolution = compound.resolution(base_resolution)
+        width, depth, resolution = compound.config(base_resolution)
         try:
-            cost = core.profile(base, compound.width, compound.depth, resolution)
+            cost = core.profile(base, width, depth, resolution)
         except core.ScalingError:
             break  # beyond the engine's ranges: the path stops here
-        rows.append({"phi": step / 4, "width": compound.width, "depth": compound.depth,
+        rows.append({"phi": step / 4, "width": width, "depth": depth,
                      "resolution": resolution, "resolution_factor": resolution / base_resolution,
                      "macs": cost.macs, "params": cost.params, "predicted": compound.cost_factor})
     table = pd.DataFrame(rows)
@@ -56,17 +56,18 @@ published = reference.load("efficientnet").query("origin == 'paper'").reset_inde
 published = published.assign(phi=published.index.astype(float), width=published.width_mult,
                              depth=published.depth_mult, resolution_factor=published.resolution / 224)
 current = CompoundScaling(phi, alpha, beta, gamma)
+width, depth, resolution = current.config(base_resolution)
 try:
-    point = cached_profile(base, current.width, current.depth, current.resolution(base_resolution))
+    point = cached_profile(base, width, depth, resolution)
 except core.ScalingError as error:
     point = None
     st.error(f"phi = {phi:g} is beyond what the engine scales: {error}. Lower phi or the bases.",
              icon=":material/warning:")
 if point is not None:
     columns = st.columns(4)
-    columns[0].metric("width = beta^phi", f"{current.width:.3f}")
-    columns[1].metric("depth = alpha^phi", f"{current.depth:.3f}")
-    columns[2].metric("resolution = gamma^phi x base", f"{current.resolution(base_resolution)} px")
+    columns[0].metric("width = beta^phi", f"{width:.3f}")
+    columns[1].metric("depth = alpha^phi", f"{depth:.3f}")
+    columns[2].metric("resolution = gamma^phi x base", f"{resolution} px")
     base_macs = table.macs.iloc[0]
     columns[3].metric("MACs growth (exact / theory)", f"x{point.macs / base_macs:.2f}",
                       f"theory x{current.cost_factor:.2f}", delta_color="off")
@@ -89,7 +90,7 @@ def macs_grid(base: str, depth: float) -> tuple[list[float], list[int], list[lis
 depth = min(current.depth, 4.0)
 widths, resolutions, grid = macs_grid(base, round(depth, 3))
 st.plotly_chart(charts.macs_heatmap_figure(widths, resolutions, grid,
-                                           (current.width, current.resolution(base_resolution))),
+                                           (width, resolution)),
                 key="heatmap_chart")
 st.caption(f"At depth {depth:.2f} (alpha^phi). Moving along a contour trades width for resolution at equal MACs.")
 download_csv(table, f"compound_{base}.csv", "Download the phi path (CSV)", key="compound_csv")

@@ -2,10 +2,10 @@
 import streamlit as st
 
 from core.families import ARCHITECTURES
-from core.reference import estimate_top1, published_top1
 from ui import charts
 from ui.engine import base_profile, reference_costs, reference_points
 from ui.routing import require_router
+from ui.state import VIEWS
 from ui.widgets import (
     download_csv,
     explorer_sidebar,
@@ -16,6 +16,7 @@ from ui.widgets import (
     profile_or_error,
     share_link,
     url_warnings,
+    variant_accuracy,
     variant_label,
 )
 
@@ -39,16 +40,15 @@ if cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
     metric_cards(cost, base, state.unit)
     label = variant_label(state.backbone, width, depth, resolution)
-    view = st.segmented_control("View", ("position", "inside", "latency"), key="explorer_view",
+    view = st.segmented_control("View", VIEWS, key="explorer_view",
                                 required=True, persist_state="session",
                                 format_func={"position": "Where it sits", "inside": "Inside the network",
                                              "latency": "Latency"}.get)
     if view == "position":
         left, right = st.columns(2)
-        published = published_top1(cost.base, cost.width, cost.depth, cost.resolution)
-        left.plotly_chart(charts.reference_figure(reference_points(), label, cost.macs,
-                                                  estimate_top1(cost.base, cost.macs), state.unit, published),
-                          key="reference_chart")
+        published, estimate = variant_accuracy(cost)
+        left.plotly_chart(charts.reference_figure(reference_points(), label, cost.macs, estimate, state.unit,
+                                                  published), key="reference_chart")
         right.plotly_chart(charts.params_macs_figure(reference_costs(), label, cost.params, cost.macs,
                                                      state.unit), key="params_chart")
         st.caption("Left: published ImageNet top-1 (hover for the source); the star's accuracy is the published "

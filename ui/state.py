@@ -49,7 +49,7 @@ class ExplorerState:
         """(width, depth, resolution) the engine is asked for, in either mode."""
         if self.mode == "compound":
             compound = CompoundScaling(self.phi, self.alpha, self.beta, self.gamma)
-            return compound.width, compound.depth, compound.resolution(ARCHITECTURES[self.base].default_resolution)
+            return compound.config(ARCHITECTURES[self.base].default_resolution)
         return self.width, self.depth, self.resolution
 
     def to_query(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ import streamlit as st
 import core
 from core import reference
 from core.counting import Profile
-from core.families import ARCHITECTURES, BACKBONE_NAMES, PRESETS
+from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.latency import available_devices, supported_dtypes
 from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
 from core.units import si, size_bytes
@@ -39,8 +39,7 @@ LATENCY_PRESETS = ("mobilenet_v3_small", "mobilenet_v2_050", "mobilenet_v3_large
 
 def backbone_label(name: str) -> str:
     """'efficientnet_b3' -> 'EfficientNet-B3 (efficientnet_b3)'."""
-    title = PRESETS[name].title if name in PRESETS else ARCHITECTURES[name].title
-    return f"{title} ({name})"
+    return f"{resolve(name)[1].title} ({name})"
 
 
 def variant_label(backbone: str, width: float, depth: float, resolution: int) -> str:
@@ -98,10 +97,14 @@ def explorer_sidebar() -> ExplorerState:
         st.selectbox("Activation dtype", DTYPES, key=_key("dtype"), persist_state="session")
         st.number_input("Batch (activation memory)", *BATCH_RANGE, key=_key("batch"), persist_state="session")
     state = _state_from_session()
-    query = state.to_query()
+    sync_query(state.to_query())
+    return state
+
+
+def sync_query(query: dict[str, str]) -> None:
+    """Make the address bar hold ``query`` (written only when it differs)."""
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
-    return state
 
 
 def share_link(query: dict[str, str], url_path: str = "") -> None:
@@ -126,11 +129,16 @@ def _change(value: float, base: float) -> str | None:
     return f"{(value / base - 1) * 100:+.0f}% vs base" if base and value != base else None
 
 
+def variant_accuracy(cost: Profile) -> tuple[reference.PublishedAccuracy | None, reference.AccuracyEstimate | None]:
+    """The published top-1 if this is exactly a published model, and the estimate on its family's curve."""
+    return (reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution),
+            reference.estimate_top1(cost.base, cost.macs))
+
+
 def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
     """Params, cost, memory, weights and the accuracy estimate, each against the unscaled backbone."""
     factor = charts.unit_factor(unit)
-    published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
-    estimate = reference.estimate_top1(cost.base, cost.macs)
+    published, estimate = variant_accuracy(cost)
     cards = st.columns(5)
     cards[0].metric("Parameters", si(cost.params), _change(cost.params, base.params), delta_color="off",
                     help=f"{cost.params:,} exactly; includes batch norm and biases")
@@ -180,8 +188,7 @@ def pin_variant(cost: Profile, announce: bool = True) -> None:
         if announce:
             st.toast(f"{label} is already pinned")
         return
-    published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
-    estimate = reference.estimate_top1(cost.base, cost.macs)
+    published, estimate = variant_accuracy(cost)
     if published is not None:
         top1, basis = published.top1, f"published ({published.variant})"
     elif estimate is not None:
