@@ -1,12 +1,15 @@
 """Real latency: build the module, run timed forwards, report median and spread.
 
-Runs in one process are serialized by one lock, so two callers (two browser
-sessions, say) never time each other's work. Before any allocation the memory a
-run needs is estimated from the analytic profile, and runs above a limit are
-refused with a message that says what to change.
+Every run has one wall-clock cap that covers building, warm-up and timing. Before
+anything is allocated, the run's memory is estimated from the analytic profile and
+its time from the engine's MACs and a measured throughput of this host for the
+same family; a run that cannot fit is refused with what to lower. Runs in one
+process are serialized by one lock, so two callers never time each other's work.
+The web app never calls this directly: ``core.worker`` runs it in another process.
 """
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import threading
@@ -21,17 +24,23 @@ from core.modules import build_model
 from core.scaling import ScalingError
 
 DEFAULT_MEMORY_LIMIT_MB = int(os.environ.get("CSL_LATENCY_MEMORY_LIMIT_MB", "2048"))
+DEFAULT_CAP_S = float(os.environ.get("CSL_LATENCY_CAP_S", "30"))
+MIN_TIMED_RUNS = 3
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _RUN_LOCK = threading.Lock()
 
 
 class LatencyError(ScalingError):
-    """A latency run the engine refuses (memory, device, dtype); the message says what to change."""
+    """A latency run the engine refuses or stops (memory, time, device, dtype); says what to change."""
 
 
 @dataclass(frozen=True)
 class LatencyResult:
-    """Milliseconds per batch, over ``runs`` timed forwards after ``warmup`` untimed ones."""
+    """Milliseconds per batch, over ``runs`` timed forwards after ``warmup`` untimed ones.
+
+    ``other_load_cores`` is how many cores' worth of CPU other processes used while the
+    runs were timed (None where the OS does not say); ``host_busy`` flags a noisy figure.
+    """
 
     backbone: str
     width: float
@@ -50,6 +59,9 @@ class LatencyResult:
     images_per_s: float
     estimated_memory_mb: float
     torch_version: str
+    wall_s: float = 0.0
+    other_load_cores: float | None = None
+    host_busy: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +92,58 @@ def _memory_bytes(cost: Profile) -> int:
     return cost.params * DTYPE_BYTES[cost.dtype] + 2 * cost.peak_activation_bytes
 
 
+@dataclass(frozen=True)
+class HostSpeed:
+    """This host's measured speed for one family: forward MACs per second and weights built per second."""
+
+    macs_per_s: float
+    params_per_s: float
+
+
+_SPEEDS: dict[tuple, HostSpeed] = {}
+
+
+def host_speed(base: str, device: str, dtype: str, threads: int) -> HostSpeed:
+    """This host's speed for a family: calibrated once per process, raised by every faster real run.
+
+    Calibration times the unscaled family member at its own resolution; larger inputs run at the
+    same or better efficiency, so estimates for them err long (safe for refusing).
+    """
+    key = (base, device, dtype, threads)
+    if key not in _SPEEDS:
+        _SPEEDS[key] = _calibrate(base, device, dtype, threads)
+    return _SPEEDS[key]
+
+
+def _remember_speed(cost: Profile, device: str, threads: int, median_ms: float) -> None:
+    key = (cost.base, device, cost.dtype, threads)
+    seen = cost.macs * cost.batch / (median_ms / 1000)
+    if key in _SPEEDS and seen > _SPEEDS[key].macs_per_s:
+        _SPEEDS[key] = HostSpeed(seen, _SPEEDS[key].params_per_s)
+
+
+def _calibrate(base: str, device: str, dtype: str, threads: int) -> HostSpeed:
+    with _threads(threads):
+        started = time.perf_counter()
+        model = build_model(base).to(device=device, dtype=TORCH_DTYPES[dtype])
+        built = time.perf_counter() - started
+        cost = profile(base)
+        images = torch.randn(1, 3, cost.resolution, cost.resolution, device=device, dtype=TORCH_DTYPES[dtype])
+        timings = []
+        with torch.inference_mode():
+            for _ in range(3):
+                start = time.perf_counter()
+                model(images)
+                _synchronize(device)
+                timings.append(time.perf_counter() - start)
+    return HostSpeed(macs_per_s=cost.macs / min(timings[1:]), params_per_s=cost.params / max(built, 1e-3))
+
+
+def estimate_seconds(cost: Profile, speed: HostSpeed) -> tuple[float, float]:
+    """(seconds to build, seconds per forward pass) of a configuration on this host: an estimate."""
+    return cost.params / speed.params_per_s, cost.macs * cost.batch / speed.macs_per_s
+
+
 def _percentile(sorted_values: list[float], fraction: float) -> float:
     index = fraction * (len(sorted_values) - 1)
     low = int(index)
@@ -94,17 +158,45 @@ def _synchronize(device: str) -> None:
         torch.mps.synchronize()
 
 
-def measure_latency(backbone: str, width: float | None = None, depth: float | None = None,
-                    resolution: int | None = None, device: str = "cpu", batch: int = 1,
-                    dtype: str = "float32", channels_last: bool = False, warmup: int = 3,
-                    repeats: int = 20, time_budget_s: float = 10.0, threads: int | None = None,
-                    memory_limit_mb: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> LatencyResult:
-    """Time ``repeats`` forward passes under ``torch.inference_mode()``.
+class _threads:
+    """Set torch's intra-op threads for a block and restore them after."""
 
-    Stops early once ``time_budget_s`` is spent (after at least 3 timed runs).
-    ``progress(done, total)`` is called after each warm-up and timed run.
-    """
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    def __enter__(self):
+        self.previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.previous)
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy jiffies of the whole host, jiffies of this process), where /proc says; else None."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(value) for value in handle.readline().split()[1:]]
+        with open("/proc/self/stat") as handle:
+            own = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields[:8]) - idle, int(own[11]) + int(own[12])
+
+
+def _other_load(before, after, seconds: float) -> float | None:
+    """Cores' worth of CPU other processes used between two ``_cpu_jiffies`` readings."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, others / ticks / seconds)
+
+
+def check_settings(device: str, batch: int, dtype: str, threads: int | None, warmup: int,
+                   repeats: int, cap_s: float) -> None:
+    """Raise ``LatencyError`` naming what to change for settings no run can use."""
     if device not in available_devices():
         raise LatencyError(f"device {device!r} is not available here: use one of {', '.join(available_devices())}")
     if dtype not in supported_dtypes(device):
@@ -112,8 +204,29 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
         raise LatencyError(f"dtype {dtype!r} is not supported on {device}: use one of {choices}")
     if not (isinstance(batch, int) and 1 <= batch <= 1024):
         raise LatencyError(f"batch {batch!r} is out of range: use 1 to 1024")
-    if warmup < 0 or repeats < 1 or time_budget_s <= 0:
-        raise LatencyError("warmup must be at least 0, repeats at least 1 and the time budget positive")
+    if threads is not None and not (isinstance(threads, int) and threads >= 1):
+        raise LatencyError(f"threads {threads!r} must be at least 1 (leave it out for torch's default, "
+                           f"{torch.get_num_threads()} here)")
+    if warmup < 0 or repeats < 1 or not cap_s > 0:
+        raise LatencyError("warmup must be at least 0, repeats at least 1 and the time cap positive")
+
+
+def measure_latency(backbone: str, width: float | None = None, depth: float | None = None,
+                    resolution: int | None = None, device: str = "cpu", batch: int = 1,
+                    dtype: str = "float32", channels_last: bool = False, warmup: int = 3,
+                    repeats: int = 20, cap_s: float | None = None, threads: int | None = None,
+                    memory_limit_mb: int | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> LatencyResult:
+    """Time up to ``repeats`` forward passes under ``torch.inference_mode()`` within ``cap_s`` seconds.
+
+    The cap starts after this host's one-off speed calibration for the family (``host_speed``),
+    signalled by ``progress(0, total)``. Refuses up front what cannot fit the cap or the memory
+    limit; stops adding timed runs
+    once the next one would overrun (keeping at least 3), and stops with an error when even
+    3 cannot fit. ``progress(done, total)`` is called after each warm-up and timed pass.
+    """
+    cap_s = DEFAULT_CAP_S if cap_s is None else cap_s
+    check_settings(device, batch, dtype, threads, warmup, repeats, cap_s)
     cost = profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
     needed = _memory_bytes(cost)
     limit_mb = DEFAULT_MEMORY_LIMIT_MB if memory_limit_mb is None else memory_limit_mb
@@ -121,45 +234,75 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
         raise LatencyError(
             f"this run needs about {needed / 2 ** 20:,.0f} MB, above the {limit_mb:,} MB limit: "
             "lower the batch, resolution or width")
+    threads = threads or torch.get_num_threads()
     with _RUN_LOCK:
-        previous_threads = torch.get_num_threads()
-        if threads:
-            torch.set_num_threads(threads)
-        try:
+        speed = host_speed(cost.base, device, dtype, threads)  # once per process, before the clock starts
+        started = time.perf_counter()
+        if progress is not None:
+            progress(0, warmup + repeats)  # the clock starts now
+        build_s, forward_s = estimate_seconds(cost, speed)
+        planned = build_s + (min(warmup, 1) + MIN_TIMED_RUNS) * forward_s
+        if planned > cap_s:
+            fit = math.sqrt(cap_s / planned)
+            raise LatencyError(
+                f"this run would take about {_seconds(planned)} (about {_seconds(forward_s)} per forward pass "
+                f"on this host), above the {cap_s:g} s cap: lower the resolution (about "
+                f"{max(32, int(cost.resolution * fit)) // 8 * 8} px would fit), the width, the depth or the batch")
+        with _threads(threads):
             return _timed_runs(cost, device, batch, dtype, channels_last, warmup, repeats,
-                               time_budget_s, needed, progress)
-        finally:
-            torch.set_num_threads(previous_threads)
+                               started + cap_s, needed, progress, started, threads)
 
 
-def _timed_runs(cost, device, batch, dtype, channels_last, warmup, repeats, time_budget_s,
-                needed, progress) -> LatencyResult:
+def _seconds(value: float) -> str:
+    return f"{value:,.0f} s" if value >= 10 else f"{value:.1f} s"
+
+
+def _timed_runs(cost, device, batch, dtype, channels_last, warmup, repeats, deadline, needed,
+                progress, started, threads) -> LatencyResult:
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = build_model(cost.backbone, cost.width, cost.depth, cost.num_classes)
     model = model.to(device=device, dtype=TORCH_DTYPES[dtype], memory_format=memory_format)
     images = torch.randn(batch, 3, cost.resolution, cost.resolution, device=device,
                          dtype=TORCH_DTYPES[dtype]).contiguous(memory_format=memory_format)
     total = warmup + repeats
-    timings: list[float] = []
-    deadline = time.perf_counter() + time_budget_s
+
+    def one_pass() -> float:
+        start = time.perf_counter()
+        model(images)
+        _synchronize(device)
+        return time.perf_counter() - start
+
     with torch.inference_mode():
-        for step in range(total):
-            start = time.perf_counter()
-            model(images)
-            _synchronize(device)
-            elapsed = time.perf_counter() - start
-            if step >= warmup:
-                timings.append(elapsed * 1000)
+        done_warmup = 0
+        for done_warmup in range(1, warmup + 1):
+            elapsed = one_pass()
             if progress is not None:
-                progress(step + 1, total)
-            if len(timings) >= 3 and time.perf_counter() > deadline:
-                break
+                progress(done_warmup, total)
+            if time.perf_counter() + MIN_TIMED_RUNS * elapsed > deadline:
+                break  # keep what is left of the cap for the timed runs
+        load_before, timing_started = _cpu_jiffies(), time.perf_counter()
+        timings: list[float] = []
+        for _ in range(repeats):
+            if timings and time.perf_counter() + timings[-1] / 1000 > deadline:  # the next pass would overrun
+                if len(timings) >= MIN_TIMED_RUNS:
+                    break
+                raise LatencyError(
+                    f"stopped: one forward pass takes {_seconds(timings[-1] / 1000)} here, so {MIN_TIMED_RUNS} "
+                    "timed passes do not fit the cap: lower the resolution, the width, the depth or the batch")
+            timings.append(one_pass() * 1000)
+            if progress is not None:
+                progress(done_warmup + len(timings), total)
+    timing_s = time.perf_counter() - timing_started
+    other = _other_load(load_before, _cpu_jiffies(), timing_s)
     ordered = sorted(timings)
     median = statistics.median(ordered)
+    _remember_speed(cost, device, threads, median)
     return LatencyResult(
         backbone=cost.backbone, width=cost.width, depth=cost.depth, resolution=cost.resolution,
         device=device, batch=batch, dtype=dtype, channels_last=channels_last,
-        threads=torch.get_num_threads(), warmup=warmup, runs=len(timings), median_ms=median,
+        threads=threads, warmup=done_warmup, runs=len(timings), median_ms=median,
         p10_ms=_percentile(ordered, 0.1), p90_ms=_percentile(ordered, 0.9),
         images_per_s=batch * 1000 / median, estimated_memory_mb=needed / 2 ** 20,
-        torch_version=torch.__version__)
+        torch_version=torch.__version__, wall_s=time.perf_counter() - started,
+        other_load_cores=None if other is None else round(other, 2),
+        host_busy=other is not None and other > 0.5)

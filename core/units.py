@@ -16,3 +16,19 @@ def size_bytes(value: float) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.2f} {prefix}"
     return f"{value:.0f} B"
+
+
+def duration_ms(value: float) -> str:
+    """Milliseconds for people: 0.8123 -> '0.81 ms', 123.4 -> '123 ms', 35549.8 -> '35.5 s'."""
+    if value >= 10_000:
+        return f"{value / 1000:,.1f} s"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.3g} ms" if value >= 100 else f"{value:.2f} ms"
+
+
+def duration_range_ms(low: float, high: float) -> str:
+    """A spread in one unit: '12.1-14.8 ms', '1.20-1.45 s'."""
+    if high >= 1000:
+        return f"{low / 1000:.2f}-{high / 1000:.2f} s"
+    return f"{low:.3g}-{high:.3g} ms" if low >= 100 else f"{low:.2f}-{high:.2f} ms"

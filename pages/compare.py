@@ -4,19 +4,13 @@ import streamlit as st
 
 import core
 from ui import charts
+from ui.cards import profile_or_error
+from ui.downloads import download_csv
+from ui.labels import CONVENTION, backbone_label
+from ui.pins import pin_variant, pins
 from ui.routing import require_router
+from ui.sidebar import share_link, sync_query, url_warnings
 from ui.state import parse_pins, pins_to_query
-from ui.widgets import (
-    CONVENTION,
-    backbone_label,
-    download_csv,
-    pin_variant,
-    pins,
-    profile_or_error,
-    share_link,
-    sync_query,
-    url_warnings,
-)
 
 require_router()
 st.title("Compare variants")

@@ -7,10 +7,11 @@ from core import reference
 from core.families import ARCHITECTURES
 from core.scaling import CompoundScaling
 from ui import charts
+from ui.downloads import download_csv
 from ui.engine import cached_profile
+from ui.labels import CONVENTION
 from ui.routing import require_router
 from ui.state import COMPOUND_BASE_RANGE, PHI_RANGE
-from ui.widgets import CONVENTION, download_csv
 
 require_router()
 st.title("Compound scaling")

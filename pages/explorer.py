@@ -3,22 +3,15 @@ import streamlit as st
 
 from core.families import ARCHITECTURES
 from ui import charts
+from ui.cards import metric_cards, profile_or_error, variant_accuracy
+from ui.downloads import download_csv
 from ui.engine import base_profile, reference_costs, reference_points
+from ui.labels import variant_label
+from ui.latency_panel import latency_panel
+from ui.pins import pin_variant, pins
 from ui.routing import require_router
+from ui.sidebar import explorer_sidebar, share_link, url_warnings
 from ui.state import VIEWS
-from ui.widgets import (
-    download_csv,
-    explorer_sidebar,
-    latency_panel,
-    metric_cards,
-    pin_variant,
-    pins,
-    profile_or_error,
-    share_link,
-    url_warnings,
-    variant_accuracy,
-    variant_label,
-)
 
 require_router()
 state = explorer_sidebar()

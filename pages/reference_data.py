@@ -2,8 +2,8 @@
 import streamlit as st
 
 from core import reference
+from ui.downloads import download_csv
 from ui.routing import require_router
-from ui.widgets import download_csv
 
 require_router()
 TITLES = {"efficientnet": "EfficientNet B0-B7", "mobilenet_v1": "MobileNet V1", "mobilenet_v2": "MobileNet V2",

@@ -1,5 +1,6 @@
 """Real latency: small runs on CPU, memory guard, serialization, progress."""
 import threading
+import time
 
 import pytest
 
@@ -17,9 +18,24 @@ def test_measures_median_and_spread_with_progress():
     assert seen[-1] == (6, 6)
 
 
-def test_time_budget_stops_early_but_keeps_three_runs():
-    result = measure_latency("mobilenet_v2", 0.35, 1.0, 64, warmup=0, repeats=1000, time_budget_s=0.001)
-    assert 3 <= result.runs < 1000
+def test_cap_stops_adding_runs_but_keeps_three():
+    result = measure_latency("mobilenet_v2", 0.35, 1.0, 64, warmup=0, repeats=100_000, cap_s=5.0)
+    assert 3 <= result.runs < 100_000 and result.wall_s < 6.0
+
+
+def test_refuses_up_front_what_cannot_fit_the_cap():
+    """The issue's case: about 80 s per forward pass here; refused at once with what to lower."""
+    started = time.perf_counter()
+    with pytest.raises(LatencyError, match=r"above the 30 s cap: lower the resolution \(about \d+ px would fit\)"):
+        core.measure_latency("efficientnet_b7", width=3.0, depth=4.0, resolution=1024)
+    assert time.perf_counter() - started < 30
+
+
+def test_result_says_how_busy_the_host_was():
+    result = measure_latency("resnet18", 0.25, 0.5, 64, warmup=0, repeats=3, threads=1)
+    assert result.threads == 1
+    assert result.other_load_cores is None or result.other_load_cores >= 0
+    assert result.host_busy == (result.other_load_cores is not None and result.other_load_cores > 0.5)
 
 
 def test_refuses_runs_above_the_memory_limit_before_allocating():
@@ -31,7 +47,8 @@ def test_refuses_runs_above_the_memory_limit_before_allocating():
 
 @pytest.mark.parametrize("kwargs,message", [({"device": "quantum"}, "not available"),
                                             ({"dtype": "float16"}, "not supported on cpu"),
-                                            ({"batch": 0}, "batch 0 is out of range")])
+                                            ({"batch": 0}, "batch 0 is out of range"),
+                                            ({"threads": 0}, "threads 0 must be at least 1")])
 def test_refuses_bad_settings(kwargs, message):
     with pytest.raises(LatencyError, match=message):
         measure_latency("mobilenet_v2", **kwargs)

@@ -11,14 +11,15 @@ import streamlit as st
 import core
 from core import reference
 from core.counting import Profile
-from core.jobs import LatencyJobs
+from core.jobs import LatencyQueue
 
 
 @st.cache_resource(max_entries=2048, show_spinner=False)
+
+
 def cached_profile(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
                    dtype: str = "float32") -> Profile:
     return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
-
 
 def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:
     """The unscaled backbone every delta is measured against."""
@@ -26,12 +27,16 @@ def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:
 
 
 @st.cache_resource(show_spinner=False)
+
+
 def reference_points() -> pd.DataFrame:
     """Published curve points (read-only: callers must not modify it)."""
     return reference.curve_points()
 
 
 @st.cache_resource(show_spinner=False)
+
+
 def reference_costs() -> pd.DataFrame:
     """Engine-computed params and MACs of every published curve point."""
     points = reference_points()
@@ -44,6 +49,8 @@ def reference_costs() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
-def latency_jobs() -> LatencyJobs:
-    """One background runner for the whole server: runs never time each other."""
-    return LatencyJobs()
+
+
+def latency_queue() -> LatencyQueue:
+    """The shared latency queue and result store (the worker process runs what it holds)."""
+    return LatencyQueue()

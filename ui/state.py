@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 
 from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling
+from ui.safe_text import capped, quoted
 
 PHI_RANGE = (0.0, 7.0)
 COMPOUND_BASE_RANGE = (1.0, 2.0)
@@ -20,6 +21,7 @@ UNITS = ("MACs", "FLOPs")
 VIEWS = ("position", "inside", "latency")
 DTYPES = ("float32", "float16", "int8")
 DEFAULT_BACKBONE = "mobilenet_v2"
+MAX_PINS = 12
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,28 @@ _WHOLE_NUMBERS = {"resolution", "batch"}
 _CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES}
 
 
-def parse_query(query: dict[str, str]) -> tuple[ExplorerState, list[str]]:
-    """A state from a link's query values, and one warning per value that had to change."""
+def last_values(query: dict[str, str | list[str]], warnings: list[str]) -> dict[str, str]:
+    """One value per key: a repeated key keeps its last value, with a warning."""
+    values = {}
+    for key, raw in query.items():
+        if isinstance(raw, list):
+            if len(raw) > 1:
+                warnings.append(f"The link gives {quoted(key)} {len(raw)} times; using the last one.")
+            raw = raw[-1] if raw else ""
+        values[key] = raw
+    return values
+
+
+def parse_query(query: dict[str, str | list[str]]) -> tuple[ExplorerState, list[str]]:
+    """A state from a link's query values (a list per key where keys repeat), and warnings for what changed.
+
+    Warnings quote the link's values as inert text and are capped in number.
+    """
     warnings: list[str] = []
+    query = last_values(query, warnings)
     backbone = query.get("backbone", DEFAULT_BACKBONE)
     if backbone not in BACKBONE_NAMES:
-        warnings.append(f"The link's backbone {backbone!r} is unknown; showing {DEFAULT_BACKBONE} instead. "
+        warnings.append(f"The link's backbone {quoted(backbone)} is unknown; showing {DEFAULT_BACKBONE} instead. "
                         "Pick one from the sidebar.")
         backbone = DEFAULT_BACKBONE
     state = preset_state(backbone)
@@ -94,7 +112,7 @@ def parse_query(query: dict[str, str]) -> tuple[ExplorerState, list[str]]:
             if raw in _CHOICES[key]:
                 values[key] = raw
             else:
-                warnings.append(f"The link's {key}={raw!r} is not one of {', '.join(_CHOICES[key])}; "
+                warnings.append(f"The link's {key}={quoted(raw)} is not one of {', '.join(_CHOICES[key])}; "
                                 f"using {getattr(state, key)}.")
         elif key in _NUMBER_RANGES:
             value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key in _WHOLE_NUMBERS,
@@ -103,8 +121,8 @@ def parse_query(query: dict[str, str]) -> tuple[ExplorerState, list[str]]:
             if warning:
                 warnings.append(warning)
         else:
-            warnings.append(f"The link's parameter {key!r} is not used by this page and was ignored.")
-    return replace(state, **values), warnings
+            warnings.append(f"The link's parameter {quoted(key)} is not used by this page and was ignored.")
+    return replace(state, **values), capped(warnings)
 
 
 def _parse_number(key, raw, bounds, whole, default):
@@ -114,14 +132,14 @@ def _parse_number(key, raw, bounds, whole, default):
         if not math.isfinite(value):
             raise ValueError
     except ValueError:
-        return default, f"The link's {key}={raw!r} is not a number; using {_format(default)}."
+        return default, f"The link's {key}={quoted(raw)} is not a number; using {_format(default)}."
     if whole and value != int(value):
         value = min(max(round(value), low), high)
-        return value, f"The link's {key}={raw} is not a whole number; using {value}."
+        return value, f"The link's {key}={quoted(raw)} is not a whole number; using {value}."
     clamped = min(max(value, low), high)
     value = int(clamped) if whole else clamped
     if clamped != float(raw):
-        return value, (f"The link's {key}={raw} is outside {_format(low)} to {_format(high)}; "
+        return value, (f"The link's {key}={quoted(raw)} is outside {_format(low)} to {_format(high)}; "
                        f"using {_format(value)}.")
     return value, None
 
@@ -135,24 +153,28 @@ def pins_to_query(configs: list[PinConfig]) -> str:
 
 
 def parse_pins(text: str) -> tuple[list[PinConfig], list[str]]:
-    """Pinned variants from a link; a bad entry is skipped or clamped, with a warning that says which."""
+    """Pinned variants from a link (at most ``MAX_PINS``); a bad entry is skipped or clamped, with a warning."""
     configs: list[PinConfig] = []
     warnings: list[str] = []
-    for token in filter(None, text.split(",")):
+    tokens = [token for token in text.split(",") if token]
+    if len(tokens) > MAX_PINS:
+        warnings.append(f"The link has {len(tokens):,} pins; only the first {MAX_PINS} were read.")
+        tokens = tokens[:MAX_PINS]
+    for token in tokens:
         parts = token.split(":")
         if len(parts) != 4 or parts[0] not in BACKBONE_NAMES:
-            warnings.append(f"The link's pin {token!r} is not backbone:width:depth:resolution with a known "
+            warnings.append(f"The link's pin {quoted(token)} is not backbone:width:depth:resolution with a known "
                             "backbone; it was skipped.")
             continue
         values = []
         for key, raw in zip(("width", "depth", "resolution"), parts[1:]):
             value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key in _WHOLE_NUMBERS, None)
             if value is None:
-                warnings.append(f"The link's pin {token!r}: {key} {raw!r} is not a number; it was skipped.")
+                warnings.append(f"The link's pin {quoted(token)}: {key} {quoted(raw)} is not a number; it was skipped.")
                 break
             if warning:
-                warnings.append(f"The link's pin {token!r}: " + warning.removeprefix("The link's "))
+                warnings.append(f"The link's pin {quoted(token)}: " + warning.removeprefix("The link's "))
             values.append(value)
         else:
             configs.append((parts[0], float(values[0]), float(values[1]), int(values[2])))
-    return configs, warnings
+    return configs, capped(warnings)

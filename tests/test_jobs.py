@@ -1,0 +1,104 @@
+"""The latency queue and worker: one run per settings, shared, stored across restarts, cancellable."""
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core.jobs import MAX_ACTIVE_PER_SESSION, LatencyQueue, QueueFull
+from tests.conftest import ROOT
+
+SMALL = dict(backbone="mobilenet_v3_small", width=0.5, depth=1.0, resolution=64, device="cpu", batch=1,
+             dtype="float32", channels_last=False, threads=1, warmup=1, repeats=3)
+SLOW = dict(SMALL, backbone="resnet50", width=1.0, resolution=320, warmup=0, repeats=10_000)
+
+
+@pytest.fixture
+def queue(tmp_path):
+    return LatencyQueue(tmp_path / "latency.sqlite3")
+
+
+@pytest.fixture
+def worker(queue):
+    process = subprocess.Popen([sys.executable, "-m", "core.worker", "--db", str(queue.path), "--idle-exit", "60"],
+                               cwd=ROOT)
+    yield process
+    process.terminate()
+    process.wait(10)
+
+
+def wait(queue, job, until, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = queue.state(job)
+        if until(state):
+            return state
+        time.sleep(0.2)
+    pytest.fail(f"job {job} still {queue.state(job)} after {timeout} s")
+
+
+def test_two_sessions_asking_for_the_same_measurement_cause_one_run(queue, worker):
+    first, second = queue.submit(SMALL, "alice"), queue.submit(SMALL, "bob")
+    assert first.id == second.id
+    done = wait(queue, first.id, lambda state: not state.active)
+    assert done.status == "done" and done.result["runs"] == 3 and done.result["threads"] == 1
+    again = queue.submit(SMALL, "carol")
+    assert again.id == first.id and again.status == "done"
+
+
+def test_a_restarted_server_shows_the_stored_result(queue, worker):
+    job = queue.submit(SMALL, "alice")
+    median = wait(queue, job.id, lambda state: state.status == "done").result["median_ms"]
+    worker.terminate()
+    worker.wait(10)
+    reopened = LatencyQueue(queue.path)  # a new web process on the same store
+    stored = reopened.find(SMALL)
+    assert stored.status == "done" and stored.result["median_ms"] == median
+    assert reopened.worker_info() is None  # nothing is running: the result came from the store
+
+
+def test_queued_runs_show_their_position_and_cancel_works(queue, worker):
+    slow = queue.submit(SLOW, "alice")
+    wait(queue, slow.id, lambda state: state.status == "running" and state.done >= 1)
+    waiting = queue.submit(SMALL, "bob")
+    assert waiting.status == "queued" and waiting.position == 1
+    later = queue.submit(dict(SMALL, resolution=96), "carol")
+    assert queue.state(later.id).position == 2
+    queue.cancel(later.id, "carol")
+    assert queue.state(later.id).status == "cancelled"
+    queue.cancel(slow.id, "alice")  # kills the running child
+    assert wait(queue, slow.id, lambda state: not state.active, timeout=30).status == "cancelled"
+    assert wait(queue, waiting.id, lambda state: not state.active).status == "done"
+
+
+def test_a_shared_run_keeps_going_while_someone_still_waits(queue):
+    job = queue.submit(SMALL, "alice")
+    queue.submit(SMALL, "bob")
+    queue.cancel(job.id, "alice")
+    assert queue.state(job.id).status == "queued"
+    queue.cancel(job.id, "bob")
+    assert queue.state(job.id).status == "cancelled"
+
+
+def test_a_session_holds_only_a_few_queued_runs(queue):
+    for index in range(MAX_ACTIVE_PER_SESSION):
+        queue.submit(dict(SMALL, resolution=64 + 8 * index), "alice")
+    with pytest.raises(QueueFull, match="wait for one to finish or cancel one"):
+        queue.submit(dict(SMALL, resolution=200), "alice")
+    queue.submit(dict(SMALL, resolution=200), "bob")  # others are not blocked
+
+
+def test_a_run_that_cannot_fit_fails_with_what_to_lower(queue, worker):
+    job = queue.submit(dict(SMALL, backbone="efficientnet_b7", width=3.0, depth=4.0, resolution=1024), "alice")
+    failed = wait(queue, job.id, lambda state: not state.active)
+    assert failed.status == "failed" and "lower the resolution" in failed.error
+
+
+def test_worker_reports_devices_and_one_worker_serves_a_store(queue, worker):
+    deadline = time.time() + 60
+    while queue.worker_info() is None and time.time() < deadline:
+        time.sleep(0.2)
+    info = queue.worker_info()
+    assert "cpu" in info["devices"] and info["cap_s"] == 30
+    second = subprocess.run([sys.executable, "-m", "core.worker", "--db", str(queue.path)], cwd=ROOT, timeout=30)
+    assert second.returncode == 0  # the lock was taken: it left at once

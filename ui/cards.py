@@ -1,0 +1,65 @@
+"""The Explorer's metric cards: engine numbers against the unscaled backbone, and top-1 with its basis."""
+from __future__ import annotations
+
+import streamlit as st
+
+import core
+from core import reference
+from core.counting import Profile
+from core.families import ARCHITECTURES
+from core.units import si, size_bytes
+from ui import charts
+from ui.engine import cached_profile
+from ui.labels import CONVENTION
+
+
+def _change(value: float, base: float) -> str | None:
+    """'+23% vs base'; nothing where the variant is the base."""
+    return f"{(value / base - 1) * 100:+.0f}% vs base" if base and value != base else None
+
+
+def variant_accuracy(cost: Profile) -> tuple[reference.PublishedAccuracy | None, reference.AccuracyEstimate | None]:
+    """The published top-1 if this is exactly a published model, and the estimate on its family's curve."""
+    return (reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution),
+            reference.estimate_top1(cost.base, cost.macs))
+
+
+def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
+    """Params, cost, memory, weights and the accuracy estimate, each against the unscaled backbone."""
+    factor = charts.unit_factor(unit)
+    published, estimate = variant_accuracy(cost)
+    cards = st.columns(5)
+    cards[0].metric("Parameters", si(cost.params), _change(cost.params, base.params), delta_color="off",
+                    help=f"{cost.params:,} exactly; includes batch norm and biases")
+    cards[1].metric(unit, si(cost.macs * factor), _change(cost.macs, base.macs), delta_color="off",
+                    help=f"{cost.macs * factor:,} per image. {CONVENTION}")
+    cards[2].metric("Activation memory", size_bytes(cost.activation_bytes),
+                    _change(cost.activation_bytes, base.activation_bytes), delta_color="off",
+                    help=f"Sum of every layer's output, {cost.dtype}, batch {cost.batch}. Peak of one layer's "
+                         f"input + output (estimate): {size_bytes(cost.peak_activation_bytes)}")
+    weights = cost.weight_bytes
+    cards[3].metric("Weights (fp32)", size_bytes(weights["fp32"]), _change(cost.params, base.params),
+                    delta_color="off", help="4 bytes per parameter")
+    cards[3].caption(f"fp16 {size_bytes(weights['fp16'])} · int8 {size_bytes(weights['int8'])}")
+    if published is not None:
+        cards[4].metric("Top-1 (published)", f"{published.top1:.1f}%",
+                        help=f"Published for this exact configuration ({published.variant}): {published.source}")
+    elif estimate is None:
+        cards[4].metric("Top-1 (estimate)", "n/a", help="No published curve of this family covers this cost")
+    else:
+        cards[4].metric("Top-1 (estimate)", f"~{estimate.top1:.1f}%", help=(
+            f"Estimate: interpolated (linear in log MACs) on {estimate.curve} between {estimate.low_variant} "
+            f"and {estimate.high_variant}. Not a published result; the model was never trained."))
+    base_arch = ARCHITECTURES[cost.base]
+    st.caption(f"Deltas against {base_arch.title} at width 1, depth 1, {base_arch.default_resolution} px. "
+               + CONVENTION)
+
+
+def profile_or_error(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
+                     dtype: str = "float32") -> Profile | None:
+    """The profile, or None after showing what to change (the rest of the page still renders)."""
+    try:
+        return cached_profile(backbone, width, depth, resolution, batch, dtype)
+    except core.ScalingError as error:
+        st.error(f"This configuration can't be profiled: {error}.", icon=":material/warning:")
+        return None

@@ -1,0 +1,17 @@
+"""Names people read: backbone and variant labels, and the counting convention shown under numbers."""
+from __future__ import annotations
+
+from core.families import resolve
+
+CONVENTION = ("**MACs** = multiply-accumulates of convolution and linear layers (the papers' and "
+              "torchvision's convention); **FLOPs = 2 x MACs**. Batch norm, activations and pooling are "
+              "not counted. Parameters include batch-norm scale and shift.")
+
+
+def backbone_label(name: str) -> str:
+    """'efficientnet_b3' -> 'EfficientNet-B3 (efficientnet_b3)'."""
+    return f"{resolve(name)[1].title} ({name})"
+
+
+def variant_label(backbone: str, width: float, depth: float, resolution: int) -> str:
+    return f"{backbone} w{width:.2f} d{depth:.2f} {resolution}px"

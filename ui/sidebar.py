@@ -1,0 +1,102 @@
+"""The Explorer's sidebar and the address bar: controls, share link and link warnings."""
+from __future__ import annotations
+
+from dataclasses import fields
+
+import streamlit as st
+
+from core.families import BACKBONE_NAMES
+from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
+from ui.labels import backbone_label
+from ui.routing import page_url
+from ui.state import (
+    BATCH_RANGE,
+    COMPOUND_BASE_RANGE,
+    DTYPES,
+    MODES,
+    PHI_RANGE,
+    UNITS,
+    ExplorerState,
+    parse_query,
+    preset_state,
+)
+
+PREFIX = "explorer_"
+
+
+def _key(field: str) -> str:
+    return PREFIX + field
+
+
+def _state_from_session() -> ExplorerState:
+    return ExplorerState(**{field.name: st.session_state[_key(field.name)] for field in fields(ExplorerState)})
+
+
+def _load_state(state: ExplorerState) -> None:
+    for field in fields(ExplorerState):
+        st.session_state[_key(field.name)] = getattr(state, field.name)
+
+
+def _on_backbone_change() -> None:
+    """Picking a backbone moves the sliders to its own (preset) values."""
+    state = preset_state(st.session_state[_key("backbone")], _state_from_session())
+    _load_state(state)
+
+
+def explorer_sidebar() -> ExplorerState:
+    """The Explorer's controls; state starts from the link once per session and is written back to it."""
+    if _key("loaded") not in st.session_state:
+        state, warnings = parse_query({key: st.query_params.get_all(key) for key in st.query_params})
+        _load_state(state)
+        st.session_state[_key("loaded")] = True
+        st.session_state[_key("warnings")] = warnings
+    sidebar = st.sidebar
+    sidebar.selectbox("Backbone or preset", BACKBONE_NAMES, key=_key("backbone"), format_func=backbone_label,
+                      on_change=_on_backbone_change, persist_state="session")
+    sidebar.segmented_control("Scaling", MODES, key=_key("mode"), required=True, persist_state="session",
+                              format_func=lambda mode: {"sliders": "Width / depth / resolution",
+                                                        "compound": "Compound (phi)"}[mode])
+    if st.session_state[_key("mode")] == "sliders":
+        sidebar.slider("Width multiplier (channels)", *WIDTH_RANGE, step=0.05, key=_key("width"),
+                       persist_state="session", help="Every layer's channels x width, rounded to a multiple of 8")
+        sidebar.slider("Depth multiplier (repeats)", *DEPTH_RANGE, step=0.1, key=_key("depth"),
+                       persist_state="session", help="Each stage repeats ceil(repeats x depth) blocks")
+        sidebar.slider("Resolution (px)", *RESOLUTION_RANGE, step=1, key=_key("resolution"),
+                       persist_state="session")
+    else:
+        sidebar.slider("Compound coefficient phi", *PHI_RANGE, step=0.1, key=_key("phi"), persist_state="session",
+                       help="depth = alpha^phi, width = beta^phi, resolution = gamma^phi x base")
+        columns = sidebar.columns(3)
+        for column, name in zip(columns, ("alpha", "beta", "gamma")):
+            column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")
+    sidebar.segmented_control("Cost unit", UNITS, key=_key("unit"), required=True, persist_state="session",
+                              help="FLOPs = 2 x MACs (a multiply and an add counted apart)")
+    with sidebar.expander("Activation memory settings"):
+        st.selectbox("Activation dtype", DTYPES, key=_key("dtype"), persist_state="session")
+        st.number_input("Batch (activation memory)", *BATCH_RANGE, key=_key("batch"), persist_state="session")
+    state = _state_from_session()
+    sync_query(state.to_query())
+    return state
+
+
+def sync_query(query: dict[str, str]) -> None:
+    """Make the address bar hold ``query`` (written only when it differs)."""
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+def share_link(query: dict[str, str], url_path: str = "") -> None:
+    """The link that reopens this exact view, for page ``url_path`` ('' is the Explorer)."""
+    st.sidebar.caption("Share this view: copy this link (the address bar holds the same state).")
+    st.sidebar.code(page_url(st.context.url or "", url_path, query), language=None, wrap_lines=True)
+
+
+def url_warnings(key: str = _key("warnings")) -> None:
+    """Warnings about a link's bad values (kept in session state under ``key``) until dismissed."""
+    warnings = st.session_state.get(key)
+    if warnings:
+        st.warning("This link had values that could not be used as they were:\n\n" +
+                   "\n".join(f"- {warning}" for warning in warnings))
+        if st.button("Dismiss", key=f"{key}_dismiss"):
+            st.session_state[key] = []
+            st.rerun()
