@@ -10,14 +10,17 @@ import itertools
 import json
 import math
 import sys
-import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from core.counting import DTYPE_BYTES, profile
+from tqdm import tqdm
+
+from core.counting import DTYPE_BYTES, profile, resolve_config
 from core.families import BACKBONE_NAMES, resolve
 from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
-from core.units import si, size_bytes
+from core.units import duration_ms, duration_range_ms, si, size_bytes
 
-MAX_SWEEP = 100_000
+MAX_SWEEP = 1_000_000
 
 
 class CliError(Exception):
@@ -46,23 +49,43 @@ def _backbone(text: str) -> str:
     return text
 
 
-def _values(text: str, kind=float) -> list:
+@dataclass(frozen=True)
+class Steps(Sequence):
+    """start, start + step, ... (``count`` values), computed on demand: a huge range costs nothing to count."""
+
+    start: float
+    step: float
+    count: int
+    kind: type = float
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        return self.kind(round(self.start + index * self.step, 10))
+
+
+def _values(text: str, kind=float) -> Sequence:
     """'0.5' -> [0.5]; '0.5,1,2' -> a list; '0.5:2:0.25' -> start to stop inclusive by step."""
     try:
         if ":" in text:
             start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
+            if not (step > 0 and stop >= start and math.isfinite(stop)):
                 raise argparse.ArgumentTypeError(f"range {text!r} needs start <= stop and a positive step")
-            count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            values = [round(start + index * step, 10) for index in range(count)]
+            values = Steps(start, step, int(math.floor((stop - start) / step + 1e-9)) + 1, kind)
+            whole = start == int(start) and step == int(step)
         else:
             values = [float(part) for part in text.split(",")]
+            whole = all(value == int(value) for value in values if math.isfinite(value))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number, a list a,b,c or a range start:stop:step") from None
     if kind is int:
-        if any(value != int(value) for value in values):
+        if not whole:
             raise argparse.ArgumentTypeError(f"{text!r} must be whole numbers of pixels")
-        values = [int(value) for value in values]
+        if isinstance(values, list):
+            values = [int(value) for value in values]
     return values
 
 
@@ -115,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--threads", type=_positive_int, help="CPU threads (default: torch's)")
     timing.add_argument("--warmup", type=int, default=3)
     timing.add_argument("--repeats", type=_positive_int, default=20)
-    timing.add_argument("--time-budget", type=float, default=30.0, help="seconds, stops repeats early")
+    timing.add_argument("--cap", type=float, help="wall-clock cap in seconds for building, warm-up and timing "
+                        "(default 30, or $CSL_LATENCY_CAP_S); runs that cannot fit are refused")
     timing.add_argument("--memory-limit-mb", type=_positive_int, help="refuse runs estimated above this")
     return parser
 
@@ -141,58 +165,64 @@ def _print_profile(args) -> None:
         print(cost.layers.to_string(index=False))
 
 
+def _progress_bar(total: int, unit: str) -> tqdm:
+    """Progress on a terminal only: a redirected stderr stays quiet."""
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+
+
 def _sweep(args) -> None:
     resolutions = args.resolution
     if resolutions is None:
         resolutions = [profile(args.backbone).resolution]
-    grid = list(itertools.product(args.width, args.depth, resolutions))
-    if len(grid) > MAX_SWEEP:
-        raise CliError(f"the grid has {len(grid):,} configurations; narrow the ranges to at most {MAX_SWEEP:,}")
+    axes = {"width": args.width, "depth": args.depth, "resolution": resolutions}
+    count = math.prod(len(values) for values in axes.values())
+    if count > MAX_SWEEP:
+        sizes = ", ".join(f"{name} {len(values):,}" for name, values in axes.items())
+        raise CliError(f"the sweep has {count:,} configurations ({sizes} values), above the limit of "
+                       f"{MAX_SWEEP:,}: narrow a range or take a larger step")
+    grid = itertools.product(*axes.values())
     for width, depth, resolution in grid:  # validate everything before writing anything
-        profile(args.backbone, width, depth, resolution)
+        resolve_config(args.backbone, width, depth, resolution)
     handle = open(args.output, "w", newline="") if args.output else sys.stdout
     columns = ["backbone", "width", "depth", "resolution", "params", "macs", "flops",
                "activation_bytes", "peak_activation_bytes"]
     writer = csv.writer(handle)
     writer.writerow(columns)
-    started = time.perf_counter()
     try:
-        for index, (width, depth, resolution) in enumerate(grid, start=1):
-            summary = profile(args.backbone, width, depth, resolution).summary()
-            writer.writerow([summary[column] for column in columns])
-            if index % 50 == 0 or index == len(grid):
-                _progress(index, len(grid), started, "configurations")
+        with _progress_bar(count, "config") as bar:
+            for width, depth, resolution in itertools.product(*axes.values()):
+                summary = profile(args.backbone, width, depth, resolution).summary()
+                writer.writerow([summary[column] for column in columns])
+                bar.update()
     finally:
         if args.output:
             handle.close()
-    print(file=sys.stderr)
-
-
-def _progress(done: int, total: int, started: float, label: str) -> None:
-    filled = round(30 * done / total)
-    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {label}, "
-          f"{time.perf_counter() - started:.1f} s", end="", file=sys.stderr, flush=True)
 
 
 def _latency(args) -> None:
     from core.latency import measure_latency
 
     width, depth, resolution = _config(args)
-    started = time.perf_counter()
-    result = measure_latency(
-        args.backbone, width, depth, resolution, device=args.device, batch=args.batch,
-        dtype=args.dtype, channels_last=args.channels_last, warmup=args.warmup,
-        repeats=args.repeats, time_budget_s=args.time_budget, threads=args.threads,
-        memory_limit_mb=args.memory_limit_mb,
-        progress=None if args.json else lambda done, total: _progress(done, total, started, "forward passes"))
+    with _progress_bar(args.warmup + args.repeats, "pass") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        result = measure_latency(
+            args.backbone, width, depth, resolution, device=args.device, batch=args.batch,
+            dtype=args.dtype, channels_last=args.channels_last, warmup=args.warmup,
+            repeats=args.repeats, cap_s=args.cap, threads=args.threads,
+            memory_limit_mb=args.memory_limit_mb, progress=progress)
     if args.json:
         print(json.dumps(result.as_dict()))
         return
-    print(file=sys.stderr)
     print(f"{result.backbone}: width {result.width:g}, depth {result.depth:g}, {result.resolution} px, "
-          f"batch {result.batch}, {result.dtype}, {result.device} ({result.threads} threads)")
-    print(f"  median {result.median_ms:.2f} ms  (p10 {result.p10_ms:.2f}, p90 {result.p90_ms:.2f}; "
-          f"{result.runs} runs after {result.warmup} warm-up)  {result.images_per_s:.1f} images/s")
+          f"batch {result.batch}, {result.dtype}, {result.device} ({result.threads} thread{'s' if result.threads > 1 else ''})")
+    print(f"  median {duration_ms(result.median_ms)}  (p10-p90 {duration_range_ms(result.p10_ms, result.p90_ms)}; "
+          f"{result.runs} runs after {result.warmup} warm-up, {result.wall_s:.1f} s in all)  "
+          f"{result.images_per_s:,.1f} images/s")
+    if result.host_busy:
+        print(f"  note: other processes used about {result.other_load_cores:g} cores meanwhile; "
+              "the figure is noisy", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

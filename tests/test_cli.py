@@ -1,8 +1,10 @@
 """``python -m core``: readable output, JSON, sweeps with progress, clean refusals."""
 import csv
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -36,7 +38,12 @@ def test_compound_phi(capsys):
     (["profile", "mobilenet_v2", "--depth", "7"], "use 0.1 to 4.0"),
     (["profile", "resnet50", "--resolution", "16"], "use at least 32 px"),
     (["sweep", "mobilenet_v2", "--resolution", "a:b:c"], "is not a number"),
-    (["sweep", "mobilenet_v2", "--width", "0.1:3:0.0001", "--depth", "0.1:4:0.01"], "narrow the ranges"),
+    (["sweep", "mobilenet_v2", "--width", "0.1:3:0.0001", "--depth", "0.1:4:0.01"],
+     "the sweep has 11,339,391 configurations (width 29,001, depth 391, resolution 1 values), above the limit of "
+     "1,000,000: narrow a range or take a larger step"),
+    (["latency", "efficientnet_b7", "--width", "3", "--depth", "4", "--resolution", "1024"],
+     "s cap: lower the resolution"),
+    (["latency", "mobilenet_v2", "--threads", "0"], "must be at least 1"),
     (["latency", "mobilenet_v2", "--device", "tpu"], "device 'tpu' is not available"),
     (["latency", "efficientnet_b7", "--batch", "64"], "lower the batch, resolution or width"),
     (["profile", "efficientnet_b0", "--phi", "1", "--width", "2"], "not both"),
@@ -48,14 +55,30 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
     assert message in err and err.startswith("error:") and "\n" not in err and "Traceback" not in err
 
 
-def test_sweep_writes_csv_with_progress(tmp_path, capsys):
+def test_sweep_writes_csv_and_stays_quiet_when_stderr_is_not_a_terminal(tmp_path, capsys):
     target = tmp_path / "grid.csv"
     assert main(["sweep", "mobilenet_v2", "--width", "0.5:1.5:0.25", "--depth", "1,2",
                  "--resolution", "128:224:32", "-o", str(target)]) == 0
     rows = list(csv.DictReader(target.open()))
     assert len(rows) == 5 * 2 * 4
-    assert "40/40 configurations" in capsys.readouterr().err
+    assert capsys.readouterr().err == ""
     assert int(rows[0]["flops"]) == 2 * int(rows[0]["macs"])
+
+
+def test_huge_sweep_is_refused_at_once_without_building_the_grid():
+    """The issue's sweep: 10^11 configurations. Counting them must not materialise them."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "core", "sweep", "efficientnet_b0", "--width", "0.1:3:0.0001",
+                           "--depth", "0.1:4:0.001", "--resolution", "32:1024:1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "112,340,970,693 configurations" in done.stderr
+    assert time.perf_counter() - started < 30
+
+
+def test_progress_bar_shows_on_a_terminal(monkeypatch, capsys):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert main(["sweep", "mobilenet_v2", "--width", "0.5,1", "-o", os.devnull]) == 0
+    assert "/2 [" in capsys.readouterr().err  # tqdm's bar
 
 
 def test_module_entry_point_runs_as_a_process():

@@ -5,7 +5,12 @@ import time
 import pytest
 
 import core
-from core.latency import LatencyError, available_devices, estimate_memory_bytes, measure_latency
+from core.latency import (
+    LatencyError,
+    available_devices,
+    estimate_memory_bytes,
+    measure_latency,
+)
 
 
 def test_measures_median_and_spread_with_progress():

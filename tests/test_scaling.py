@@ -3,7 +3,13 @@ import pytest
 
 import core
 from core.families import ARCHITECTURES
-from core.scaling import CompoundScaling, ScalingError, adjust_depth, make_divisible, scale
+from core.scaling import (
+    CompoundScaling,
+    ScalingError,
+    adjust_depth,
+    make_divisible,
+    scale,
+)
 
 
 @pytest.mark.parametrize("value,expected", [(112 * 1.1, 120), (40 * 1.1, 48), (18, 24), (3, 8), (32, 32),
