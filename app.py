@@ -1,7 +1,12 @@
 """Channel Scaling Lab: `streamlit run app.py`. Routes to the page scripts in pages/."""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Channel Scaling Lab", page_icon=":material/straighten:", layout="wide")
+# A local file, not a Material icon: those are fetched from a font CDN, and the app requests nothing off its origin.
+FAVICON = Path(__file__).parent / "assets" / "favicon.png"
+
+st.set_page_config(page_title="Channel Scaling Lab", page_icon=str(FAVICON), layout="wide")
 
 navigation = st.navigation([
     st.Page("pages/explorer.py", title="Explorer", icon=":material/tune:", default=True),
