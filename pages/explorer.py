@@ -22,11 +22,8 @@ if state.mode == "compound":
     st.caption(f"Compound scaling, phi = {state.phi:g}: width {width:.3f}, depth {depth:.3f}, {resolution} px")
 
 cost = profile_or_error(state.backbone, width, depth, resolution, state.batch, state.dtype)
-pinned = st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:",
-                           disabled=cost is None,
-                           width="stretch")
-if cost is not None and pinned:
-    pin_variant(cost)
+st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:", disabled=cost is None,
+                  width="stretch", on_click=pin_variant, args=(cost,), key="explorer_pin")
 share_link(state.to_query())
 
 if cost is not None:

@@ -1,30 +1,39 @@
 """Workshop: guided lessons, each a predict-then-reveal exercise checked against the live engine."""
-from urllib.parse import urlencode
-
 import streamlit as st
 
 from core.units import si
 from ui.lessons import LESSONS, closest_option, exact_ratio
 from ui.routing import require_router
+from ui.sidebar import open_in_explorer
 from ui.state import ExplorerState
+
+PRESENTER_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
+.stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label {font-size: 1.4rem !important;}
+.stMainBlockContainer h1 {font-size: 3.2rem !important;}
+.stMainBlockContainer h3 {font-size: 2.1rem !important;}
+</style>"""
 
 
 def reset_answers() -> None:
-    """Clear every guess and reveal, for the next class."""
+    """Clear every guess and reveal, for the next class (the radios show no choice again)."""
     for index in range(1, len(LESSONS) + 1):
-        for suffix in ("guess", "revealed"):
-            st.session_state.pop(f"lesson_{index}_{suffix}", None)
+        st.session_state[f"lesson_{index}_guess"] = None
+        st.session_state[f"lesson_{index}_revealed"] = False
+
+
+def reveal(index: int) -> None:
+    st.session_state[f"lesson_{index}_revealed"] = True
 
 
 require_router()
 st.title("Workshop")
-left, right = st.columns([3, 1])
-presenter = left.toggle("Presenter mode (larger text for a projector)", key="workshop_presenter")
-right.button("Reset all answers", key="workshop_reset", on_click=reset_answers, icon=":material/restart_alt:",
-             width="stretch")
+left, right = st.columns([2, 1], vertical_alignment="center")
+presenter = left.toggle("Presenter mode (larger text, no sidebar)", key="workshop_presenter",
+                        persist_state="session")
+right.button("Reset all answers", key="workshop_reset", on_click=reset_answers, icon=":material/restart_alt:")
 if presenter:
-    st.html("<style>.stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label "
-            "{font-size: 1.35rem !important;}</style>")
+    st.html(PRESENTER_CSS)
 st.caption("Each lesson: read, predict, then reveal the exact answer from the engine. MACs = multiply-"
            "accumulates of conv and linear layers.")
 
@@ -32,11 +41,12 @@ for index, lesson in enumerate(LESSONS, start=1):
     with st.container(border=True):
         st.subheader(f"Lesson {index}. {lesson.title}")
         st.markdown(lesson.explanation)
-        guess = st.radio(lesson.question, lesson.options, index=None, horizontal=True,
-                         format_func=lambda option: f"about x{option:g}", key=f"lesson_{index}_guess")
         revealed = st.session_state.get(f"lesson_{index}_revealed", False)
-        if st.button("Reveal", key=f"lesson_{index}_reveal", disabled=guess is None and not revealed):
-            st.session_state[f"lesson_{index}_revealed"] = revealed = True
+        guess = st.radio(lesson.question, lesson.options, index=None, horizontal=True, disabled=revealed,
+                         format_func=lambda option: f"about x{option:g}", key=f"lesson_{index}_guess",
+                         persist_state="session", help="Locked once revealed: reset all answers to try again")
+        st.button("Reveal", key=f"lesson_{index}_reveal", disabled=guess is None or revealed,
+                  on_click=reveal, args=(index,))
         if revealed:
             ratio, before, after = exact_ratio(lesson)
             closest = closest_option(lesson)
@@ -46,7 +56,7 @@ for index, lesson in enumerate(LESSONS, start=1):
                 f"params {si(before.params)} -> {si(after.params)} (x{after.params / before.params:.2f}). "
                 + lesson.why)
             backbone, width, depth, resolution = lesson.after
-            query = ExplorerState(backbone=backbone, width=width, depth=depth, resolution=resolution,
-                                  view="inside").to_query()
-            st.markdown(f"[Open this network in the Explorer](./?{urlencode(query)}) to see where the cost goes, "
-                        "layer by layer.")
+            if st.button("Open this network in the Explorer", key=f"lesson_{index}_open",
+                         icon=":material/tune:", help="See where the cost goes, layer by layer"):
+                open_in_explorer(ExplorerState(backbone=backbone, width=width, depth=depth, resolution=resolution,
+                                               view="inside"))

@@ -137,9 +137,11 @@ def test_latency_runs_in_the_background_and_shows_a_median():
 
 def test_pins_survive_page_switches_and_feed_compare():
     app = _app()
-    app.sidebar.button[0].click().run()
+    app.button(key="explorer_pin").click().run()
+    assert app.button(key="explorer_pin").label.endswith("(1 pinned)")
     app.slider(key="explorer_width").set_value(0.5).run()
-    app.sidebar.button[0].click().run()
+    app.button(key="explorer_pin").click().run()
+    assert app.button(key="explorer_pin").label.endswith("(2 pinned)")
     app.switch_page("pages/compare.py").run()
     _no_exceptions(app)
     table = app.dataframe[0].value
@@ -184,10 +186,45 @@ def test_workshop_reveals_against_the_engine():
     app.radio(key="lesson_1_guess").set_value(8.0).run()
     app.button(key="lesson_1_reveal").click().run()
     assert any("closest answer is x3.5" in message.value for message in app.info)
-    assert any("[Open this network in the Explorer](./?backbone=mobilenet_v2" in text.value
-               for text in app.markdown)
     app.button(key="workshop_reset").click().run()
-    assert not app.success and not app.info and app.radio(key="lesson_1_guess").value is None
+    assert not app.success and not app.info
+    for index in range(1, len(LESSONS) + 1):
+        assert app.radio(key=f"lesson_{index}_guess").value is None
+        assert app.button(key=f"lesson_{index}_reveal").disabled  # nothing chosen: nothing to reveal
+    app.radio(key="lesson_2_guess").set_value(2.0).run()
+    assert not app.button(key="lesson_2_reveal").disabled
+
+
+def test_workshop_answers_lock_on_reveal_and_survive_a_page_switch():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("pages/workshop.py").run()
+    app.toggle(key="workshop_presenter").set_value(True).run()
+    app.radio(key="lesson_3_guess").set_value(4.0).run()
+    app.button(key="lesson_3_reveal").click().run()
+    assert app.radio(key="lesson_3_guess").disabled  # locked: the verdict cannot flip
+    app.radio(key="lesson_1_guess").set_value(3.5).run()  # answered, not yet revealed
+    app.switch_page("pages/compare.py").run()
+    app.switch_page("pages/workshop.py").run()
+    _no_exceptions(app)
+    assert app.toggle(key="workshop_presenter").value is True
+    assert app.radio(key="lesson_1_guess").value == 3.5
+    assert app.radio(key="lesson_3_guess").value == 4.0 and app.radio(key="lesson_3_guess").disabled
+    assert any(message.value.startswith("**Right.**") for message in app.success)
+    assert not any("Not quite" in message.value for message in app.info)
+
+
+def test_workshop_opens_its_network_in_this_session():
+    app = _app()
+    app.sidebar.button[0].click().run()  # a pin, to prove the session is kept
+    app.switch_page("pages/workshop.py").run()
+    app.radio(key="lesson_3_guess").set_value(4.0).run()
+    app.button(key="lesson_3_reveal").click().run()
+    app.button(key="lesson_3_open").click().run()
+    _no_exceptions(app)
+    assert app.slider(key="explorer_resolution").value == 448
+    assert app.selectbox(key="explorer_backbone").value == "resnet50"
+    assert _metrics(app)["MACs"] == si(core.profile("resnet50", 1.0, 1.0, 448).macs)
+    assert len(app.session_state["pins"]) == 1
 
 
 def test_reference_page_lists_every_table_with_sources():

@@ -79,6 +79,14 @@ def explorer_sidebar() -> ExplorerState:
     return state
 
 
+def open_in_explorer(state: ExplorerState) -> None:
+    """Switch to the Explorer showing ``state``, in this session (pins and answers stay)."""
+    _load_state(state)
+    st.session_state[_key("loaded")] = True
+    st.session_state[_key("warnings")] = []
+    st.switch_page("pages/explorer.py")
+
+
 def sync_query(query: dict[str, str]) -> None:
     """Make the address bar hold ``query`` (written only when it differs)."""
     if st.query_params.to_dict() != query:
