@@ -5,13 +5,14 @@ import streamlit as st
 import core
 from core import reference
 from core.families import ARCHITECTURES
-from core.scaling import CompoundScaling
+from core.scaling import DEPTH_RANGE, CompoundScaling
 from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile
-from ui.labels import CONVENTION
+from ui.labels import CONVENTION, backbone_label
 from ui.routing import require_router
-from ui.state import COMPOUND_BASE_RANGE, PHI_RANGE
+from ui.sidebar import share_link, sync_query, url_warnings
+from ui.state import COMPOUND_BASE_RANGE, PHI_RANGE, CompoundPageState, parse_compound_query
 
 require_router()
 st.title("Compound scaling")
@@ -20,13 +21,27 @@ st.markdown("EfficientNet scales depth by **alpha^phi**, width by **beta^phi** a
             "(Tan & Le 2019). Cost grows as **d x w^2 x r^2**: a conv's MACs scale with its input and "
             "output channels (w x w) and with its feature map (r x r).")
 
+if "compound_loaded" not in st.session_state:  # a shared link sets the page once per session
+    loaded, st.session_state["compound_warnings"] = parse_compound_query(
+        {key: st.query_params.get_all(key) for key in st.query_params})
+    for field, value in loaded.to_query().items():
+        st.session_state[f"compound_{field}"] = value if field == "backbone" else float(value)
+    st.session_state["compound_loaded"] = True
+url_warnings("compound_warnings")
+
 controls = st.columns(5)
-names = list(ARCHITECTURES)
-base = controls[0].selectbox("Backbone", names, index=names.index("efficientnet_b0"), key="compound_base")
-alpha = controls[1].number_input("alpha (depth)", *COMPOUND_BASE_RANGE, 1.2, 0.01, key="compound_alpha")
-beta = controls[2].number_input("beta (width)", *COMPOUND_BASE_RANGE, 1.1, 0.01, key="compound_beta")
-gamma = controls[3].number_input("gamma (resolution)", *COMPOUND_BASE_RANGE, 1.15, 0.01, key="compound_gamma")
-phi = controls[4].slider("phi", *PHI_RANGE, 1.0, 0.1, key="compound_phi")
+base = controls[0].selectbox("Backbone", list(ARCHITECTURES), key="compound_backbone", format_func=backbone_label,
+                             persist_state="session")
+alpha = controls[1].number_input("alpha (depth)", *COMPOUND_BASE_RANGE, step=0.01, key="compound_alpha",
+                                 persist_state="session")
+beta = controls[2].number_input("beta (width)", *COMPOUND_BASE_RANGE, step=0.01, key="compound_beta",
+                                persist_state="session")
+gamma = controls[3].number_input("gamma (resolution)", *COMPOUND_BASE_RANGE, step=0.01, key="compound_gamma",
+                                 persist_state="session")
+phi = controls[4].slider("phi", *PHI_RANGE, step=0.1, key="compound_phi", persist_state="session")
+query = CompoundPageState(base, alpha, beta, gamma, phi).to_query()
+sync_query(query)
+share_link(query, "compound")
 product = alpha * beta ** 2 * gamma ** 2
 st.caption(f"alpha x beta^2 x gamma^2 = {product:.3f} (the paper's constraint: about 2). " + CONVENTION)
 
@@ -83,15 +98,19 @@ st.caption("The exact ratio steps where rounding to multiples of 8 and ceil(repe
 @st.cache_data(max_entries=64, show_spinner=False)
 def macs_grid(base: str, depth: float) -> tuple[list[float], list[int], list[list[int]]]:
     widths = [round(0.25 + 0.125 * index, 3) for index in range(23)]
-    resolutions = list(range(96, 673, 32))
+    resolutions = list(range(96, 1025, 32))
     return widths, resolutions, [[core.profile(base, width, depth, resolution).macs for width in widths]
                                  for resolution in resolutions]
 
 
-depth = min(current.depth, 4.0)
-widths, resolutions, grid = macs_grid(base, round(depth, 3))
-st.plotly_chart(charts.macs_heatmap_figure(widths, resolutions, grid,
-                                           (width, resolution)),
-                key="heatmap_chart")
-st.caption(f"At depth {depth:.2f} (alpha^phi). Moving along a contour trades width for resolution at equal MACs.")
+map_depth = min(max(current.depth, DEPTH_RANGE[0]), DEPTH_RANGE[1])
+widths, resolutions, grid = macs_grid(base, round(map_depth, 3))
+star = (width, resolution) if point is not None else None
+st.plotly_chart(charts.macs_heatmap_figure(widths, resolutions, grid, star), key="heatmap_chart")
+if map_depth != current.depth:
+    st.caption(f"depth = alpha^phi = {current.depth:,.2f} is beyond the engine's range ({DEPTH_RANGE[0]:g} to "
+               f"{DEPTH_RANGE[1]:g}), so the map is drawn at depth {map_depth:g} and has no star.")
+else:
+    st.caption(f"At depth {map_depth:.2f} (alpha^phi). Colours and contours are logarithmic (each line is x1.41 "
+               "MACs); moving along a contour trades width for resolution at equal MACs.")
 download_csv(table, f"compound_{base}.csv", "Download the phi path (CSV)", key="compound_csv")

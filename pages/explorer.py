@@ -1,7 +1,7 @@
 """Explorer: scale a backbone and watch its cost against the published curves."""
 import streamlit as st
 
-from core.families import ARCHITECTURES
+from core.families import ARCHITECTURES, resolve
 from ui import charts
 from ui.cards import metric_cards, profile_or_error, variant_accuracy
 from ui.downloads import download_csv
@@ -19,7 +19,9 @@ width, depth, resolution = state.config()
 st.title("Channel Scaling Lab")
 url_warnings()
 if state.mode == "compound":
-    st.caption(f"Compound scaling, phi = {state.phi:g}: width {width:.3f}, depth {depth:.3f}, {resolution} px")
+    start = resolve(state.backbone)[1]
+    st.caption(f"Compound scaling from {start.title} (width {start.width:g}, depth {start.depth:g}, "
+               f"{start.resolution} px), phi = {state.phi:g}: width {width:.3f}, depth {depth:.3f}, {resolution} px")
 
 cost = profile_or_error(state.backbone, width, depth, resolution, state.batch, state.dtype)
 st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:", disabled=cost is None,

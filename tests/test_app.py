@@ -76,6 +76,22 @@ def test_query_string_round_trips():
     assert not app.warning
 
 
+def test_compound_mode_scales_from_the_chosen_preset():
+    app = _app({"backbone": "efficientnet_b0", "mode": "compound", "phi": "1"})
+    b0_plus_one = _metrics(app)["MACs"]
+    app.selectbox(key="explorer_backbone").set_value("efficientnet_b3").run()
+    _no_exceptions(app)
+    assert app.slider(key="explorer_phi").value == 0.0  # B3 itself
+    assert _metrics(app)["Parameters"] == "12.23 M" and _metrics(app)["Top-1 (published)"] == "81.6%"
+    app.slider(key="explorer_phi").set_value(1.0).run()
+    expected = core.profile("efficientnet_b3", 1.2 * 1.1, 1.4 * 1.2, round(300 * 1.15))
+    assert _metrics(app)["MACs"] == si(expected.macs) != b0_plus_one
+    assert any("from EfficientNet-B3" in caption.value and "345 px" in caption.value for caption in app.caption)
+    app.button(key="explorer_pin").click().run()
+    assert app.session_state["pins"][0]["label"] == "efficientnet_b3 w1.32 d1.68 345px"
+    assert app.session_state["pins"][0]["macs"] == expected.macs
+
+
 def test_compound_link_sets_all_three():
     app = _app({"backbone": "efficientnet_b0", "mode": "compound", "phi": "1"})
     _no_exceptions(app)
@@ -174,6 +190,32 @@ def test_compound_page():
     expected = core.profile("efficientnet_b0", 1.1 ** 2, 1.2 ** 2, round(224 * 1.15 ** 2)).macs
     base = core.profile("efficientnet_b0").macs
     assert _metrics(app)["MACs growth (exact / theory)"] == f"x{expected / base:.2f}"
+
+
+def test_compound_page_state_round_trips_through_its_link():
+    query = {"backbone": "mobilenet_v2", "alpha": "1.3", "beta": "1.05", "gamma": "1.2", "phi": "2.5"}
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params.update(query)
+    app.switch_page("pages/compound.py").run()
+    _no_exceptions(app)
+    assert not app.warning and dict(app.query_params) == query
+    assert app.selectbox(key="compound_backbone").value == "mobilenet_v2"
+    assert app.slider(key="compound_phi").value == 2.5
+    app.slider(key="compound_phi").set_value(3.0).run()
+    assert app.query_params["phi"] == "3"
+    app.switch_page("pages/workshop.py").run()
+    app.switch_page("pages/compound.py").run()  # a page switch keeps the page's state
+    assert app.slider(key="compound_phi").value == 3.0 and app.number_input(key="compound_alpha").value == 1.3
+
+
+def test_compound_page_beyond_the_engine_says_so():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params.update({"alpha": "2", "beta": "2", "gamma": "2", "phi": "7", "colour": "**x**"})
+    app.switch_page("pages/compound.py").run()
+    _no_exceptions(app)
+    assert any("`colour`" in warning.value for warning in app.warning)
+    assert any("beyond what the engine scales" in error.value for error in app.error)
+    assert any("drawn at depth 4 and has no star" in caption.value for caption in app.caption)
 
 
 def test_workshop_reveals_against_the_engine():

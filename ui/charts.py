@@ -185,16 +185,24 @@ def compound_path_figure(path: pd.DataFrame, published: pd.DataFrame) -> go.Figu
 
 
 def macs_heatmap_figure(widths: list[float], resolutions: list[int], macs: list[list[int]],
-                        point: tuple[float, int], unit: str = "MACs") -> go.Figure:
-    """Cost over width x resolution with iso-cost contours and the current point."""
+                        point: tuple[float, int] | None, unit: str = "MACs") -> go.Figure:
+    """Cost over width x resolution, coloured and contoured on a log scale (a line every x1.41), and the point.
+
+    Cost spans three decades here; a linear scale paints the small models, where B0-B3 sit, one colour.
+    """
     factor = unit_factor(unit)
-    values = [[value * factor / 1e9 for value in row] for row in macs]
+    values = [[value * factor for value in row] for row in macs]
+    logs = [[math.log10(value) for value in row] for row in values]
+    low, high = math.floor(min(map(min, logs))), math.ceil(max(map(max, logs)))
+    ticks = [mantissa * 10 ** exponent for exponent in range(low, high + 1) for mantissa in (1, 2, 5)]
     figure = go.Figure(go.Contour(
-        x=widths, y=resolutions, z=values, colorscale="Viridis", contours=dict(showlabels=True),
-        colorbar=dict(title=f"G{unit}"),
-        hovertemplate="width %{x:.2f}<br>%{y} px<br>%{z:.2f} G" + unit + "<extra></extra>"))
-    figure.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="current",
-                                marker=dict(symbol="star", size=16, color=HIGHLIGHT)))
+        x=widths, y=resolutions, z=logs, customdata=values, colorscale="Viridis",
+        contours=dict(start=low, end=high, size=math.log10(2) / 2),
+        colorbar=dict(title=unit, tickvals=[math.log10(tick) for tick in ticks], ticktext=[si(tick) for tick in ticks]),
+        hovertemplate="width %{x:.2f}<br>%{y} px<br>%{customdata:.3s} " + unit + "<extra></extra>"))
+    if point is not None:
+        figure.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="current",
+                                    marker=dict(symbol="star", size=16, color=HIGHLIGHT)))
     figure.update_xaxes(title="width multiplier")
     figure.update_yaxes(title="resolution (px)")
     figure.update_layout(title=f"{unit} over width x resolution (iso-{unit} contours)", **LAYOUT)

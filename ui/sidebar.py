@@ -65,7 +65,8 @@ def explorer_sidebar() -> ExplorerState:
                        persist_state="session")
     else:
         sidebar.slider("Compound coefficient phi", *PHI_RANGE, step=0.1, key=_key("phi"), persist_state="session",
-                       help="depth = alpha^phi, width = beta^phi, resolution = gamma^phi x base")
+                       help="Starting from the chosen backbone's own settings: depth x alpha^phi, width x beta^phi, "
+                            "resolution x gamma^phi")
         columns = sidebar.columns(3)
         for column, name in zip(columns, ("alpha", "beta", "gamma")):
             column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")

@@ -48,10 +48,16 @@ class ExplorerState:
         return resolve(self.backbone)[0].name
 
     def config(self) -> tuple[float, float, int]:
-        """(width, depth, resolution) the engine is asked for, in either mode."""
+        """(width, depth, resolution) the engine is asked for, in either mode.
+
+        Compound scaling starts from the chosen backbone's own settings: a preset at phi = 0
+        is that preset, and each step of phi scales it further (B3 + phi 1 is not B0 + phi 1).
+        """
         if self.mode == "compound":
+            start = resolve(self.backbone)[1]
             compound = CompoundScaling(self.phi, self.alpha, self.beta, self.gamma)
-            return compound.config(ARCHITECTURES[self.base].default_resolution)
+            return (start.width * compound.width, start.depth * compound.depth,
+                    compound.resolution(start.resolution))
         return self.width, self.depth, self.resolution
 
     def to_query(self) -> dict[str, str]:
@@ -66,10 +72,11 @@ def _format(value) -> str:
 
 
 def preset_state(backbone: str, state: ExplorerState | None = None) -> ExplorerState:
-    """``state`` switched to ``backbone`` with the sliders at that backbone's own values."""
+    """``state`` switched to ``backbone`` with the sliders at that backbone's own values (and phi at 0)."""
     _, preset = resolve(backbone)
-    return replace(state or ExplorerState(), backbone=backbone, width=preset.width, depth=preset.depth,
-                   resolution=preset.resolution)
+    state = state or ExplorerState()
+    return replace(state, backbone=backbone, width=preset.width, depth=preset.depth, resolution=preset.resolution,
+                   phi=0.0 if state.mode == "compound" else state.phi)
 
 
 _NUMBER_RANGES = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "resolution": RESOLUTION_RANGE,
@@ -142,6 +149,40 @@ def _parse_number(key, raw, bounds, whole, default):
         return value, (f"The link's {key}={quoted(raw)} is outside {_format(low)} to {_format(high)}; "
                        f"using {_format(value)}.")
     return value, None
+
+
+@dataclass(frozen=True)
+class CompoundPageState:
+    """The Compound page's share link: which base network and which compound rule."""
+
+    backbone: str = "efficientnet_b0"
+    alpha: float = DEFAULT_COMPOUND[0]
+    beta: float = DEFAULT_COMPOUND[1]
+    gamma: float = DEFAULT_COMPOUND[2]
+    phi: float = 1.0
+
+    def to_query(self) -> dict[str, str]:
+        return {key: _format(value) for key, value in asdict(self).items()}
+
+
+def parse_compound_query(query: dict[str, str | list[str]]) -> tuple[CompoundPageState, list[str]]:
+    """The Compound page's state from its link, with inert, capped warnings for what had to change."""
+    warnings: list[str] = []
+    query = last_values(query, warnings)
+    state, values = CompoundPageState(), {}
+    for key, raw in query.items():
+        if key == "backbone":
+            if raw in ARCHITECTURES:
+                values[key] = raw
+            else:
+                warnings.append(f"The link's backbone {quoted(raw)} is not a base network; using {state.backbone}.")
+        elif key in ("alpha", "beta", "gamma", "phi"):
+            values[key], warning = _parse_number(key, raw, _NUMBER_RANGES[key], False, getattr(state, key))
+            if warning:
+                warnings.append(warning)
+        else:
+            warnings.append(f"The link's parameter {quoted(key)} is not used by this page and was ignored.")
+    return replace(state, **values), capped(warnings)
 
 
 PinConfig = tuple[str, float, float, int]
