@@ -32,3 +32,9 @@ def duration_range_ms(low: float, high: float) -> str:
     if high >= 1000:
         return f"{low / 1000:.2f}-{high / 1000:.2f} s"
     return f"{low:.3g}-{high:.3g} ms" if low >= 100 else f"{low:.2f}-{high:.2f} ms"
+
+
+def ratio(value: float, base: float) -> str:
+    """How many times the base: 'x97.8', 'x1.23', 'x0.0031' (reads better than '+9,680%')."""
+    times = value / base
+    return f"x{times:.3g}" if times >= 1 else f"x{times:.2g}"

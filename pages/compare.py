@@ -43,16 +43,18 @@ if not items:
     st.stop()
 
 table = pd.DataFrame(items)
-st.dataframe(table, hide_index=True, column_config={
-    "label": st.column_config.TextColumn("variant"),
-    "params": st.column_config.NumberColumn("params", format="%d"),
-    "macs": st.column_config.NumberColumn("MACs", format="%d"),
-    "flops": st.column_config.NumberColumn("FLOPs (2 x MACs)", format="%d"),
-    "activation_bytes": st.column_config.NumberColumn("activation bytes", format="%d"),
-    "weight_bytes_fp32": st.column_config.NumberColumn("weights fp32 (bytes)", format="%d"),
-    "top1": st.column_config.NumberColumn("top-1 %", format="%.1f", help="see top1_basis: published or estimate"),
+SHOWN = ["label", "top1", "params", "macs", "activation_bytes", "latency_ms", "top1_basis", "flops",
+         "weight_bytes_fp32", "backbone", "base", "width", "depth", "resolution"]
+st.dataframe(table[SHOWN], hide_index=True, column_config={
+    "label": st.column_config.TextColumn("variant", pinned=True),
+    "top1": st.column_config.NumberColumn("top-1 %", format="%.1f", help="see the basis column: published or estimate"),
+    "params": st.column_config.NumberColumn("params", format="compact"),
+    "macs": st.column_config.NumberColumn("MACs", format="compact"),
+    "activation_bytes": st.column_config.NumberColumn("activations (B)", format="compact"),
+    "latency_ms": st.column_config.NumberColumn("latency ms (measured)", format="%.2f"),
     "top1_basis": st.column_config.TextColumn("top-1 basis"),
-    "latency_ms": st.column_config.NumberColumn("latency ms (measured)", format="%.2f")})
+    "flops": st.column_config.NumberColumn("FLOPs (2 x MACs)", format="compact"),
+    "weight_bytes_fp32": st.column_config.NumberColumn("weights fp32 (B)", format="compact")})
 metrics = {"params": "Parameters", "macs": "MACs (conv + linear)", "activation_bytes": "Activation memory (bytes)"}
 if table.latency_ms.notna().any():
     metrics["latency_ms"] = "Median latency (ms, measured)"

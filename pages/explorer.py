@@ -7,6 +7,7 @@ from ui.cards import metric_cards, profile_or_error, variant_accuracy
 from ui.downloads import download_csv
 from ui.engine import base_profile, reference_costs, reference_points
 from ui.labels import variant_label
+from ui.layer_table import layer_column_config, layer_table
 from ui.latency_panel import latency_panel
 from ui.pins import pin_variant, pins
 from ui.routing import require_router
@@ -51,13 +52,9 @@ if cost is not None:
         left, right = st.columns([3, 2])
         left.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, f"{arch.title} (base)", label),
                           key="channel_chart")
-        right.plotly_chart(charts.stage_share_figure(cost.layers), key="stage_chart")
-        table = cost.layers.assign(macs_share=(cost.layers.macs / cost.macs * 100).round(2),
-                                   params_share=(cost.layers.params / cost.params * 100).round(2))
-        st.dataframe(table, hide_index=True, height=420, column_config={
-            "macs_share": st.column_config.NumberColumn("MACs %", format="%.2f"),
-            "params_share": st.column_config.NumberColumn("params %", format="%.2f"),
-            "activation_bytes": st.column_config.NumberColumn("activation bytes", format="%d")})
+        right.plotly_chart(charts.stage_share_figure(cost.layers, state.unit), key="stage_chart")
+        table = layer_table(cost, state.unit)
+        st.dataframe(table, hide_index=True, height=420, column_config=layer_column_config(state.unit))
         download_csv(table, f"{label.replace(' ', '_')}_layers.csv", "Download the per-layer table (CSV)",
                      key="layers_csv")
     else:

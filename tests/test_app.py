@@ -56,6 +56,25 @@ def test_flops_toggle_doubles_the_cost_card():
     assert _metrics(app)["FLOPs"] == si(core.profile("mobilenet_v2").flops)
 
 
+def test_flops_mode_changes_every_cost_label_including_the_csv_header():
+    import json
+
+    from ui.layer_table import layer_table
+
+    app = _app({"unit": "FLOPs", "view": "inside", "backbone": "resnet18"})
+    _no_exceptions(app)
+    cost = core.profile("resnet18")
+    table = app.dataframe[0].value
+    assert {"flops", "flops_share"} <= set(table.columns) and "macs" not in table.columns
+    assert table.flops.sum() == cost.flops
+    assert layer_table(cost, "FLOPs").to_csv(index=False).splitlines()[0] == ",".join(table.columns)
+    stage_chart = json.loads(app.get("plotly_chart")[1].proto.spec)
+    assert [trace["name"] for trace in stage_chart["data"]][0] == "FLOPs"
+    assert _metrics(app)["FLOPs"] == si(cost.flops)
+    for chart in app.get("plotly_chart"):
+        assert "MACs per image" not in chart.proto.spec
+
+
 def test_preset_moves_the_sliders_to_its_values():
     app = _app()
     app.selectbox(key="explorer_backbone").set_value("efficientnet_b3").run()
@@ -135,7 +154,7 @@ def test_inside_view_has_profile_table_and_download():
     _no_exceptions(app)
     table = app.dataframe[0].value
     assert table.params.sum() == core.profile("mobilenet_v3_small").params
-    assert {"macs_share", "params_share"} <= set(table.columns)
+    assert {"macs", "macs_share", "params_share"} <= set(table.columns)
     assert len(app.get("download_button")) == 1
 
 

@@ -7,15 +7,18 @@ import core
 from core import reference
 from core.counting import Profile
 from core.families import ARCHITECTURES
-from core.units import si, size_bytes
+from core.units import ratio, si, size_bytes
 from ui import charts
 from ui.engine import cached_profile
 from ui.labels import CONVENTION
 
 
-def _change(value: float, base: float) -> str | None:
-    """'+23% vs base'; nothing where the variant is the base."""
-    return f"{(value / base - 1) * 100:+.0f}% vs base" if base and value != base else None
+def _change(value: float, base: float) -> dict:
+    """Metric delta arguments: 'x1.23 vs base' with an arrow that points the way it went; none at the base."""
+    if not base or value == base:
+        return {}
+    return dict(delta=f"{ratio(value, base)} vs base", delta_color="off",
+                delta_arrow="up" if value > base else "down")
 
 
 def variant_accuracy(cost: Profile) -> tuple[reference.PublishedAccuracy | None, reference.AccuracyEstimate | None]:
@@ -29,17 +32,17 @@ def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
     factor = charts.unit_factor(unit)
     published, estimate = variant_accuracy(cost)
     cards = st.columns(5)
-    cards[0].metric("Parameters", si(cost.params), _change(cost.params, base.params), delta_color="off",
+    cards[0].metric("Parameters", si(cost.params), **_change(cost.params, base.params),
                     help=f"{cost.params:,} exactly; includes batch norm and biases")
-    cards[1].metric(unit, si(cost.macs * factor), _change(cost.macs, base.macs), delta_color="off",
+    cards[1].metric(unit, si(cost.macs * factor), **_change(cost.macs, base.macs),
                     help=f"{cost.macs * factor:,} per image. {CONVENTION}")
     cards[2].metric("Activation memory", size_bytes(cost.activation_bytes),
-                    _change(cost.activation_bytes, base.activation_bytes), delta_color="off",
+                    **_change(cost.activation_bytes, base.activation_bytes),
                     help=f"Sum of every layer's output, {cost.dtype}, batch {cost.batch}. Peak of one layer's "
                          f"input + output (estimate): {size_bytes(cost.peak_activation_bytes)}")
     weights = cost.weight_bytes
-    cards[3].metric("Weights (fp32)", size_bytes(weights["fp32"]), _change(cost.params, base.params),
-                    delta_color="off", help="4 bytes per parameter")
+    cards[3].metric("Weights (fp32)", size_bytes(weights["fp32"]), **_change(cost.params, base.params),
+                    help="4 bytes per parameter")
     cards[3].caption(f"fp16 {size_bytes(weights['fp16'])} · int8 {size_bytes(weights['int8'])}")
     if published is not None:
         cards[4].metric("Top-1 (published)", f"{published.top1:.1f}%",

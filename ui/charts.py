@@ -137,12 +137,13 @@ def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label:
     return figure
 
 
-def stage_share_figure(layers: pd.DataFrame) -> go.Figure:
-    """Share of MACs, parameters and activation memory per stage: where the cost goes."""
+def stage_share_figure(layers: pd.DataFrame, unit: str = "MACs") -> go.Figure:
+    """Share of cost, parameters and activation memory per stage: where the cost goes."""
     totals = layers.groupby("stage", sort=False)[["macs", "params", "activation_bytes"]].sum()
+    totals["macs"] *= unit_factor(unit)
     shares = totals / totals.sum() * 100
     figure = go.Figure()
-    for column, name, color in (("macs", "MACs", HIGHLIGHT), ("params", "parameters", "#1f77b4"),
+    for column, name, color in (("macs", unit, HIGHLIGHT), ("params", "parameters", "#1f77b4"),
                                 ("activation_bytes", "activation memory", "#7f7f7f")):
         figure.add_trace(go.Bar(x=shares.index, y=shares[column], name=name, marker_color=color,
                                 customdata=totals[column], hovertemplate="%{x}: %{y:.1f}% of " + name +
