@@ -65,18 +65,24 @@ def test_every_layer_row_is_a_module_of_that_size(name):
     assert counted == cost.params
 
 
+def _output_shapes(model, images, names):
+    """The output shape of each named submodule in one forward pass."""
+    shapes = {}
+    hooks = [model.get_submodule(name).register_forward_hook(
+        lambda module, args, output, key=name: shapes.__setitem__(key, output.shape)) for name in names]
+    model(images)
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_feature_map_sizes_match_a_real_forward(name):
     """Output sizes in the table equal the shapes a forward pass produces (odd resolution)."""
     cost = core.profile(name, 0.5, 1.0, 97)
     model, images = _meta_model(name, 0.5, 1.0, 97)
-    shapes = {}
-    hooks = [model.get_submodule(row.name).register_forward_hook(
-        lambda module, args, output, key=row.name: shapes.__setitem__(key, output.shape))
-        for row in cost.layers.itertuples() if row.type in ("conv", "dwconv", "maxpool")]
-    model(images)
-    for hook in hooks:
-        hook.remove()
+    shapes = _output_shapes(model, images, [row.name for row in cost.layers.itertuples()
+                                            if row.type in ("conv", "dwconv", "maxpool")])
     for row in cost.layers.itertuples():
         if row.name in shapes:
             assert tuple(shapes[row.name][1:]) == (row.out_channels, row.output_size, row.output_size), row.name
@@ -166,15 +172,9 @@ def test_activation_rows_are_module_outputs_and_sum_to_the_total(name):
     """Every row's bytes are its module's output (SE rescale = the SE module, residual sum = the block)."""
     cost = core.profile(name, 0.5, 1.2, 96)
     model, images = _meta_model(name, 0.5, 1.2, 96)
-    sizes = {}
-    hooks = [model.get_submodule(row.name).register_forward_hook(
-        lambda module, args, output, key=row.name: sizes.__setitem__(key, output.numel()))
-        for row in cost.layers.itertuples()]
-    model(images)
-    for hook in hooks:
-        hook.remove()
+    shapes = _output_shapes(model, images, cost.layers.name)
     for row in cost.layers.itertuples():
-        assert row.activation_bytes == 4 * sizes[row.name], row.name
+        assert row.activation_bytes == 4 * shapes[row.name].numel(), row.name
     assert cost.activation_bytes == cost.layers.activation_bytes.sum()
 
 
