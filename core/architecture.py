@@ -12,6 +12,30 @@ from dataclasses import dataclass
 from typing import Literal
 
 BlockKind = Literal["separable", "inverted_residual", "basic", "bottleneck"]
+ShortcutRule = Literal["none", "identity_if_shapes_match", "identity_or_projection"]
+
+# Which blocks add a shortcut, by kind (the reference implementations' rule for each):
+# MobileNet V1's separable blocks are a plain chain (TF-slim); inverted residuals add their
+# input only where stride is 1 and widths match (torchvision, TF-slim); ResNet blocks always
+# add, projecting the shortcut with a strided 1x1 conv where the shape changes.
+SHORTCUT_RULES: dict[BlockKind, ShortcutRule] = {
+    "separable": "none",
+    "inverted_residual": "identity_if_shapes_match",
+    "basic": "identity_or_projection",
+    "bottleneck": "identity_or_projection",
+}
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Batch-norm settings of the reference implementation, in torch's convention.
+
+    TF's ``decay`` d is torch's ``momentum`` 1 - d. The settings change the module's
+    outputs and training, never the counts.
+    """
+
+    eps: float = 1e-5
+    momentum: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -19,7 +43,7 @@ class Stage:
     """One row of a stage table: ``repeats`` blocks of one kind.
 
     The first block takes the stage's stride; the added repeats use stride 1 with
-    equal input and output widths, so they carry the residual connection.
+    equal input and output widths (whether they add a shortcut is ``SHORTCUT_RULES``).
     The hidden (expanded) width is either ``expand_ratio`` times the block input
     (MobileNet V2, EfficientNet) or an absolute ``hidden_channels`` that scales with
     width (MobileNet V3 tables, ResNet bottleneck width).
@@ -45,8 +69,9 @@ class ChannelRules:
     se_width: Literal["input_quarter", "hidden_quarter_divisible"] = "input_quarter"
     se_activation: str = "relu"
     se_gate: str = "sigmoid"
-    head: Literal["none", "scale_up_only", "times_last"] = "none"
+    head: Literal["none", "scale_up_only", "times_last", "scaled"] = "none"
     head_factor: int = 0
+    classifier_hidden: Literal["scaled", "fixed"] = "scaled"
 
 
 @dataclass(frozen=True)
@@ -69,6 +94,7 @@ class Architecture:
     classifier_activation: str = "hardswish"
     dropout: float = 0.2
     default_resolution: int = 224
+    norm: BatchNorm = BatchNorm()
 
     @property
     def total_stride(self) -> int:
@@ -118,14 +144,29 @@ class BlockConfig:
     activation: str
 
     @property
+    def shortcut(self) -> Literal["none", "identity", "projection"]:
+        """What this block adds to its output, by its kind's rule (``SHORTCUT_RULES``)."""
+        rule = SHORTCUT_RULES[self.kind]
+        if rule == "none":
+            return "none"
+        if self.stride == 1 and self.in_channels == self.out_channels:
+            return "identity"
+        return "projection" if rule == "identity_or_projection" else "none"
+
+    @property
     def residual(self) -> bool:
-        """Inverted residuals add their input only where shapes match (ResNets always do)."""
-        return self.stride == 1 and self.in_channels == self.out_channels
+        """The block's output is a sum: main path plus shortcut."""
+        return self.shortcut != "none"
 
     @property
     def downsample(self) -> bool:
-        """ResNet blocks project the shortcut where the shapes change."""
-        return self.kind in ("basic", "bottleneck") and not self.residual
+        """The shortcut is a strided 1x1 projection (ResNet where the shape changes)."""
+        return self.shortcut == "projection"
+
+    @property
+    def post_add_activation(self) -> str | None:
+        """ResNet blocks apply ReLU to the sum; inverted residuals add linearly."""
+        return "relu" if self.kind in ("basic", "bottleneck") else None
 
     def layers(self, squeeze: tuple[str, str] = ("relu", "sigmoid")) -> tuple[Layer, ...]:
         """The block's layers in forward order, named as in the built torch module.

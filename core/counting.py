@@ -6,6 +6,11 @@ Conventions: MACs count the multiply-accumulates of convolutions and linear laye
 (the papers' and torchvision's convention); FLOPs = 2 x MACs. Batch norm,
 activations, pooling and element-wise ops are not in MACs. Parameters include
 each convolution's batch norm (scale and shift) and every bias.
+Activation memory is the sum of every tensor a layer-by-layer engine writes: each
+conv, linear and pooling output, each squeeze-excitation rescaled tensor (``se_scale``
+rows) and each residual sum (``residual_add`` rows). Batch norm and activations are
+taken as fused or in place, and the squeeze's pooled vector is left out (one value
+per channel).
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from core.scaling import ScalingError, check_config, scale
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 LAYER_COLUMNS = ("name", "stage", "type", "in_channels", "out_channels", "kernel", "stride",
-                 "groups", "output_size", "params", "macs", "activation_bytes")
+                 "groups", "output_size", "params", "macs", "activation_bytes", "nonlinearity")
 
 
 def conv_output_size(size: int, kernel: int, stride: int) -> int:
@@ -35,21 +40,30 @@ def _conv_row(name: str, stage: str, conv: ConvConfig, size: int, dtype_bytes: i
     layer_type = "dwconv" if conv.groups > 1 else "conv"
     return (name, stage, layer_type, conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
             conv.groups, out_size, weights + 2 * conv.out_channels, weights * out_size ** 2,
-            conv.out_channels * out_size ** 2 * dtype_bytes)
+            conv.out_channels * out_size ** 2 * dtype_bytes, conv.activation or "")
 
 
-def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, dtype_bytes: int) -> list[tuple]:
+def _tensor_row(name: str, stage: str, layer_type: str, channels: int, size: int, dtype_bytes: int,
+                nonlinearity: str | None = None) -> tuple:
+    """A tensor written without weights: pooling, SE rescale, residual sum."""
+    return (name, stage, layer_type, channels, channels, 1, 1, 1, size, 0, 0,
+            channels * size ** 2 * dtype_bytes, nonlinearity or "")
+
+
+def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, size: int, dtype_bytes: int) -> list[tuple]:
+    """Reduce and expand 1x1 convs on the pooled vector, then the rescaled feature map."""
     rows = []
-    for part, inp, out in (("reduce", se.channels, se.squeeze_channels),
-                           ("expand", se.squeeze_channels, se.channels)):
+    for part, inp, out, nonlinearity in (("reduce", se.channels, se.squeeze_channels, se.activation),
+                                         ("expand", se.squeeze_channels, se.channels, se.gate)):
         rows.append((f"{name}.{part}", stage, "se_conv", inp, out, 1, 1, 1, 1, inp * out + out,
-                     inp * out, out * dtype_bytes))
+                     inp * out, out * dtype_bytes, nonlinearity))
+    rows.append(_tensor_row(name, stage, "se_scale", se.channels, size, dtype_bytes))
     return rows
 
 
-def _linear_row(name: str, inp: int, out: int, dtype_bytes: int) -> tuple:
+def _linear_row(name: str, inp: int, out: int, dtype_bytes: int, nonlinearity: str | None = None) -> tuple:
     return (name, "classifier", "linear", inp, out, 1, 1, 1, 1, inp * out + out, inp * out,
-            out * dtype_bytes)
+            out * dtype_bytes, nonlinearity or "")
 
 
 def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
@@ -62,7 +76,7 @@ def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[
         size = conv_output_size(size, 3, 2)
         channels = network.stem.out_channels
         rows.append(("stem_pool", "stem", "maxpool", channels, channels, 3, 2, 1, size, 0, 0,
-                     channels * size ** 2 * dtype_bytes))
+                     channels * size ** 2 * dtype_bytes, ""))
     for stage_index, blocks in enumerate(network.stages):
         stage = f"stage{stage_index + 1}"
         for block_index, block in enumerate(blocks):
@@ -70,19 +84,23 @@ def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[
             block_size = size
             for name, layer in block.layers(squeeze):
                 if isinstance(layer, SqueezeConfig):
-                    rows.extend(_squeeze_rows(f"{prefix}.{name}", stage, layer, dtype_bytes))
+                    rows.extend(_squeeze_rows(f"{prefix}.{name}", stage, layer, size, dtype_bytes))
                     continue
                 # the shortcut projection reads the block input, not the previous layer
                 in_size = block_size if name == "downsample" else size
                 rows.append(_conv_row(f"{prefix}.{name}", stage, layer, in_size, dtype_bytes))
                 size = rows[-1][8]
+            if block.residual:  # the block's output is the sum (ReLU'd in place for ResNets)
+                rows.append(_tensor_row(prefix, stage, "residual_add", block.out_channels, size,
+                                        dtype_bytes, block.post_add_activation))
     if network.head is not None:
         rows.append(_conv_row("head", "head", network.head, size, dtype_bytes))
     features = network.features
     rows.append(("pool", "head", "avgpool", features, features, size, 1, 1, 1, 0, 0,
-                 features * dtype_bytes))
+                 features * dtype_bytes, ""))
     if network.classifier_hidden is not None:
-        rows.append(_linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes))
+        rows.append(_linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
+                                arch.classifier_activation))
         features = network.classifier_hidden
     rows.append(_linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
     return rows

@@ -1,8 +1,9 @@
 """Torch modules built from a ``Network``: the same layer lists the counter walks.
 
 Each block's convolutions come from ``BlockConfig.layers()``; the classes here only
-wire them (residuals, squeeze-excitation gates), so module names match the
-per-layer table's ``name`` column.
+wire them (the shortcut ``BlockConfig.shortcut`` names, squeeze-excitation gates), so
+module names match the per-layer table's ``name`` column. Batch norm takes the
+architecture's (or preset's) ``BatchNorm`` settings.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from core.architecture import BlockConfig, ConvConfig, Network, SqueezeConfig
+from core.architecture import BatchNorm, BlockConfig, ConvConfig, Network, SqueezeConfig
 from core.counting import resolve_config
 from core.scaling import scale
 
@@ -31,11 +32,11 @@ def _activation(name: str | None) -> nn.Module:
 class ConvNormAct(nn.Sequential):
     """Bias-free convolution, batch norm, optional activation."""
 
-    def __init__(self, conv: ConvConfig):
+    def __init__(self, conv: ConvConfig, norm: BatchNorm):
         super().__init__(OrderedDict(
             conv=nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
                            (conv.kernel - 1) // 2, groups=conv.groups, bias=False),
-            norm=nn.BatchNorm2d(conv.out_channels),
+            norm=nn.BatchNorm2d(conv.out_channels, eps=norm.eps, momentum=norm.momentum),
             act=_activation(conv.activation)))
 
 
@@ -55,42 +56,44 @@ class SqueezeExcite(nn.Module):
 
 
 class Block(nn.Module):
-    """Any block kind: its layers in sequence, plus the shortcut the kind calls for."""
+    """Any block kind: its layers in sequence, plus the shortcut ``block.shortcut`` names.
 
-    def __init__(self, block: BlockConfig, squeeze: tuple[str, str]):
+    ResNet blocks apply ReLU after the sum (``post_add_activation``).
+    """
+
+    def __init__(self, block: BlockConfig, squeeze: tuple[str, str], norm: BatchNorm):
         super().__init__()
-        self.residual = block.residual
-        self.resnet = block.kind in ("basic", "bottleneck")
-        self.projects_shortcut = block.downsample
+        self.shortcut = block.shortcut
         self.main: list[nn.Module] = []  # a plain list: the modules are registered by name below
         for name, layer in block.layers(squeeze):
-            module = SqueezeExcite(layer) if isinstance(layer, SqueezeConfig) else ConvNormAct(layer)
+            module = (SqueezeExcite(layer) if isinstance(layer, SqueezeConfig)
+                      else ConvNormAct(layer, norm))
             self.add_module(name, module)
             if name != "downsample":
                 self.main.append(module)
-        self.out_act = nn.ReLU(inplace=True) if self.resnet else nn.Identity()
+        self.out_act = _activation(block.post_add_activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
         for layer in self.main:
             out = layer(out)
-        if self.resnet:
-            return self.out_act(out + (self.downsample(x) if self.projects_shortcut else x))
-        return out + x if self.residual else out
+        if self.shortcut == "none":
+            return out
+        return self.out_act(out + (self.downsample(x) if self.shortcut == "projection" else x))
 
 
 class Backbone(nn.Module):
     """Stem, stages of blocks, optional head conv, global pool, classifier."""
 
-    def __init__(self, network: Network, dropout: float):
+    def __init__(self, network: Network, dropout: float, norm: BatchNorm):
         super().__init__()
         arch = network.architecture
         squeeze = (arch.rules.se_activation, arch.rules.se_gate)
-        self.stem = ConvNormAct(network.stem)
+        self.stem = ConvNormAct(network.stem, norm)
         self.stem_pool = nn.MaxPool2d(3, 2, 1) if arch.stem_pool else nn.Identity()
-        self.stages = nn.Sequential(*(nn.Sequential(*(Block(block, squeeze) for block in blocks))
+        self.stages = nn.Sequential(*(nn.Sequential(*(Block(block, squeeze, norm) for block in blocks))
                                       for blocks in network.stages))
-        self.head = nn.Identity() if network.head is None else ConvNormAct(network.head)
+        self.head = nn.Identity() if network.head is None else ConvNormAct(network.head, norm)
         self.pool = nn.AdaptiveAvgPool2d(1)
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         features = network.features
@@ -115,4 +118,5 @@ def build_model(backbone: str, width: float | None = None, depth: float | None =
     """
     arch, preset, width, depth, _ = resolve_config(backbone, width, depth, None)
     dropout = arch.dropout if preset.dropout is None else preset.dropout
-    return Backbone(scale(arch, width, depth, num_classes), dropout).eval()
+    norm = arch.norm if preset.norm is None else preset.norm
+    return Backbone(scale(arch, width, depth, num_classes), dropout, norm).eval()

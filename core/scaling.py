@@ -69,6 +69,8 @@ def _head_channels(arch: Architecture, last_out: int, width_mult: float) -> int 
         return make_divisible(arch.head_channels * max(1.0, width_mult))
     if rules.head == "times_last":
         return rules.head_factor * last_out
+    if rules.head == "scaled":
+        return adjust_channels(arch.head_channels, width_mult, rules)
     return None
 
 
@@ -96,8 +98,9 @@ def scale(arch: Architecture, width_mult: float = 1.0, depth_mult: float = 1.0,
     head_out = _head_channels(arch, in_channels, width_mult)
     head = None if head_out is None else ConvConfig(in_channels, head_out, 1,
                                                     activation=arch.head_activation)
-    hidden = (None if arch.classifier_hidden is None
-              else adjust_channels(arch.classifier_hidden, width_mult, rules))
+    hidden = arch.classifier_hidden
+    if hidden is not None and rules.classifier_hidden == "scaled":
+        hidden = adjust_channels(hidden, width_mult, rules)
     return Network(arch, width_mult, depth_mult, stem, tuple(stages), head, hidden, num_classes)
 
 

@@ -65,18 +65,24 @@ def test_every_layer_row_is_a_module_of_that_size(name):
     assert counted == cost.params
 
 
+def _output_shapes(model, images, names):
+    """The output shape of each named submodule in one forward pass."""
+    shapes = {}
+    hooks = [model.get_submodule(name).register_forward_hook(
+        lambda module, args, output, key=name: shapes.__setitem__(key, output.shape)) for name in names]
+    model(images)
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_feature_map_sizes_match_a_real_forward(name):
     """Output sizes in the table equal the shapes a forward pass produces (odd resolution)."""
     cost = core.profile(name, 0.5, 1.0, 97)
     model, images = _meta_model(name, 0.5, 1.0, 97)
-    shapes = {}
-    hooks = [model.get_submodule(row.name).register_forward_hook(
-        lambda module, args, output, key=row.name: shapes.__setitem__(key, output.shape))
-        for row in cost.layers.itertuples() if row.type in ("conv", "dwconv", "maxpool")]
-    model(images)
-    for hook in hooks:
-        hook.remove()
+    shapes = _output_shapes(model, images, [row.name for row in cost.layers.itertuples()
+                                            if row.type in ("conv", "dwconv", "maxpool")])
     for row in cost.layers.itertuples():
         if row.name in shapes:
             assert tuple(shapes[row.name][1:]) == (row.out_channels, row.output_size, row.output_size), row.name
@@ -102,3 +108,78 @@ def test_state_dict_has_each_weight_once():
     weights = sum(tensor.numel() for key, tensor in state.items() if not key.endswith(buffers))
     assert weights == core.profile("resnet50").params
     assert "stages.1.0.downsample.conv.weight" in state
+
+
+# Residual adds in the reference implementations (torchvision; TF-slim for MobileNet V1, a
+# plain chain): one per block whose stride is 1 and widths match, every ResNet block.
+REFERENCE_SHORTCUTS = {"mobilenet_v1": 0, "mobilenet_v2": 10, "mobilenet_v3_large": 10,
+                       "mobilenet_v3_small": 6, "mobilenet_v3_large_tf_slim": 10,
+                       "mobilenet_v3_small_tf_slim": 6, "efficientnet_b0": 9, "resnet18": 8,
+                       "resnet34": 16, "resnet50": 16}
+# (eps, momentum) in torch's convention: torchvision, TF-slim (decay 0.9997 / 0.997)
+REFERENCE_NORM = {"mobilenet_v1": (1e-3, 3e-4), "mobilenet_v2": (1e-5, 0.1),
+                  "mobilenet_v3_large": (1e-3, 0.01), "mobilenet_v3_small": (1e-3, 0.01),
+                  "mobilenet_v3_large_075": (1e-3, 3e-3), "mobilenet_v3_small_075": (1e-3, 3e-3),
+                  "efficientnet_b0": (1e-5, 0.1), "efficientnet_b4": (1e-5, 0.1),
+                  "efficientnet_b5": (1e-3, 0.01), "efficientnet_b7": (1e-3, 0.01),
+                  "resnet18": (1e-5, 0.1), "resnet50": (1e-5, 0.1)}
+
+
+def _count_adds(model):
+    import operator
+    graph = torch.fx.symbolic_trace(model).graph
+    return sum(1 for node in graph.nodes
+               if (node.op == "call_function" and node.target in (operator.add, operator.iadd, torch.add))
+               or (node.op == "call_method" and node.target in ("add", "add_")))
+
+
+def test_every_architecture_has_a_reference_shortcut_count():
+    assert set(REFERENCE_SHORTCUTS) == set(ARCHITECTURES)
+
+
+@pytest.mark.parametrize("name,adds", REFERENCE_SHORTCUTS.items())
+def test_modules_have_exactly_the_reference_shortcuts(name, adds):
+    model, _ = _meta_model(name, 1.0, 1.0, 224)
+    assert _count_adds(model) == adds
+
+
+def test_mobilenet_v1_is_a_plain_chain_with_relu6():
+    """With every block's main path zeroed the output no longer carries the input (no shortcut)."""
+    model = core.build_model("mobilenet_v1", 0.25)
+    activations = {type(module).__name__ for module in model.modules()
+                   if isinstance(module, (torch.nn.ReLU, torch.nn.ReLU6))}
+    assert activations == {"ReLU6"}
+    block = model.stages[3][1]
+    for layer in block.main:
+        torch.nn.init.zeros_(layer.norm.weight)
+        torch.nn.init.zeros_(layer.norm.bias)
+    x = torch.randn(1, block.depthwise.conv.in_channels, 14, 14)
+    with torch.inference_mode():
+        assert block(x).abs().max() == 0
+
+
+@pytest.mark.parametrize("name,norm", REFERENCE_NORM.items())
+def test_batch_norm_settings_equal_the_reference(name, norm):
+    with torch.device("meta"):
+        model = core.build_model(name)
+    settings = {(module.eps, module.momentum) for module in model.modules()
+                if isinstance(module, torch.nn.BatchNorm2d)}
+    assert settings == {norm}
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_activation_rows_are_module_outputs_and_sum_to_the_total(name):
+    """Every row's bytes are its module's output (SE rescale = the SE module, residual sum = the block)."""
+    cost = core.profile(name, 0.5, 1.2, 96)
+    model, images = _meta_model(name, 0.5, 1.2, 96)
+    shapes = _output_shapes(model, images, cost.layers.name)
+    for row in cost.layers.itertuples():
+        assert row.activation_bytes == 4 * shapes[row.name].numel(), row.name
+    assert cost.activation_bytes == cost.layers.activation_bytes.sum()
+
+
+def test_activation_memory_includes_se_and_residual_tensors():
+    layers = core.profile("efficientnet_b0").layers
+    by_type = layers.groupby("type").activation_bytes.sum()
+    assert by_type["se_scale"] == 9_226_112 and by_type["residual_add"] == 840_448
+    assert layers[layers.type.isin(["se_scale", "residual_add"])][["params", "macs"]].sum().sum() == 0

@@ -1,11 +1,12 @@
 """Published reference tables: schema, sources, known rows, labelled estimates."""
+import numpy as np
 import pytest
 
 import core
 from core import reference
 
 
-@pytest.mark.parametrize("family", reference.FAMILY_FILES)
+@pytest.mark.parametrize("family", (*reference.FAMILY_FILES, reference.SCALING_FILE))
 def test_every_table_has_the_schema_and_a_source_on_every_row(family):
     table = reference.load(family)
     for column in ("model", "variant", "origin", "resolution", "top1", "source"):
@@ -34,26 +35,77 @@ def test_curves_cover_every_family_with_sources():
         assert reference.curve_for(base) is not None
 
 
-def test_estimate_interpolates_between_published_points():
-    estimate = reference.estimate_top1("mobilenet_v2", core.profile("mobilenet_v2", 0.6, 1, 200).macs)
-    assert estimate.curve == "MobileNet V2 (TF-slim grid)"
-    assert 66.4 < estimate.top1 < 68.7
+def test_width_by_resolution_variant_reads_the_grid():
+    estimate = reference.estimate_top1("mobilenet_v2", 0.6, 1, 200)
+    assert estimate.direction == "width x resolution"
+    assert estimate.curve == "MobileNet V2 width x resolution (TF-slim grid)"
+    assert estimate.variable == "log width and log resolution"
+    assert 63.9 < estimate.top1 < 69.8  # between 0.5 @ 192 and 0.75 @ 224
 
 
 def test_estimate_at_a_published_point_is_that_point():
-    b3 = core.profile("efficientnet_b3")
-    assert reference.estimate_top1("efficientnet_b0", b3.macs).top1 == pytest.approx(81.6, abs=0.1)
-    assert reference.estimate_top1("efficientnet_b0", core.profile("efficientnet_b0").macs).top1 == 77.1
+    assert reference.estimate_top1("efficientnet_b3", 1.2, 1.4, 300).top1 == pytest.approx(81.6)
+    v1 = reference.estimate_top1("mobilenet_v1_050", 0.5, 1.0, 224)
+    assert (v1.top1, v1.curve) == (63.7, "MobileNet V1 by width (Howard et al. 2017, Table 6)")
+
+
+def test_resolution_only_b0_at_600_px_sits_below_the_compound_curve():
+    """The paper's point: one axis saturates well below compound scaling at the same cost."""
+    estimate = reference.estimate_top1("efficientnet_b0", 1.0, 1.0, 600)
+    assert estimate.direction == "resolution"
+    assert "by resolution" in estimate.curve and "Figure 3" in estimate.source
+    macs = core.profile("efficientnet_b0", 1.0, 1.0, 600).macs
+    compound = reference.frontier(reference.curve_points().query("curve == 'EfficientNet B0-B7 (paper)'"))
+    on_compound = np.interp(np.log(macs / 1e6), np.log(compound.macs_m), compound.top1)
+    assert estimate.top1 < on_compound - 2
+
+
+@pytest.mark.parametrize("config,direction", [
+    (("efficientnet_b0", 2.0, 1.0, 224), "width"), (("efficientnet_b0", 1.0, 3.0, 224), "depth"),
+    (("mobilenet_v2", 1.0, 2.0, 224), "depth"), (("resnet50", 1.0, 1.0, 320), "resolution"),
+    (("mobilenet_v1", 1.1, 1.2, 250), "compound"), (("efficientnet_b2", 1.1, 1.2, 260), "compound")])
+def test_each_direction_reads_its_own_series(config, direction):
+    estimate = reference.estimate_top1(*config)
+    assert estimate.direction == direction and estimate.top1 is not None
+    assert direction in estimate.curve and estimate.basis
+
+
+@pytest.mark.parametrize("config", [("efficientnet_b0", 1.5, 1.0, 300), ("resnet18", 1.5, 1.0, 224),
+                                    ("mobilenet_v2", 1.2, 1.0, 200), ("mobilenet_v3_large", 1.0, 2.0, 224)])
+def test_no_estimate_without_data_in_that_direction(config):
+    estimate = reference.estimate_top1(*config)
+    assert estimate.top1 is None and estimate.curve is None
+    assert estimate.basis.startswith(("no published", "outside the published"))
 
 
 def test_no_estimate_outside_the_published_range():
-    assert reference.estimate_top1("resnet50", core.profile("resnet50", 2.0).macs) is None
-    assert reference.estimate_top1("mobilenet_v2", core.profile("mobilenet_v2", 0.1, 0.1, 32).macs) is None
+    assert reference.estimate_top1("resnet50", 3.0, 1.0, 224).top1 is None
+    assert reference.estimate_top1("mobilenet_v2", 0.1, 0.1, 32).top1 is None
+    assert reference.estimate_top1("mobilenet_v3_large", 0.75, 1.0, 224).top1 is None  # 140 M < 155 M
+
+
+def test_scaling_series_for_the_chart():
+    series = reference.scaling_series("efficientnet_b3")
+    assert set(series.axis) == {"width", "depth", "resolution", "compound"}
+    assert series.source.notna().all() and series.macs.gt(0).all()
+    read = series[series.source.str.contains("Figure 3")]
+    assert len(read) == 6 + 6 + 7 and read.notes.str.contains("read from figure").all()
+    assert reference.scaling_series("resnet18").empty
 
 
 def test_frontier_keeps_best_accuracy_per_cost():
     curve = reference.frontier(reference.curve_points().query("curve == 'MobileNet V1 (TF-slim grid)'"))
     assert curve.macs_m.is_monotonic_increasing and curve.top1.is_monotonic_increasing
+
+
+def test_published_accuracy_belongs_to_exactly_one_network():
+    """V3 Large 0.75 is TF-slim's network (155 M MACs); torchvision's width rule at 0.75 is another."""
+    assert reference.published_top1("mobilenet_v3_large_075", 0.75, 1.0, 224).top1 == 73.3
+    assert reference.published_top1("mobilenet_v3_large", 0.75, 1.0, 224) is None
+    assert reference.published_top1("mobilenet_v3_small_075", 0.75, 1.0, 224).top1 == 65.4
+    assert reference.published_top1("mobilenet_v3_large", 1.0, 1.0, 224).top1 == 75.2  # one network at 1.0
+    assert reference.curve_points().query("variant == 'V3-Large 0.75'").backbone.item() == \
+        "mobilenet_v3_large_tf_slim"
 
 
 def test_published_accuracy_only_for_exactly_published_configurations():

@@ -1,8 +1,10 @@
 """Every backbone by name: the base architectures and their published presets.
 
-A preset is a base architecture at a published (width, depth, resolution).
-EfficientNet B1-B7 take their coefficients from the published table in
-``assets/reference/efficientnet.csv`` rather than recomputing them from phi.
+A preset is a base architecture at a published (width, depth, resolution): the
+exact network its published figures belong to. EfficientNet B1-B7 take their
+coefficients from the published table in ``assets/reference/efficientnet.csv``
+rather than recomputing them from phi; the MobileNet V3 0.75 presets are TF-slim's
+multiplier, which built the published 0.75 networks.
 """
 from __future__ import annotations
 
@@ -10,23 +12,32 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.architecture import Architecture
-from core.families.efficientnet import EFFICIENTNET_B0
+from core.architecture import Architecture, BatchNorm
+from core.families.efficientnet import EFFICIENTNET_B0, TF_PORTED_NORM, TF_PORTED_NORM_MODELS
 from core.families.mobilenet_v1 import MOBILENET_V1
 from core.families.mobilenet_v2 import MOBILENET_V2
-from core.families.mobilenet_v3 import MOBILENET_V3_LARGE, MOBILENET_V3_SMALL
+from core.families.mobilenet_v3 import (
+    MOBILENET_V3_LARGE,
+    MOBILENET_V3_LARGE_TF_SLIM,
+    MOBILENET_V3_SMALL,
+    MOBILENET_V3_SMALL_TF_SLIM,
+)
 from core.families.resnet import RESNET18, RESNET34, RESNET50
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "assets" / "reference"
 
 ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
     MOBILENET_V1, MOBILENET_V2, MOBILENET_V3_LARGE, MOBILENET_V3_SMALL,
+    MOBILENET_V3_LARGE_TF_SLIM, MOBILENET_V3_SMALL_TF_SLIM,
     EFFICIENTNET_B0, RESNET18, RESNET34, RESNET50)}
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A published variant: a base architecture at fixed multipliers."""
+    """A published variant: a base architecture at fixed multipliers.
+
+    ``dropout`` and ``norm`` override the base's where the reference builder does.
+    """
 
     name: str
     title: str
@@ -35,6 +46,7 @@ class Preset:
     depth: float = 1.0
     resolution: int = 224
     dropout: float | None = None
+    norm: BatchNorm | None = None
 
 
 def _efficientnet_presets() -> list[Preset]:
@@ -42,22 +54,23 @@ def _efficientnet_presets() -> list[Preset]:
         rows = [row for row in csv.DictReader(handle) if row["origin"] == "paper"]
     return [Preset(name=row["model"], title=row["variant"], base="efficientnet_b0",
                    width=float(row["width_mult"]), depth=float(row["depth_mult"]),
-                   resolution=int(row["resolution"]), dropout=float(row["dropout"]))
+                   resolution=int(row["resolution"]), dropout=float(row["dropout"]),
+                   norm=TF_PORTED_NORM if row["model"] in TF_PORTED_NORM_MODELS else None)
             for row in rows]
 
 
-def _width_presets(base: str, widths: tuple[float, ...]) -> list[Preset]:
+def _width_presets(family: str, base: str, widths: tuple[float, ...]) -> list[Preset]:
     title = ARCHITECTURES[base].title
-    return [Preset(name=f"{base}_{round(width * 100):03d}", title=f"{title} {width:g}", base=base,
+    return [Preset(name=f"{family}_{round(width * 100):03d}", title=f"{title} {width:g}", base=base,
                    width=width) for width in widths]
 
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     *_efficientnet_presets(),
-    *_width_presets("mobilenet_v1", (0.25, 0.5, 0.75)),
-    *_width_presets("mobilenet_v2", (0.35, 0.5, 0.75, 1.3, 1.4)),
-    *_width_presets("mobilenet_v3_large", (0.75,)),
-    *_width_presets("mobilenet_v3_small", (0.75,)),
+    *_width_presets("mobilenet_v1", "mobilenet_v1", (0.25, 0.5, 0.75)),
+    *_width_presets("mobilenet_v2", "mobilenet_v2", (0.35, 0.5, 0.75, 1.3, 1.4)),
+    *_width_presets("mobilenet_v3_large", "mobilenet_v3_large_tf_slim", (0.75,)),
+    *_width_presets("mobilenet_v3_small", "mobilenet_v3_small_tf_slim", (0.75,)),
 )}
 
 BACKBONE_NAMES: tuple[str, ...] = tuple(sorted({*ARCHITECTURES, *PRESETS}))

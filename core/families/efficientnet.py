@@ -3,9 +3,14 @@
 Rows are (expansion, kernel, stride, output channels, repeats). Every MBConv has
 squeeze-excitation of a quarter of the block's *input* width and swish. The head
 is 4x the last stage's rounded width (torchvision's rule; TF rounds 1280 x width,
-which agrees for B0-B7). B1-B7 are presets of this one table.
+which agrees for B0-B7). B1-B7 are presets of this one table. Batch norm is torch's
+default for B0-B4; torchvision builds B5-B7, whose weights were ported from TF, with
+TF's settings.
 """
-from core.architecture import Architecture, ChannelRules, Stage
+from core.architecture import Architecture, BatchNorm, ChannelRules, Stage
+
+TF_PORTED_NORM = BatchNorm(eps=1e-3, momentum=0.01)
+TF_PORTED_NORM_MODELS = ("efficientnet_b5", "efficientnet_b6", "efficientnet_b7")
 
 
 def _mbconv(expand: int, kernel: int, stride: int, out: int, repeats: int) -> Stage:
