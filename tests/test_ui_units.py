@@ -1,10 +1,9 @@
-"""The streamlit-free UI pieces: URL state, chart builders, the background latency runner."""
+"""The streamlit-free UI pieces: URL state, inert text, chart builders."""
 import pandas as pd
 import pytest
 
 import core
 from core import reference
-from core.jobs import LatencyJobs
 from ui import charts
 from ui.state import ExplorerState, parse_query, preset_state
 
@@ -42,7 +41,7 @@ def test_bad_values_are_clamped_or_replaced_with_a_reason(query, expected):
 
 def test_reference_figure_labels_convention_and_estimate():
     cost = core.profile("mobilenet_v2", 0.75)
-    estimate = reference.estimate_top1(cost.base, cost.macs)
+    estimate = reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution)
     figure = charts.reference_figure(reference.curve_points(), "v", cost.macs, estimate, "FLOPs")
     assert "= 2 x MACs" in figure.layout.xaxis.title.text and figure.layout.xaxis.type == "log"
     star = figure.data[-1]
@@ -72,17 +71,27 @@ def test_params_figure_uses_engine_counts():
     assert list(figure.data[0].y) == [10] and figure.data[-1].x[0] == 7
 
 
-def test_latency_jobs_cache_by_settings_and_report_errors():
-    jobs = LatencyJobs(max_results=2)
-    settings = dict(backbone="mobilenet_v3_small", width=0.35, depth=0.5, resolution=64, warmup=0, repeats=3)
-    job = jobs.submit(**settings)
-    assert jobs.submit(**settings) is job and jobs.get(**settings) is job
-    job.finished.wait(60)
-    assert job.result.runs == 3 and job.done == job.total == 3
-    refused = jobs.submit(backbone="efficientnet_b7", batch=64)
-    refused.finished.wait(60)
-    assert "above the" in refused.error and refused.result is None
-    assert jobs.submit(backbone="efficientnet_b7", batch=64) is not refused  # errors are retried
+@pytest.mark.parametrize("value,shown", [
+    ("[Click](http://evil.example)", "`[Click](http://evil.example)`"),
+    ("a`b", "``a`b``"),
+    ("`x`", "`` `x` ``"),
+    ("line\nbreak<script>", "`line break<script>`"),
+    ("", "(empty)"),
+    ("A" * 100, "`" + "A" * 40 + "…` (100 characters)"),
+])
+def test_user_text_is_quoted_as_an_inert_code_span(value, shown):
+    from ui.safe_text import quoted
+
+    assert quoted(value) == shown
+
+
+def test_warnings_are_capped_with_a_count():
+    from ui.safe_text import capped
+
+    assert capped(["w"] * 3) == ["w"] * 3
+    assert capped([str(index) for index in range(500)])[-1] == "… and 492 more."
+    state, warnings = parse_query({f"key{index}": "x" for index in range(500)})
+    assert state == ExplorerState() and len(warnings) == 9
 
 
 def test_pins_round_trip_and_bad_pins_are_explained():
@@ -92,8 +101,8 @@ def test_pins_round_trip_and_bad_pins_are_explained():
     assert parse_pins(pins_to_query(configs)) == (configs, [])
     kept, warnings = parse_pins("resnet50:x:1:224,resnet18:1:1:16,nonsense")
     assert kept == [("resnet18", 1.0, 1.0, 32)]
-    assert "width 'x' is not a number" in warnings[0] and "resolution=16 is outside" in warnings[1]
-    assert "'nonsense'" in warnings[2]
+    assert "width `x` is not a number" in warnings[0] and "resolution=`16` is outside" in warnings[1]
+    assert "`nonsense`" in warnings[2]
 
 
 @pytest.mark.parametrize("current,url_path,expected", [
@@ -112,7 +121,8 @@ def test_reference_figure_marks_a_published_configuration_as_published():
     cost = core.profile("efficientnet_b3")
     published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
     figure = charts.reference_figure(reference.curve_points(), "b3", cost.macs,
-                                     reference.estimate_top1(cost.base, cost.macs), published=published)
+                                     reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution),
+                                     published=published)
     star = figure.data[-1]
     assert star.y[0] == 81.6 and "published" in star.text[0] and "Tan & Le" in star.hovertemplate
 

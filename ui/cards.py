@@ -23,8 +23,8 @@ def _change(value: float, base: float) -> dict:
 
 def variant_accuracy(cost: Profile) -> tuple[reference.PublishedAccuracy | None, reference.AccuracyEstimate | None]:
     """The published top-1 if this is exactly a published model, and the estimate on its family's curve."""
-    return (reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution),
-            reference.estimate_top1(cost.base, cost.macs))
+    return (reference.published_top1(cost.backbone, cost.width, cost.depth, cost.resolution),
+            reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution))
 
 
 def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
@@ -47,12 +47,12 @@ def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
     if published is not None:
         cards[4].metric("Top-1 (published)", f"{published.top1:.1f}%",
                         help=f"Published for this exact configuration ({published.variant}): {published.source}")
-    elif estimate is None:
-        cards[4].metric("Top-1 (estimate)", "n/a", help="No published curve of this family covers this cost")
+    elif estimate.top1 is None:
+        cards[4].metric("Top-1 (estimate)", "n/a", help=f"No estimate: {estimate.basis}")
     else:
         cards[4].metric("Top-1 (estimate)", f"~{estimate.top1:.1f}%", help=(
-            f"Estimate: interpolated (linear in log MACs) on {estimate.curve} between {estimate.low_variant} "
-            f"and {estimate.high_variant}. Not a published result; the model was never trained."))
+            f"Estimate for a {estimate.direction} variant: {estimate.basis}. Not a published result; "
+            "the model was never trained."))
     base_arch = ARCHITECTURES[cost.base]
     st.caption(f"Deltas against {base_arch.title} at width 1, depth 1, {base_arch.default_resolution} px. "
                + CONVENTION)

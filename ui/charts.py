@@ -59,7 +59,7 @@ def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: Accu
         figure.add_trace(_star(x, published.top1, f"{label} (published)", f"{published.top1:.1f}% (published)",
                                f"<b>{label}</b> = {published.variant}<br>{unit} %{{x:.3s}} (engine)<br>"
                                f"top-1 %{{y:.1f}}%, published: {published.source}"))
-    elif estimate is not None:
+    elif estimate is not None and estimate.top1 is not None:
         figure.add_trace(_star(x, estimate.top1, f"{label} (estimate)", f"~{estimate.top1:.1f}% (estimate)",
                                f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: estimate "
                                f"interpolated on {estimate.curve}<br>between {estimate.low_variant} and "

@@ -43,7 +43,7 @@ def reference_costs() -> pd.DataFrame:
     rows = []
     for point in points.itertuples():
         width = 1.0 if pd.isna(point.width_mult) else point.width_mult
-        cost = core.profile(point.model, width, point.depth_mult, int(point.resolution))
+        cost = core.profile(point.backbone, width, point.depth_mult, int(point.resolution))
         rows.append({"curve": point.curve, "variant": point.variant, "params": cost.params, "macs": cost.macs})
     return pd.DataFrame(rows)
 

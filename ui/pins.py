@@ -29,10 +29,10 @@ def pin_variant(cost: Profile, announce: bool = True) -> None:
     published, estimate = variant_accuracy(cost)
     if published is not None:
         top1, basis = published.top1, f"published ({published.variant})"
-    elif estimate is not None:
+    elif estimate.top1 is not None:
         top1, basis = round(estimate.top1, 2), f"estimate on {estimate.curve}"
     else:
-        top1, basis = None, "no published curve at this cost"
+        top1, basis = None, f"no estimate: {estimate.basis}"
     pins().append({"label": label, "backbone": cost.backbone, "base": cost.base, "width": cost.width,
                    "depth": cost.depth, "resolution": cost.resolution, "params": cost.params,
                    "macs": cost.macs, "flops": cost.flops, "activation_bytes": cost.activation_bytes,
