@@ -8,6 +8,9 @@ FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 
 st.set_page_config(page_title="Channel Scaling Lab", page_icon=str(FAVICON), layout="wide")
 
+# Read from the back of a room: less empty space above the first line, so charts start above the fold.
+st.html("<style>.stMainBlockContainer {padding-top: 2.5rem;} .stMainBlockContainer h1 {font-size: 2.1rem;}</style>")
+
 navigation = st.navigation([
     st.Page("pages/explorer.py", title="Explorer", icon=":material/tune:", default=True),
     st.Page("pages/compare.py", title="Compare", url_path="compare", icon=":material/bar_chart:"),

@@ -215,8 +215,9 @@ def _latency(args) -> None:
     if args.json:
         print(json.dumps(result.as_dict()))
         return
+    threads = f"{result.threads} thread{'s' if result.threads > 1 else ''}"
     print(f"{result.backbone}: width {result.width:g}, depth {result.depth:g}, {result.resolution} px, "
-          f"batch {result.batch}, {result.dtype}, {result.device} ({result.threads} thread{'s' if result.threads > 1 else ''})")
+          f"batch {result.batch}, {result.dtype}, {result.device} ({threads})")
     print(f"  median {duration_ms(result.median_ms)}  (p10-p90 {duration_range_ms(result.p10_ms, result.p90_ms)}; "
           f"{result.runs} runs after {result.warmup} warm-up, {result.wall_s:.1f} s in all)  "
           f"{result.images_per_s:,.1f} images/s")

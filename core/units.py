@@ -11,10 +11,11 @@ def si(value: float, unit: str = "", digits: int = 2) -> str:
 
 
 def size_bytes(value: float) -> str:
-    """Bytes in binary units: 14019488 -> '13.37 MiB'."""
+    """Bytes in binary units, three significant digits: 14019488 -> '13.4 MiB', 267898880 -> '255 MiB'."""
     for factor, prefix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
         if abs(value) >= factor:
-            return f"{value / factor:.2f} {prefix}"
+            scaled = value / factor
+            return f"{scaled:.0f} {prefix}" if scaled >= 100 else f"{scaled:.3g} {prefix}"
     return f"{value:.0f} B"
 
 

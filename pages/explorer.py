@@ -5,10 +5,10 @@ from core.families import ARCHITECTURES, resolve
 from ui import charts
 from ui.cards import metric_cards, profile_or_error, variant_accuracy
 from ui.downloads import download_csv
-from ui.engine import base_profile, reference_costs, reference_points
+from ui.engine import base_profile, curve_traces, params_traces, series_traces
 from ui.labels import variant_label
-from ui.layer_table import layer_column_config, layer_table
 from ui.latency_panel import latency_panel
+from ui.layer_table import layer_column_config, layer_table
 from ui.pins import pin_variant, pins
 from ui.routing import require_router
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
@@ -17,7 +17,8 @@ from ui.state import VIEWS
 require_router()
 state = explorer_sidebar()
 width, depth, resolution = state.config()
-st.title("Channel Scaling Lab")
+title, views = st.columns([1, 1], vertical_alignment="bottom")
+title.title("Channel Scaling Lab")
 url_warnings()
 if state.mode == "compound":
     start = resolve(state.backbone)[1]
@@ -33,20 +34,22 @@ if cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
     metric_cards(cost, base, state.unit)
     label = variant_label(state.backbone, width, depth, resolution)
-    view = st.segmented_control("View", VIEWS, key="explorer_view",
-                                required=True, persist_state="session",
-                                format_func={"position": "Where it sits", "inside": "Inside the network",
-                                             "latency": "Latency"}.get)
+    view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
+                                   required=True, persist_state="session",
+                                   format_func={"position": "Where it sits", "inside": "Inside the network",
+                                                "latency": "Latency"}.get)
     if view == "position":
-        left, right = st.columns(2)
+        left, right = st.columns([3, 2])
         published, estimate = variant_accuracy(cost)
-        left.plotly_chart(charts.reference_figure(reference_points(), label, cost.macs, estimate, state.unit,
-                                                  published), key="reference_chart")
-        right.plotly_chart(charts.params_macs_figure(reference_costs(), label, cost.params, cost.macs,
+        traces = [*curve_traces(state.unit), *series_traces(cost.base, state.unit)]
+        left.plotly_chart(charts.reference_figure(traces, label, cost.macs, estimate, state.unit, published),
+                          key="reference_chart")
+        right.plotly_chart(charts.params_macs_figure(params_traces(state.unit), label, cost.params, cost.macs,
                                                      state.unit), key="params_chart")
-        st.caption("Left: published ImageNet top-1 (hover for the source); the star's accuracy is the published "
-                   "one where this is exactly a published model, otherwise an estimate interpolated on its own "
-                   "family's curve. Right: every published model's params and cost as computed by this engine.")
+        st.caption("Left: published ImageNet top-1 (hover a point for its source); dashed and dotted lines are "
+                   "published results of scaling one axis only. The star is this variant at its published top-1 "
+                   "where it is exactly a published model, else at an estimate from data scaled the same way "
+                   "(hover it for the basis). Right: params against cost, counted by this engine; colours as left.")
     elif view == "inside":
         arch = ARCHITECTURES[cost.base]
         left, right = st.columns([3, 2])

@@ -1,5 +1,6 @@
 """The streamlit-free UI pieces: URL state, inert text, chart builders."""
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 import core
@@ -39,21 +40,38 @@ def test_bad_values_are_clamped_or_replaced_with_a_reason(query, expected):
     assert len(warnings) == 1 and reason in warnings[0]
 
 
+def _traces(unit: str = "MACs", base: str = "mobilenet_v2") -> list[dict]:
+    return charts.curve_traces(reference.curve_points(), unit) + charts.series_traces(reference.scaling_series(base), unit)
+
+
 def test_reference_figure_labels_convention_and_estimate():
-    cost = core.profile("mobilenet_v2", 0.75)
+    cost = core.profile("mobilenet_v2", 0.75, 1.0, 200)
     estimate = reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution)
-    figure = charts.reference_figure(reference.curve_points(), "v", cost.macs, estimate, "FLOPs")
-    assert "= 2 x MACs" in figure.layout.xaxis.title.text and figure.layout.xaxis.type == "log"
-    star = figure.data[-1]
-    assert star.x[0] == cost.flops and "estimate" in star.text[0] and "estimate" in star.hovertemplate
-    assert len(figure.data) == 2 * 6 + 1  # markers and frontier per curve, plus the variant
+    spec = charts.reference_figure(_traces("FLOPs"), "v", cost.macs, estimate, "FLOPs").to_dict()
+    xaxis = spec["layout"]["xaxis"]
+    assert "= 2 x MACs" in xaxis["title"]["text"] and xaxis["type"] == "log" and xaxis["exponentformat"] == "SI"
+    star = spec["data"][-1]
+    assert star["x"][0] == cost.flops and star["y"][0] == estimate.top1 and "estimate" in star["hovertemplate"]
+    assert "(estimate)" in spec["layout"]["annotations"][0]["text"]
+    series = charts.series_traces(reference.scaling_series("mobilenet_v2"), "FLOPs")
+    assert len(spec["data"]) == 2 * 6 + len(series) + 1  # points and frontier per curve, V2's series, the star
 
 
-def test_reference_figure_draws_a_line_where_no_curve_exists():
-    cost = core.profile("resnet50", 2.0)
-    figure = charts.reference_figure(reference.curve_points(), "big resnet", cost.macs, None)
-    assert figure.layout.shapes[0].x0 == cost.macs
-    assert "no accuracy estimate" in figure.layout.annotations[0].text
+def test_reference_figure_draws_single_axis_series_beside_the_compound_curve():
+    cost = core.profile("efficientnet_b0", 1.0, 1.0, 600)
+    estimate = reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution)
+    spec = charts.reference_figure(_traces(base="efficientnet_b0"), "b0 600", cost.macs, estimate).to_dict()
+    names = {trace["name"] for trace in spec["data"]}
+    assert {"width only", "depth only", "resolution only"} <= names
+    assert estimate.direction == "resolution" and "resolution" in spec["data"][-1]["hovertemplate"]
+
+
+def test_reference_figure_draws_a_line_where_no_estimate_exists():
+    cost = core.profile("resnet18", 2.0)
+    estimate = reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution)
+    spec = charts.reference_figure(_traces(), "big resnet", cost.macs, estimate).to_dict()
+    assert spec["layout"]["shapes"][0]["x0"] == cost.macs
+    assert "no accuracy estimate" in spec["layout"]["annotations"][0]["text"]
 
 
 def test_block_widths_show_rounding_and_depth():
@@ -66,9 +84,9 @@ def test_block_widths_show_rounding_and_depth():
 
 
 def test_params_figure_uses_engine_counts():
-    figure = charts.params_macs_figure(
-        pd.DataFrame([{"curve": "c", "variant": "a", "params": 10, "macs": 20}]), "x", 5, 7)
-    assert list(figure.data[0].y) == [10] and figure.data[-1].x[0] == 7
+    traces = charts.params_traces(pd.DataFrame([{"curve": "c", "variant": "a", "params": 10, "macs": 20}]), "MACs")
+    spec = charts.params_macs_figure(traces, "x", 5, 7).to_dict()
+    assert spec["data"][0]["y"] == [10] and spec["data"][-1]["x"] == [7]
 
 
 @pytest.mark.parametrize("value,shown", [
@@ -120,15 +138,39 @@ def test_share_links_point_at_the_page_from_any_current_url(current, url_path, e
 def test_reference_figure_marks_a_published_configuration_as_published():
     cost = core.profile("efficientnet_b3")
     published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
-    figure = charts.reference_figure(reference.curve_points(), "b3", cost.macs,
-                                     reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution),
-                                     published=published)
-    star = figure.data[-1]
-    assert star.y[0] == 81.6 and "published" in star.text[0] and "Tan & Le" in star.hovertemplate
+    spec = charts.reference_figure(_traces(base="efficientnet_b0"), "b3", cost.macs,
+                                   reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution),
+                                   published=published).to_dict()
+    star = spec["data"][-1]
+    assert star["y"][0] == 81.6 and "published" in star["name"] and "Tan & Le" in star["hovertemplate"]
 
 
 def test_stage_shares_sum_to_the_whole_network():
-    figure = charts.stage_share_figure(core.profile("resnet50").layers)
-    for trace in figure.data:
-        assert sum(trace.y) == pytest.approx(100)
-    assert list(figure.data[0].x) == ["stem", "stage1", "stage2", "stage3", "stage4", "head", "classifier"]
+    spec = charts.stage_share_figure(core.profile("resnet50").layers).to_dict()
+    for trace in spec["data"]:
+        assert sum(trace["y"]) == pytest.approx(100)
+    assert list(spec["data"][0]["x"]) == ["stem", "stage1", "stage2", "stage3", "stage4", "head", "classifier"]
+
+
+def _explorer_specs():
+    cost = core.profile("efficientnet_b0", 1.3, 1.2, 260)
+    base = core.profile("efficientnet_b0")
+    estimate = reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution)
+    costs = pd.DataFrame([{"curve": "c", "variant": "a", "params": 10, "macs": 20}])
+    latencies = pd.DataFrame([{"label": name, "measured": index == 0, "macs": 10 ** (7 + index), "params": 1,
+                               "median_ms": 5.0 * (index + 1), "p10_ms": 4.0, "p90_ms": 12.0, "images_per_s": 1}
+                              for index, name in enumerate("abc")])
+    for unit in ("MACs", "FLOPs"):
+        yield charts.reference_figure(_traces(unit, "efficientnet_b0"), "v", cost.macs, estimate, unit)
+        yield charts.reference_figure(_traces(unit), "v", cost.macs, None, unit)
+        yield charts.params_macs_figure(charts.params_traces(costs, unit), "v", cost.params, cost.macs, unit)
+        yield charts.stage_share_figure(cost.layers, unit)
+        yield charts.latency_figure(latencies, unit)
+    yield charts.channel_profile_figure(base.layers, cost.layers, "base", "v")
+
+
+def test_every_plain_json_figure_is_valid_plotly():
+    """The Explorer's figures skip Plotly's validation at run time (PlotlySpec); it happens here instead."""
+    for spec in _explorer_specs():
+        assert isinstance(spec, charts.PlotlySpec)
+        go.Figure(spec.to_dict())  # raises on any unknown property or bad value

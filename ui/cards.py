@@ -43,7 +43,7 @@ def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
     weights = cost.weight_bytes
     cards[3].metric("Weights (fp32)", size_bytes(weights["fp32"]), **_change(cost.params, base.params),
                     help="4 bytes per parameter")
-    cards[3].caption(f"fp16 {size_bytes(weights['fp16'])} · int8 {size_bytes(weights['int8'])}")
+    cards[3].caption(f"fp16 {size_bytes(weights['fp16'])}, int8 {size_bytes(weights['int8'])}")
     if published is not None:
         cards[4].metric("Top-1 (published)", f"{published.top1:.1f}%",
                         help=f"Published for this exact configuration ({published.variant}): {published.source}")
@@ -55,7 +55,7 @@ def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
             "the model was never trained."))
     base_arch = ARCHITECTURES[cost.base]
     st.caption(f"Deltas against {base_arch.title} at width 1, depth 1, {base_arch.default_resolution} px. "
-               + CONVENTION)
+               "MACs: conv + linear multiply-accumulates; FLOPs = 2 x MACs.", help=CONVENTION)
 
 
 def profile_or_error(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,

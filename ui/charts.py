@@ -17,9 +17,31 @@ from core.units import si
 COLORS = {"EfficientNet B0-B7 (paper)": "#1f77b4", "MobileNet V1 (TF-slim grid)": "#2ca02c",
           "MobileNet V2 (TF-slim grid)": "#ff7f0e", "MobileNet V3 Large (paper)": "#9467bd",
           "MobileNet V3 Small (paper)": "#8c564b", "ResNet-18/34/50 (torchvision V1)": "#7f7f7f"}
+AXIS_DASH = {"width": "dash", "depth": "dot", "resolution": "dashdot", "compound": "solid"}
 HIGHLIGHT = "#d62728"
-LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), height=430,
-              legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
+HEIGHT = 380
+# Legends sit inside the plot, in a corner the data leaves empty: never on an axis title, and never
+# squeezing the plot on a projector. Accuracy against cost leaves the top left empty (no cheap model
+# is that accurate).
+LEGEND = dict(x=0.01, xanchor="left", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.85)",
+              font=dict(size=10), tracegroupgap=0)
+LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), height=HEIGHT, legend=LEGEND)
+
+
+class PlotlySpec(go.Figure):
+    """A figure given as plain Plotly JSON, handed to ``st.plotly_chart`` without re-validation.
+
+    Streamlit validates every dict figure through ``go.Figure`` on every rerun: about 100 ms for
+    the reference chart, most of a slider move. The Explorer's figures are built as dicts
+    instead and validated once, by the tests (``tests/test_ui_units.py``). Streamlit reads a
+    figure object only through ``to_dict()``, which returns the spec as built.
+    """
+
+    def __init__(self, spec: dict):  # deliberately no go.Figure.__init__: nothing to validate here
+        self._spec = spec
+
+    def to_dict(self) -> dict:
+        return self._spec
 
 
 def unit_factor(unit: str) -> int:
@@ -28,80 +50,148 @@ def unit_factor(unit: str) -> int:
 
 def cost_axis_title(unit: str) -> str:
     if unit == "FLOPs":
-        return "FLOPs per image (= 2 x MACs; conv + linear; log scale)"
-    return "MACs per image (multiply-accumulates of conv + linear layers; log scale)"
+        return "FLOPs per image (= 2 x MACs; conv + linear)"
+    return "MACs per image (conv + linear multiply-accumulates)"
 
 
-def reference_figure(points: pd.DataFrame, label: str, macs: int, estimate: AccuracyEstimate | None,
-                     unit: str = "MACs", published: PublishedAccuracy | None = None) -> go.Figure:
-    """Published top-1 against cost per family, with the current variant highlighted.
+def _log_axis(title: str) -> dict:
+    """A log axis labelled once per decade in SI units (1M, 10M, 1G), like the cards."""
+    return dict(type="log", title=dict(text=title), dtick=1, exponentformat="SI", automargin=True)
 
-    The variant's accuracy is the published one where it is exactly a published model,
-    else an estimate on its family's curve, else absent (a dashed line at its cost).
-    """
+
+def _axis(title: str, **extra) -> dict:
+    return dict(title=dict(text=title), automargin=True, **extra)
+
+
+def _layout(title: str, xaxis: dict, yaxis: dict, **extra) -> dict:
+    return dict(title=dict(text=title, font=dict(size=15)), xaxis=xaxis, yaxis=yaxis,
+                margin=dict(l=10, r=10, t=40, b=10), height=HEIGHT, legend=LEGEND, **extra)
+
+
+def _columns(frame: pd.DataFrame, *names: str) -> list:
+    """Rows of ``frame[names]`` as JSON-ready lists (Plotly's customdata)."""
+    return frame[list(names)].to_numpy().tolist()
+
+
+def curve_traces(points: pd.DataFrame, unit: str) -> list[dict]:
+    """Published top-1 against cost, per family: its points, and its best-at-each-cost line."""
     factor = unit_factor(unit)
-    figure = go.Figure()
+    traces = []
     for curve, rows in points.groupby("curve", sort=False):
         color = COLORS.get(curve, "#333")
         hover = ("<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s}<br>top-1 %{y:.1f}%<br>"
                  "source: %{customdata[1]}<extra>" + curve + "</extra>")
-        figure.add_trace(go.Scatter(
-            x=rows.macs_m * 1e6 * factor, y=rows.top1, mode="markers", name=curve,
-            legendgroup=curve, marker=dict(color=color, size=7, opacity=0.6),
-            customdata=rows[["variant", "source"]].to_numpy(), hovertemplate=hover, showlegend=False))
         best = frontier(rows)
-        figure.add_trace(go.Scatter(
-            x=best.macs_m * 1e6 * factor, y=best.top1, mode="lines", name=curve, legendgroup=curve,
-            line=dict(color=color, width=2), customdata=best[["variant", "source"]].to_numpy(),
-            hovertemplate=hover))
-    x = macs * factor
-    if published is not None:
-        figure.add_trace(_star(x, published.top1, f"{label} (published)", f"{published.top1:.1f}% (published)",
-                               f"<b>{label}</b> = {published.variant}<br>{unit} %{{x:.3s}} (engine)<br>"
-                               f"top-1 %{{y:.1f}}%, published: {published.source}"))
-    elif estimate is not None and estimate.top1 is not None:
-        figure.add_trace(_star(x, estimate.top1, f"{label} (estimate)", f"~{estimate.top1:.1f}% (estimate)",
-                               f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: estimate "
-                               f"interpolated on {estimate.curve}<br>between {estimate.low_variant} and "
-                               f"{estimate.high_variant}; not a published result"))
-    else:
-        figure.add_vline(x=x, line=dict(color=HIGHLIGHT, width=2, dash="dash"))
-        figure.add_annotation(x=math.log10(x), y=0.02, yref="paper", xref="x", showarrow=False,
-                              xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
-                              text=f" {si(x)} {unit}: no published {label.split()[0]} curve here,<br>"
-                                   " so no accuracy estimate", font=dict(color=HIGHLIGHT))
-    figure.update_xaxes(type="log", title=cost_axis_title(unit))
-    figure.update_yaxes(title="ImageNet top-1 (%), published")
-    figure.update_layout(title="Where it sits: published accuracy against cost", **LAYOUT)
-    return figure
+        traces += [
+            dict(type="scatter", x=(rows.macs_m * 1e6 * factor).tolist(), y=rows.top1.tolist(), mode="markers",
+                 name=curve, legendgroup=curve, showlegend=False, marker=dict(color=color, size=7, opacity=0.6),
+                 customdata=_columns(rows, "variant", "source"), hovertemplate=hover),
+            dict(type="scatter", x=(best.macs_m * 1e6 * factor).tolist(), y=best.top1.tolist(), mode="lines",
+                 name=curve.split(" (")[0], legendgroup=curve, line=dict(color=color, width=2),
+                 customdata=_columns(best, "variant", "source"), hovertemplate=hover)]
+    return traces
 
 
-def _star(x: float, y: float, name: str, text: str, hover: str) -> go.Scatter:
-    """The current variant: a labelled star."""
-    return go.Scatter(x=[x], y=[y], mode="markers+text", name=name, text=[text], textposition="bottom center",
-                      cliponaxis=False, textfont=dict(color=HIGHLIGHT),
-                      marker=dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1)),
-                      hovertemplate=hover + "<extra></extra>")
+def series_traces(series: pd.DataFrame, unit: str) -> list[dict]:
+    """Published single-axis scaling (width only, depth only, resolution only), one dashed line each.
 
-
-def params_macs_figure(reference: pd.DataFrame, label: str, params: int, macs: int,
-                       unit: str = "MACs") -> go.Figure:
-    """Engine-computed params and cost of the published models, with the current variant."""
+    Beside the compound curve they show the paper's central result: at equal cost, scaling one
+    axis saturates below scaling all three.
+    """
     factor = unit_factor(unit)
-    figure = go.Figure()
-    for curve, rows in reference.groupby("curve", sort=False):
-        figure.add_trace(go.Scatter(
-            x=rows.macs * factor, y=rows.params, mode="markers", name=curve,
-            marker=dict(color=COLORS.get(curve, "#333"), size=8),
-            customdata=rows[["variant"]].to_numpy(),
-            hovertemplate="<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s}<br>params %{y:.3s}"
-                          "<extra>computed by the engine</extra>"))
-    figure.add_trace(_star(macs * factor, params, label, "this variant",
-                           f"<b>{label}</b><br>{unit} %{{x:.3s}}<br>params %{{y:.3s}}"))
-    figure.update_xaxes(type="log", title=cost_axis_title(unit))
-    figure.update_yaxes(type="log", title="parameters (log scale)")
-    figure.update_layout(title="Parameters against cost (all points computed by the engine)", **LAYOUT)
-    return figure
+    traces = []
+    drawn = series[(series.axis != "width x resolution")  # a grid: its points are the family's curve already
+                   & ~series.series.str.contains("B0-B7")]  # the compound curve itself
+    shown = set()
+    for name, rows in drawn.groupby("series", sort=False):
+        rows = rows.sort_values("macs")
+        axis = rows.axis.iloc[0]
+        traces.append(dict(
+            type="scatter", x=(rows.macs * factor).tolist(), y=rows.top1.tolist(), mode="lines+markers",
+            name=f"{axis} only" if axis != "compound" else "compound",
+            legendgroup=axis, showlegend=axis not in shown,
+            line=dict(color="#444", width=1.5, dash=AXIS_DASH.get(axis, "dash")),
+            marker=dict(size=5, color="#444"), customdata=_columns(rows, "variant", "notes"),
+            hovertemplate="<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s} (engine)<br>top-1 %{y:.1f}%<br>"
+                          "%{customdata[1]}<extra>" + name + "</extra>"))
+        shown.add(axis)
+    return traces
+
+
+def _star(x: float, y: float, name: str, hover: str) -> dict:
+    """The current variant: a star (its label is an annotation, see ``_star_label``)."""
+    return dict(type="scatter", x=[x], y=[y], mode="markers", name=name, cliponaxis=False, showlegend=False,
+                marker=dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1)),
+                hovertemplate=hover + "<extra></extra>")
+
+
+def _star_label(x: float, y: float, text: str) -> dict:
+    """The star's label on a white box, offset up and left so it never sits on a curve's line."""
+    return dict(x=x, y=y, text=text, showarrow=True, arrowcolor=HIGHLIGHT, ax=-50, ay=-36,
+                bgcolor="rgba(255,255,255,0.9)", bordercolor=HIGHLIGHT, font=dict(color=HIGHLIGHT, size=12))
+
+
+def reference_figure(traces: list[dict], label: str, macs: int, estimate: AccuracyEstimate | None,
+                     unit: str = "MACs", published: PublishedAccuracy | None = None) -> PlotlySpec:
+    """Published top-1 against cost (``curve_traces`` + ``series_traces``), with the current variant.
+
+    The variant's accuracy is the published one where it is exactly a published model,
+    else an estimate with its basis, else absent (a dashed line at its cost, and why).
+    """
+    x = macs * unit_factor(unit)
+    data, annotations, shapes = list(traces), [], []
+    if published is not None:
+        data.append(_star(x, published.top1, f"{label} (published)",
+                          f"<b>{label}</b> = {published.variant}<br>{unit} %{{x:.3s}} (engine)<br>"
+                          f"top-1 %{{y:.1f}}%, published: {published.source}"))
+        annotations.append(_star_label(math.log10(x), published.top1, f"{published.top1:.1f}% (published)"))
+    elif estimate is not None and estimate.top1 is not None:
+        data.append(_star(x, estimate.top1, f"{label} (estimate)",
+                          f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: estimate for a "
+                          f"{estimate.direction} variant<br>{_wrap(estimate.basis)}<br>not a published result"))
+        annotations.append(_star_label(math.log10(x), estimate.top1, f"~{estimate.top1:.1f}% (estimate)"))
+    else:
+        reason = "no published data was scaled this way" if estimate is None else estimate.basis
+        shapes.append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper",
+                           line=dict(color=HIGHLIGHT, width=2, dash="dash")))
+        annotations.append(dict(x=math.log10(x), y=0.02, yref="paper", showarrow=False, xanchor="left",
+                                yanchor="bottom", bgcolor="rgba(255,255,255,0.8)", font=dict(color=HIGHLIGHT),
+                                text=f" {si(x)} {unit}: no accuracy estimate<br> ({_wrap(reason)})"))
+    layout = _layout("Where it sits: published top-1 against cost", _log_axis(cost_axis_title(unit)),
+                     _axis("ImageNet top-1 (%), published"), annotations=annotations, shapes=shapes)
+    return PlotlySpec(dict(data=data, layout=layout))
+
+
+def _wrap(text: str, width: int = 60) -> str:
+    """Break a long hover or annotation line at spaces (Plotly does not wrap)."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
+
+
+def params_traces(costs: pd.DataFrame, unit: str) -> list[dict]:
+    """Every published model's params and cost, as the engine counts them."""
+    factor = unit_factor(unit)
+    return [dict(type="scatter", x=(rows.macs * factor).tolist(), y=rows.params.tolist(), mode="markers", name=curve,
+                 showlegend=False,  # the same colours as the accuracy chart's legend beside it
+                 marker=dict(color=COLORS.get(curve, "#333"), size=8), customdata=_columns(rows, "variant"),
+                 hovertemplate="<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s}<br>params %{y:.3s}"
+                               "<extra>computed by the engine</extra>")
+            for curve, rows in costs.groupby("curve", sort=False)]
+
+
+def params_macs_figure(traces: list[dict], label: str, params: int, macs: int, unit: str = "MACs") -> PlotlySpec:
+    """Params against cost of the published models (``params_traces``), with the current variant."""
+    x = macs * unit_factor(unit)
+    data = [*traces, _star(x, params, label, f"<b>{label}</b><br>{unit} %{{x:.3s}}<br>params %{{y:.3s}}")]
+    label_at = _star_label(math.log10(x), math.log10(params), "this variant")
+    layout = _layout("Parameters against cost (engine counts)", _log_axis(cost_axis_title(unit)),
+                     _log_axis("parameters"), annotations=[label_at])
+    return PlotlySpec(dict(data=data, layout=layout))
 
 
 def block_widths(layers: pd.DataFrame) -> pd.DataFrame:
@@ -116,56 +206,63 @@ def block_widths(layers: pd.DataFrame) -> pd.DataFrame:
 
 
 def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label: str,
-                           scaled_label: str) -> go.Figure:
+                           scaled_label: str) -> PlotlySpec:
     """Output width of every block, base against scaled: rounding to 8 and added depth made visible."""
-    figure = go.Figure()
+    data = []
     for table, name, color, dash in ((base, base_label, "#7f7f7f", "dot"), (scaled, scaled_label, HIGHLIGHT, None)):
         blocks = block_widths(table)
-        custom = blocks[["block", "stage", "output_size", "inner_channels"]].to_numpy()
-        figure.add_trace(go.Scatter(
-            x=blocks.index, y=blocks.out_channels, mode="lines+markers", name=f"{name}: block output",
-            line=dict(shape="hv", color=color, dash=dash), marker=dict(size=5), customdata=custom,
-            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>%{y} channels out, %{customdata[3]} inside, "
-                          "at %{customdata[2]}x%{customdata[2]}<extra>" + name + "</extra>"))
-        figure.add_trace(go.Scatter(
-            x=blocks.index, y=blocks.inner_channels, mode="markers", name=f"{name}: widest inner layer",
-            marker=dict(size=5, color=color, symbol="line-ew-open", line=dict(width=2)), opacity=0.5,
-            customdata=custom, hoverinfo="skip"))
-    figure.update_xaxes(title="block, input to output (stem first, head last; more blocks = more depth)")
-    figure.update_yaxes(title="channels (log scale)", type="log")
-    figure.update_layout(title="Channel profile", **LAYOUT)
-    return figure
+        custom = _columns(blocks, "block", "stage", "output_size", "inner_channels")
+        index = list(range(len(blocks)))
+        data += [
+            dict(type="scatter", x=index, y=blocks.out_channels.tolist(), mode="lines+markers",
+                 name=f"{name}: block output", line=dict(shape="hv", color=color, dash=dash), marker=dict(size=5),
+                 customdata=custom,
+                 hovertemplate="%{customdata[0]} (%{customdata[1]})<br>%{y} channels out, %{customdata[3]} inside, "
+                               "at %{customdata[2]}x%{customdata[2]}<extra>" + name + "</extra>"),
+            dict(type="scatter", x=index, y=blocks.inner_channels.tolist(), mode="markers",
+                 name=f"{name}: widest inner layer", opacity=0.5, hoverinfo="skip",
+                 marker=dict(size=5, color=color, symbol="line-ew-open", line=dict(width=2)))]
+    layout = _layout("Channel profile, block by block", _axis("block (stem first, head last)"),
+                     _log_axis("channels"))
+    # legend (default: top left) is fine: widths grow to the right
+    return PlotlySpec(dict(data=data, layout=layout))
 
 
-def stage_share_figure(layers: pd.DataFrame, unit: str = "MACs") -> go.Figure:
+def stage_share_figure(layers: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
     """Share of cost, parameters and activation memory per stage: where the cost goes."""
     totals = layers.groupby("stage", sort=False)[["macs", "params", "activation_bytes"]].sum()
     totals["macs"] *= unit_factor(unit)
     shares = totals / totals.sum() * 100
-    figure = go.Figure()
-    for column, name, color in (("macs", unit, HIGHLIGHT), ("params", "parameters", "#1f77b4"),
-                                ("activation_bytes", "activation memory", "#7f7f7f")):
-        figure.add_trace(go.Bar(x=shares.index, y=shares[column], name=name, marker_color=color,
-                                customdata=totals[column], hovertemplate="%{x}: %{y:.1f}% of " + name +
-                                " (%{customdata:.3s})<extra></extra>"))
-    figure.update_yaxes(title="share of the network's total (%)")
-    figure.update_layout(title="Where the cost goes, by stage", barmode="group", **LAYOUT)
-    return figure
+    stages = shares.index.tolist()
+    data = [dict(type="bar", x=stages, y=shares[column].tolist(), name=name, marker=dict(color=color),
+                 customdata=totals[column].tolist(),
+                 hovertemplate="%{x}: %{y:.1f}% of " + name + " (%{customdata:.3s})<extra></extra>")
+            for column, name, color in (("macs", unit, HIGHLIGHT), ("params", "parameters", "#1f77b4"),
+                                        ("activation_bytes", "activation memory", "#7f7f7f"))]
+    layout = _layout("Where the cost goes, by stage", _axis(""), _axis("share of the network's total (%)"),
+                     barmode="group")
+    layout["legend"] = dict(LEGEND, x=0.99, xanchor="right")  # the head and classifier stages are small
+    return PlotlySpec(dict(data=data, layout=layout))
 
 
-def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> go.Figure:
-    """Measured median latency (p10-p90 bars) against cost: MACs and latency disagree."""
+def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
+    """Measured median latency (p10-p90 bars) against cost: the measured variant a star, presets grey."""
     factor = unit_factor(unit)
-    figure = go.Figure(go.Scatter(
-        x=results.macs * factor, y=results.median_ms, mode="markers+text", text=results.label,
-        textposition="top center", marker=dict(size=10, color=HIGHLIGHT),
-        error_y=dict(type="data", symmetric=False, array=results.p90_ms - results.median_ms,
-                     arrayminus=results.median_ms - results.p10_ms),
-        hovertemplate="<b>%{text}</b><br>" + unit + " %{x:.3s}<br>median %{y:.2f} ms<extra>measured</extra>"))
-    figure.update_xaxes(type="log", title=cost_axis_title(unit))
-    figure.update_yaxes(type="log", title="measured latency, median ms (bars: p10-p90)")
-    figure.update_layout(title="Latency against cost on this machine", **LAYOUT)
-    return figure
+    data = []
+    for measured, rows in results.groupby("measured", sort=True):
+        data.append(dict(
+            type="scatter", x=(rows.macs * factor).tolist(), y=rows.median_ms.tolist(),
+            mode="markers+text", text=rows.label.tolist(), name="this variant" if measured else "reference presets",
+            textposition=["top center" if index % 2 else "bottom center" for index in range(len(rows))],
+            textfont=dict(size=11, color=HIGHLIGHT if measured else "#555"), cliponaxis=False,
+            marker=dict(size=16 if measured else 9, color=HIGHLIGHT if measured else "#7f7f7f",
+                        symbol="star" if measured else "circle"),
+            error_y=dict(type="data", symmetric=False, array=(rows.p90_ms - rows.median_ms).tolist(),
+                         arrayminus=(rows.median_ms - rows.p10_ms).tolist(), color="#999"),
+            hovertemplate="<b>%{text}</b><br>" + unit + " %{x:.3s}<br>median %{y:.3s} ms<extra>measured</extra>"))
+    layout = _layout("Latency against cost, measured on this server", _log_axis(cost_axis_title(unit)),
+                     _log_axis("median latency, ms (bars: p10-p90)"))
+    return PlotlySpec(dict(data=data, layout=layout))
 
 
 def compound_path_figure(path: pd.DataFrame, published: pd.DataFrame) -> go.Figure:

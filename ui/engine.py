@@ -12,11 +12,10 @@ import core
 from core import reference
 from core.counting import Profile
 from core.jobs import LatencyQueue
+from ui import charts
 
 
 @st.cache_resource(max_entries=2048, show_spinner=False)
-
-
 def cached_profile(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
                    dtype: str = "float32") -> Profile:
     return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
@@ -27,16 +26,12 @@ def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:
 
 
 @st.cache_resource(show_spinner=False)
-
-
 def reference_points() -> pd.DataFrame:
     """Published curve points (read-only: callers must not modify it)."""
     return reference.curve_points()
 
 
 @st.cache_resource(show_spinner=False)
-
-
 def reference_costs() -> pd.DataFrame:
     """Engine-computed params and MACs of every published curve point."""
     points = reference_points()
@@ -49,8 +44,24 @@ def reference_costs() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
+def curve_traces(unit: str) -> tuple[dict, ...]:
+    """The published curves as chart traces, built once per unit (read-only)."""
+    return tuple(charts.curve_traces(reference_points(), unit))
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def series_traces(base: str, unit: str) -> tuple[dict, ...]:
+    """A base network's published single-axis scaling series as chart traces (read-only)."""
+    return tuple(charts.series_traces(reference.scaling_series(base), unit))
+
+
+@st.cache_resource(show_spinner=False)
+def params_traces(unit: str) -> tuple[dict, ...]:
+    """Engine-computed params against cost of every published model, as chart traces (read-only)."""
+    return tuple(charts.params_traces(reference_costs(), unit))
+
+
+@st.cache_resource(show_spinner=False)
 def latency_queue() -> LatencyQueue:
     """The shared latency queue and result store (the worker process runs what it holds)."""
     return LatencyQueue()
