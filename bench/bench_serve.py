@@ -165,7 +165,7 @@ def launch_browser(playwright):
 def new_page(browser):
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(180_000)  # generous: a shared 2-core host can be very busy
     return context, page
 
 
