@@ -1,4 +1,5 @@
 """Channel Scaling Lab: `streamlit run app.py`. Routes to the page scripts in pages/."""
+import gc
 from pathlib import Path
 
 import streamlit as st
@@ -19,3 +20,18 @@ navigation = st.navigation([
     st.Page("pages/reference_data.py", title="Reference data", url_path="reference_data", icon=":material/menu_book:"),
 ])
 navigation.run()
+
+
+@st.cache_resource(show_spinner=False)
+def freeze_startup_heap() -> None:
+    """Once per process, after the first page has imported everything: move that heap out of the GC's sight.
+
+    Streamlit runs a full garbage collection after every script run; walking the modules and
+    caches loaded at start-up was half of the server's CPU per slider move (bench/bench_serve.py).
+    Objects created later, per session, are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+freeze_startup_heap()

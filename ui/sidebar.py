@@ -96,8 +96,9 @@ def sync_query(query: dict[str, str]) -> None:
 
 def share_link(query: dict[str, str], url_path: str = "") -> None:
     """The link that reopens this exact view, for page ``url_path`` ('' is the Explorer)."""
-    st.sidebar.caption("Share this view: copy this link (the address bar holds the same state).")
-    st.sidebar.code(page_url(st.context.url or "", url_path, query), language=None, wrap_lines=True)
+    link = page_url(st.context.url or "", url_path, query)
+    # Inline code, not st.code: a code block makes every new browser load the syntax highlighter.
+    st.sidebar.caption(f"Share this view (the address bar holds the same state):\n\n`{link}`")
 
 
 def url_warnings(key: str = _key("warnings")) -> None:
