@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resolution", type=lambda text: _values(text, int), default=None,
                        help="pixels: value, list or range (default: the backbone's)")
     sweep.add_argument("--output", "-o", help="CSV file (default: standard output)")
+    check = commands.add_parser("ptflops", help="ptflops' count beside the engine's, the difference itemised")
+    _config_args(check)
     timing = commands.add_parser("latency", help="measure real forward latency")
     _config_args(timing)
     timing.add_argument("--device", default="cpu", help="cpu, cuda or mps")
@@ -226,6 +228,21 @@ def _latency(args) -> None:
               "the figure is noisy", file=sys.stderr)
 
 
+def _ptflops(args) -> None:
+    from core.ptflops_check import cross_check
+
+    width, depth, resolution = _config(args)
+    result = cross_check(args.backbone, width, depth, resolution)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"{args.backbone}: width {result['width']:g}, depth {result['depth']:g}, {result['resolution']} px")
+    for part, value in result["breakdown"].items():
+        print(f"  {part:<75} {value:>16,}")
+    verdict = "equals" if result["explained"] else "DOES NOT equal"
+    print(f"  ptflops reported {result['ptflops_ops']:,}; the itemised prediction {verdict} it")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -236,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             _print_profile(args)
         elif args.command == "sweep":
             _sweep(args)
+        elif args.command == "ptflops":
+            _ptflops(args)
         else:
             _latency(args)
     except (CliError, ScalingError) as error:

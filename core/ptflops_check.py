@@ -91,3 +91,17 @@ def ptflops_count(backbone: str, width: float | None = None, depth: float | None
         model, (3, cost.resolution, cost.resolution), as_strings=False, print_per_layer_stat=False,
         backend="pytorch", ost=io.StringIO())
     return int(ops), int(params)
+
+
+def cross_check(backbone: str, width: float | None = None, depth: float | None = None,
+                resolution: int | None = None) -> dict:
+    """ptflops' real figure next to the engine's MACs and its itemised prediction, as plain JSON.
+
+    Builds the module and runs ptflops: run it in the latency worker (the app) or alone (the CLI).
+    """
+    ops, params = ptflops_count(backbone, width, depth, resolution)
+    cost = profile(backbone, width, depth, resolution)
+    parts = predicted(backbone, cost.width, cost.depth, cost.resolution)
+    return {"backbone": backbone, "width": cost.width, "depth": cost.depth, "resolution": cost.resolution,
+            "ptflops_ops": ops, "ptflops_params": params, "engine_macs": cost.macs, "engine_params": cost.params,
+            "breakdown": parts.items(), "explained": parts.total == ops}

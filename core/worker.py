@@ -1,4 +1,7 @@
-"""``python -m core.worker``: runs queued latency measurements, one at a time, outside the web server.
+"""``python -m core.worker``: runs queued measurements, one at a time, outside the web server.
+
+A job is a latency measurement, or (``task="ptflops"``) a ptflops cross-check, which patches
+torch globally and so must never overlap another model run.
 
 The worker itself never imports torch. It hands each job to a warm child process and
 watches it: progress goes to the store, a run past its hard cap or cancelled by
@@ -47,7 +50,13 @@ def _child(pipe: Connection) -> None:
                 pipe.send(("progress", done, total))
 
         try:
-            pipe.send(("result", measure_latency(progress=progress, **settings).as_dict()))
+            if settings.get("task") == "ptflops":  # ptflops patches torch globally: here it runs alone
+                from core.ptflops_check import cross_check
+
+                config = {key: settings[key] for key in ("backbone", "width", "depth", "resolution")}
+                pipe.send(("result", cross_check(**config)))
+            else:
+                pipe.send(("result", measure_latency(progress=progress, **settings).as_dict()))
         except ScalingError as error:
             pipe.send(("error", str(error)))
         except (RuntimeError, MemoryError) as error:  # e.g. out of memory inside torch

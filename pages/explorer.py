@@ -10,6 +10,7 @@ from ui.labels import variant_label
 from ui.latency_panel import latency_panel
 from ui.layer_table import layer_column_config, layer_table
 from ui.pins import pin_variant, pins
+from ui.ptflops_panel import ptflops_panel
 from ui.routing import require_router
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
 from ui.state import VIEWS
@@ -60,5 +61,7 @@ if cost is not None:
         st.dataframe(table, hide_index=True, height=420, column_config=layer_column_config(state.unit))
         download_csv(table, f"{label.replace(' ', '_')}_layers.csv", "Download the per-layer table (CSV)",
                      key="layers_csv")
+        with st.expander("Cross-check with ptflops: why its count is higher"):
+            ptflops_panel(cost)
     else:
         latency_panel(cost, state.unit)

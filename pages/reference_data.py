@@ -7,7 +7,9 @@ from ui.routing import require_router
 
 require_router()
 TITLES = {"efficientnet": "EfficientNet B0-B7", "mobilenet_v1": "MobileNet V1", "mobilenet_v2": "MobileNet V2",
-          "mobilenet_v3": "MobileNet V3", "resnet": "ResNet", "efficientnet_v2": "EfficientNet V2"}
+          "mobilenet_v3": "MobileNet V3", "resnet": "ResNet", "efficientnet_v2": "EfficientNet V2",
+          reference.SCALING_FILE: "Single-axis scaling (EfficientNet paper)"}
+TABLES = (*reference.FAMILY_FILES, reference.SCALING_FILE)
 
 st.title("Reference data")
 st.markdown("Published ImageNet-1k results, copied as printed; every row names its source. `macs_m` is in "
@@ -15,9 +17,9 @@ st.markdown("Published ImageNet-1k results, copied as printed; every row names i
             "GFLOPS field and the EfficientNet paper's FLOPS all count this unit (read from the numbers). "
             "Curves on the Explorer use: EfficientNet paper rows; the MobileNet V1 and V2 TF-slim grids; "
             "MobileNet V3 paper float rows; torchvision ResNet V1 weights.")
-for tab, family in zip(st.tabs([TITLES[family] for family in reference.FAMILY_FILES]), reference.FAMILY_FILES):
+for tab, name in zip(st.tabs([TITLES[name] for name in TABLES]), TABLES):
     with tab:
-        table = reference.load(family)
+        table = reference.load(name)
         st.dataframe(table, hide_index=True)
         st.caption("Sources: " + "; ".join(sorted(table.source.unique())))
-        download_csv(table, f"{family}.csv", key=f"reference_{family}_csv")
+        download_csv(table, f"{name}.csv", f"Download {TITLES[name]} (CSV)", key=f"reference_{name}_csv")

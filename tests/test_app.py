@@ -170,6 +170,21 @@ def test_latency_runs_in_the_background_and_shows_a_median():
     assert _metrics(app)["Median latency"].endswith(" ms")
 
 
+def test_ptflops_cross_check_runs_in_the_worker_and_explains_the_gap():
+    app = _app({"view": "inside", "backbone": "mobilenet_v2", "width": "0.35", "resolution": "96"})
+    app.button(key="ptflops_run").click().run()
+    deadline = time.time() + 120
+    while time.time() < deadline and len(app.dataframe) < 2:
+        time.sleep(0.5)
+        app.run()
+    _no_exceptions(app)
+    parts = app.dataframe[1].value
+    from core.ptflops_check import predicted
+
+    assert parts.operations.iloc[-1] == predicted("mobilenet_v2", 0.35, 1.0, 96).total
+    assert any("the itemised prediction equals its figure" in caption.value for caption in app.caption)
+
+
 def test_pins_survive_page_switches_and_feed_compare():
     app = _app()
     app.button(key="explorer_pin").click().run()
@@ -292,7 +307,7 @@ def test_reference_page_lists_every_table_with_sources():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/reference_data.py").run()
     _no_exceptions(app)
-    assert len(app.dataframe) == 6
+    assert len(app.dataframe) == 7
     assert all(caption.value.startswith("Sources:") for caption in app.caption if "Sources" in caption.value)
 
 

@@ -87,3 +87,10 @@ def test_module_entry_point_runs_as_a_process():
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     listing = subprocess.run([sys.executable, "-m", "core", "list"], cwd=ROOT, capture_output=True, text=True)
     assert "efficientnet_b7" in listing.stdout.split()
+
+
+def test_ptflops_command_itemises_the_difference(capsys):
+    assert main(["ptflops", "mobilenet_v3_small", "--width", "0.5", "--resolution", "96", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["explained"] and result["breakdown"]["ptflops total"] == result["ptflops_ops"]
+    assert result["breakdown"]["engine MACs (conv + linear)"] == result["engine_macs"]

@@ -38,8 +38,10 @@ def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
                     help=f"{cost.macs * factor:,} per image. {CONVENTION}")
     cards[2].metric("Activation memory", size_bytes(cost.activation_bytes),
                     **_change(cost.activation_bytes, base.activation_bytes),
-                    help=f"Sum of every layer's output, {cost.dtype}, batch {cost.batch}. Peak of one layer's "
-                         f"input + output (estimate): {size_bytes(cost.peak_activation_bytes)}")
+                    help=f"Every tensor a layer-by-layer engine writes, {cost.dtype}, batch {cost.batch}: each conv, "
+                         "linear and pooling output, each squeeze-excitation rescaled tensor and each residual sum "
+                         "(batch norm and activations fused or in place). Peak of one layer's input + output "
+                         f"(estimate): {size_bytes(cost.peak_activation_bytes)}")
     weights = cost.weight_bytes
     cards[3].metric("Weights (fp32)", size_bytes(weights["fp32"]), **_change(cost.params, base.params),
                     help="4 bytes per parameter")
