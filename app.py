@@ -12,8 +12,15 @@ st.set_page_config(page_title="Channel Scaling Lab", page_icon=str(FAVICON), lay
 # Read from the back of a room: less empty space above the first line, so charts start above the fold.
 st.html("<style>.stMainBlockContainer {padding-top: 2.5rem;} .stMainBlockContainer h1 {font-size: 2.1rem;}</style>")
 
+
+def home() -> None:
+    """The app's root opens the Explorer with the same query (so /explorer is a real address too)."""
+    st.switch_page("pages/explorer.py", query_params=st.query_params.to_dict())
+
+
 navigation = st.navigation([
-    st.Page("pages/explorer.py", title="Explorer", icon=":material/tune:", default=True),
+    st.Page(home, title="Home", default=True, visibility="hidden"),
+    st.Page("pages/explorer.py", title="Explorer", url_path="explorer", icon=":material/tune:"),
     st.Page("pages/compare.py", title="Compare", url_path="compare", icon=":material/bar_chart:"),
     st.Page("pages/compound.py", title="Compound scaling", url_path="compound", icon=":material/functions:"),
     st.Page("pages/workshop.py", title="Workshop", url_path="workshop", icon=":material/school:"),

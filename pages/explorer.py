@@ -29,7 +29,7 @@ if state.mode == "compound":
 cost = profile_or_error(state.backbone, width, depth, resolution, state.batch, state.dtype)
 st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:", disabled=cost is None,
                   width="stretch", on_click=pin_variant, args=(cost,), key="explorer_pin")
-share_link(state.to_query())
+share_link(state.to_query(), "explorer")
 
 if cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
@@ -64,4 +64,4 @@ if cost is not None:
         with st.expander("Cross-check with ptflops: why its count is higher"):
             ptflops_panel(cost)
     else:
-        latency_panel(cost, state.unit)
+        latency_panel(cost, state)

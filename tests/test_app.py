@@ -86,13 +86,26 @@ def test_preset_moves_the_sliders_to_its_values():
 
 def test_query_string_round_trips():
     query = {"backbone": "resnet50", "mode": "sliders", "width": "0.75", "depth": "1.5", "resolution": "192",
-             "unit": "FLOPs", "view": "inside", "dtype": "float16", "batch": "8"}
+             "unit": "FLOPs", "view": "inside", "dtype": "float16", "batch": "8", "device": "cpu", "threads": "1",
+             "memory_format": "channels_last"}
     app = _app(query)
     _no_exceptions(app)
     assert dict(app.query_params) == query
     cost = core.profile("resnet50", 0.75, 1.5, 192, batch=8, dtype="float16")
     assert _metrics(app)["FLOPs"] == si(cost.flops)
     assert not app.warning
+
+
+def test_latency_settings_travel_in_the_link_and_unmeasurable_ones_say_what_to_pick():
+    app = _app({"view": "latency", "dtype": "int8", "batch": "4", "threads": "1", "memory_format": "channels_last"})
+    _no_exceptions(app)
+    assert app.number_input(key="explorer_threads").value == 1
+    assert app.segmented_control(key="explorer_memory_format").value == "channels_last"
+    assert any("int8 cannot be timed with torch on cpu" in info.value for info in app.info)
+    assert app.button(key="latency_measure").disabled
+    app.selectbox(key="explorer_dtype").set_value("float32").run()
+    assert not app.button(key="latency_measure").disabled
+    assert app.query_params["dtype"] == "float32" and app.query_params["batch"] == "4"
 
 
 def test_compound_mode_scales_from_the_chosen_preset():

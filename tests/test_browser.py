@@ -109,7 +109,7 @@ def test_slider_moves_a_metric_and_the_url(page, server):
     assert _metric(page, "MACs") == expected != before
     page.wait_for_function("location.search.includes('width=1.05')")
     link = page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"] code').inner_text()
-    assert link.startswith(f"{server}/?backbone=mobilenet_v2") and "width=1.05" in link
+    assert link.startswith(f"{server}/explorer?backbone=mobilenet_v2") and "width=1.05" in link
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
 

@@ -18,6 +18,8 @@ from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile, latency_queue
 from ui.labels import variant_label
+from ui.sidebar import latency_controls
+from ui.state import ExplorerState
 
 REFERENCE_PRESETS = ("mobilenet_v3_small", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18")
 
@@ -31,21 +33,20 @@ def session_id() -> str:
     return st.session_state.setdefault("session_id", uuid.uuid4().hex)
 
 
-def _device_settings() -> dict:
-    """Device, dtype, batch, threads, memory layout: kept in session state, shared by every measurement."""
-    info = latency_queue().worker_info() or {}
-    devices = info.get("devices", FALLBACK_DEVICES)
-    cores = info.get("cpu_count") or 1
-    columns = st.columns(5)
-    device = columns[0].selectbox("Device", list(devices), key="latency_device", persist_state="session")
-    dtype = columns[1].selectbox("dtype", devices.get(device, ["float32"]), key="latency_dtype",
-                                 persist_state="session")
-    batch = columns[2].number_input("Batch", 1, 64, 1, key="latency_batch", persist_state="session")
-    threads = columns[3].number_input("CPU threads", 1, max(1, cores), min(2, cores), key="latency_threads",
-                                      persist_state="session", help="torch intra-op threads, set for every run")
-    channels_last = columns[4].checkbox("channels_last", key="latency_channels_last", persist_state="session")
-    return dict(device=device, dtype=dtype, batch=int(batch), threads=int(threads), channels_last=channels_last,
-                warmup=WARMUP)
+def _device_settings(state: ExplorerState) -> dict:
+    """The measurement settings from the Explorer's state: one dtype and batch for memory and latency."""
+    return dict(device=state.device, dtype=state.dtype, batch=state.batch, threads=state.threads,
+                channels_last=state.memory_format == "channels_last", warmup=WARMUP)
+
+
+def _unmeasurable(state: ExplorerState, devices: dict[str, list[str]]) -> str | None:
+    """Why these settings cannot be timed here, naming what to pick instead; None if they can."""
+    if state.device not in devices:
+        return f"{state.device} is not available on this server: pick {', '.join(devices)}."
+    if state.dtype not in devices[state.device]:
+        return (f"{state.dtype} cannot be timed with torch on {state.device}: pick "
+                f"{' or '.join(devices[state.device])} in the sidebar's dtype.")
+    return None
 
 
 def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
@@ -60,28 +61,34 @@ def latency_for(cost: Profile) -> float | None:
     return None if job is None or job.result is None else round(job.result["median_ms"], 3)
 
 
-def latency_panel(cost: Profile, unit: str) -> None:
+def latency_panel(cost: Profile, state: ExplorerState) -> None:
     """Queue measurements and watch them; the sliders never wait for a forward pass."""
     queue = latency_queue()
-    cap = (queue.worker_info() or {}).get("cap_s", 30)
+    info = queue.worker_info() or {}
+    cap = info.get("cap_s", 30)
     st.caption(f"Real forward passes under torch.inference_mode(), in a separate worker process, one run at a "
                f"time for the whole server: {WARMUP} warm-up runs, then up to {REPEATS} timed runs, all within a "
                f"{cap:g} s cap (runs that cannot fit are refused with what to lower). Results are stored per "
                "configuration and settings, and shared with everyone who asks for the same.")
-    device = _device_settings()
+    devices = info.get("devices", FALLBACK_DEVICES)
+    latency_controls(list(devices), info.get("cpu_count") or 1)
+    device = _device_settings(state)
     st.session_state["latency_last_settings"] = device
+    blocked = _unmeasurable(state, devices)
+    if blocked:
+        st.info(blocked, icon=":material/info:")
     watched = [(variant_label(cost.backbone, cost.width, cost.depth, cost.resolution), cost, _settings(cost, device))]
     watched += [(name, preset, _settings(preset, device, PRESET_REPEATS))
                 for name in REFERENCE_PRESETS for preset in [cached_profile(name, None, None, None)]]
     left, right = st.columns(2)
-    if left.button("Measure this variant", type="primary", key="latency_measure"):
+    if left.button("Measure this variant", type="primary", key="latency_measure", disabled=bool(blocked)):
         _submit([watched[0][2]])
-    if right.button("Measure reference presets", key="latency_presets",
+    if right.button("Measure reference presets", key="latency_presets", disabled=bool(blocked),
                     help=f"Times {', '.join(REFERENCE_PRESETS)} with the same settings, {PRESET_REPEATS} runs each"):
         _submit([settings for _, _, settings in watched[1:]])
     states = _states(watched)
     active = any(state is not None and state.active for state in states)
-    st.fragment(run_every=0.5 if active else None)(_results)(watched, unit, active)
+    st.fragment(run_every=0.5 if active else None)(_results)(watched, state.unit, active)
 
 
 def _submit(requests: list[dict]) -> None:

@@ -23,15 +23,15 @@ PAGE_PATHS = frozenset(page.stem for page in (APP.parent / "pages").glob("*.py")
 def page_url(current_url: str, url_path: str, query: dict[str, str]) -> str:
     """The link to page ``url_path`` ('' for the Explorer, served at the root) from the current URL.
 
-    The root form matters: a direct visit to ``/explorer`` shows Streamlit's "page not found"
-    dialog, because the default page is served at ``/`` only.
+    The root form is canonical: the default page is served at ``/`` (``/explorer`` only redirects there).
+    Colons and commas stay readable (``pins=mobilenet_v2:0.5:1:160,...``).
     """
     parts = urlsplit(current_url)
     root = parts.path.rstrip("/")
     if root.rsplit("/", 1)[-1] in PAGE_PATHS:
         root = root.rsplit("/", 1)[0]
     path = f"{root}/{url_path}" if url_path else f"{root}/"
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe=":,"), ""))
 
 
 def require_router() -> None:

@@ -12,9 +12,12 @@ from ui.routing import page_url
 from ui.state import (
     BATCH_RANGE,
     COMPOUND_BASE_RANGE,
+    DEVICES,
     DTYPES,
+    MEMORY_FORMATS,
     MODES,
     PHI_RANGE,
+    THREADS_RANGE,
     UNITS,
     ExplorerState,
     parse_query,
@@ -72,12 +75,25 @@ def explorer_sidebar() -> ExplorerState:
             column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")
     sidebar.segmented_control("Cost unit", UNITS, key=_key("unit"), required=True, persist_state="session",
                               help="FLOPs = 2 x MACs (a multiply and an add counted apart)")
-    with sidebar.expander("Activation memory settings"):
-        st.selectbox("Activation dtype", DTYPES, key=_key("dtype"), persist_state="session")
-        st.number_input("Batch (activation memory)", *BATCH_RANGE, key=_key("batch"), persist_state="session")
+    precision, batch = sidebar.columns(2)
+    precision.selectbox("dtype", DTYPES, key=_key("dtype"), persist_state="session",
+                        help="Activation memory and latency are for this dtype")
+    batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
+                       help="Activation memory and latency are for this batch")
     state = _state_from_session()
     sync_query(state.to_query())
     return state
+
+
+def latency_controls(devices: list[str], cores: int) -> None:
+    """Where latency is measured: part of the Explorer's state, so the share link carries it."""
+    columns = st.columns(3)
+    columns[0].selectbox("Device", DEVICES, key=_key("device"), persist_state="session",
+                         format_func=lambda device: device if device in devices else f"{device} (not on this server)")
+    columns[1].number_input("CPU threads", *THREADS_RANGE, key=_key("threads"), persist_state="session",
+                            help=f"torch intra-op threads, set for every run (this server has {cores} cores)")
+    columns[2].segmented_control("Memory format", MEMORY_FORMATS, key=_key("memory_format"), required=True,
+                                 persist_state="session")
 
 
 def open_in_explorer(state: ExplorerState) -> None:

@@ -19,7 +19,10 @@ BATCH_RANGE = (1, 256)
 MODES = ("sliders", "compound")
 UNITS = ("MACs", "FLOPs")
 VIEWS = ("position", "inside", "latency")
-DTYPES = ("float32", "float16", "int8")
+DTYPES = ("float32", "bfloat16", "float16", "int8")
+DEVICES = ("cpu", "cuda", "mps")
+MEMORY_FORMATS = ("contiguous", "channels_last")
+THREADS_RANGE = (1, 64)
 DEFAULT_BACKBONE = "mobilenet_v2"
 MAX_PINS = 12
 
@@ -41,6 +44,9 @@ class ExplorerState:
     view: str = "position"
     dtype: str = "float32"
     batch: int = 1
+    device: str = "cpu"
+    threads: int = 2
+    memory_format: str = "contiguous"
 
     @property
     def base(self) -> str:
@@ -81,9 +87,10 @@ def preset_state(backbone: str, state: ExplorerState | None = None) -> ExplorerS
 
 _NUMBER_RANGES = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "resolution": RESOLUTION_RANGE,
                   "phi": PHI_RANGE, "alpha": COMPOUND_BASE_RANGE, "beta": COMPOUND_BASE_RANGE,
-                  "gamma": COMPOUND_BASE_RANGE, "batch": BATCH_RANGE}
-_WHOLE_NUMBERS = {"resolution", "batch"}
-_CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES}
+                  "gamma": COMPOUND_BASE_RANGE, "batch": BATCH_RANGE, "threads": THREADS_RANGE}
+_WHOLE_NUMBERS = {"resolution", "batch", "threads"}
+_CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES, "device": DEVICES,
+            "memory_format": MEMORY_FORMATS}
 
 
 def last_values(query: dict[str, str | list[str]], warnings: list[str]) -> dict[str, str]:
