@@ -3,7 +3,7 @@ import streamlit as st
 
 from core.families import ARCHITECTURES, resolve
 from ui import charts
-from ui.cards import metric_cards, profile_or_error, variant_accuracy
+from ui.cards import metric_cards, profile_or_error, unchanged_step_hint, variant_accuracy
 from ui.downloads import download_csv
 from ui.engine import base_profile, curve_traces, params_traces, series_traces
 from ui.labels import variant_label
@@ -34,6 +34,7 @@ share_link(state.to_query(), "explorer")
 if cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
     metric_cards(cost, base, state.unit)
+    unchanged_step_hint(cost)
     label = variant_label(state.backbone, width, depth, resolution)
     view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
                                    required=True, persist_state="session",

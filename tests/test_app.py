@@ -51,6 +51,14 @@ def test_slider_move_changes_metrics_and_link():
     assert app.query_params["resolution"] == "160"
 
 
+def test_a_step_that_changes_nothing_says_why():
+    app = _app({"depth": "1.1"})
+    app.slider(key="explorer_depth").set_value(1.2).run()
+    assert any("Same network as before (depth 1.1 -> 1.2)" in caption.value for caption in app.caption)
+    app.slider(key="explorer_depth").set_value(2.0).run()
+    assert not any("Same network" in caption.value for caption in app.caption)
+
+
 def test_flops_toggle_doubles_the_cost_card():
     app = _app({"unit": "FLOPs"})
     assert _metrics(app)["FLOPs"] == si(core.profile("mobilenet_v2").flops)

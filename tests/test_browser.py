@@ -143,3 +143,12 @@ def test_first_visit_to_a_shared_compare_link_gets_the_whole_app(page):
         assert page.locator('[role="dialog"]').count() == 0  # no "page not found"
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "compare_link.png"), full_page=True)
+
+
+def test_explorer_address_and_the_root_both_open_the_explorer(page, server):
+    for path in ("/explorer?backbone=resnet50", "/?backbone=resnet50"):
+        page.goto(f"{server}{path}")
+        _wait_for_app(page)
+        assert _metric(page, "Parameters") == "25.56 M"
+        assert page.locator('[role="dialog"]').count() == 0  # no "page not found"
+        assert "/explorer?backbone=resnet50" in page.url

@@ -60,6 +60,21 @@ def metric_cards(cost: Profile, base: Profile, unit: str) -> None:
                "MACs: conv + linear multiply-accumulates; FLOPs = 2 x MACs.", help=CONVENTION)
 
 
+def unchanged_step_hint(cost: Profile) -> None:
+    """Say why a slider step changed nothing: whole repeats and widths rounded to 8 absorb small steps."""
+    previous = st.session_state.get("explorer_previous_config")
+    config = (cost.backbone, cost.width, cost.depth, cost.resolution)
+    st.session_state["explorer_previous_config"] = (*config, cost.params, cost.macs)
+    if previous is None or previous[:4] == config or previous[0] != cost.backbone:
+        return
+    if (previous[4], previous[5]) == (cost.params, cost.macs):
+        moved = [f"{name} {before:g} -> {after:g}" for name, before, after in
+                 zip(("width", "depth", "resolution"), previous[1:4], config[1:]) if before != after]
+        st.caption(f"Same network as before ({', '.join(moved)}): each stage repeats ceil(repeats x depth) "
+                   "blocks and widths round to multiples of 8, so a small step can change nothing.",
+                   help="Keep moving the slider: the count changes at the next whole block or multiple of 8.")
+
+
 def profile_or_error(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
                      dtype: str = "float32") -> Profile | None:
     """The profile, or None after showing what to change (the rest of the page still renders)."""
