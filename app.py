@@ -15,7 +15,7 @@ st.html("<style>.stMainBlockContainer {padding-top: 2.5rem;} .stMainBlockContain
 
 def home() -> None:
     """The app's root opens the Explorer with the same query (so /explorer is a real address too)."""
-    st.switch_page("pages/explorer.py", query_params=st.query_params.to_dict())
+    st.switch_page("pages/explorer.py", query_params={key: st.query_params.get_all(key) for key in st.query_params})
 
 
 navigation = st.navigation([
