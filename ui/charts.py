@@ -21,10 +21,14 @@ AXIS_DASH = {"width": "dash", "depth": "dot", "resolution": "dashdot", "compound
 HIGHLIGHT = "#d62728"
 HEIGHT = 380
 # Legends sit inside the plot, in a corner the data leaves empty: never on an axis title, and never
-# squeezing the plot on a projector. Accuracy against cost leaves the top left empty (no cheap model
-# is that accurate).
+# squeezing the plot on a projector or a phone (tests/test_layout.py checks both in a browser).
 LEGEND = dict(x=0.01, xanchor="left", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.85)",
-              font=dict(size=10), tracegroupgap=0)
+              font=dict(size=10), tracegroupgap=0, itemwidth=30)
+# Cost grows to the right and accuracy upward: the bottom right is empty (no expensive model is that
+# bad), and the current variant's star never lands there (top left, it covered the star on a phone).
+LEGEND_BOTTOM_RIGHT = dict(LEGEND, x=0.99, xanchor="right", y=0.01, yanchor="bottom")
+# A row between the title and the plot, for bars that reach every corner.
+LEGEND_ABOVE = dict(LEGEND, orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom", bgcolor="rgba(0,0,0,0)")
 LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), height=HEIGHT, legend=LEGEND)
 
 
@@ -49,9 +53,10 @@ def unit_factor(unit: str) -> int:
 
 
 def cost_axis_title(unit: str) -> str:
+    """Short enough for the narrow right-hand chart at 1280 px and a phone (the cards spell the convention out)."""
     if unit == "FLOPs":
-        return "FLOPs per image (= 2 x MACs; conv + linear)"
-    return "MACs per image (conv + linear multiply-accumulates)"
+        return "FLOPs per image (= 2 x MACs)"
+    return "MACs per image (conv + linear)"
 
 
 def _log_axis(title: str) -> dict:
@@ -159,6 +164,7 @@ def reference_figure(traces: list[dict], label: str, macs: int, estimate: Accura
                                 text=f" {si(x)} {unit}: no accuracy estimate<br> ({_wrap(reason)})"))
     layout = _layout("Where it sits: published top-1 against cost", _log_axis(cost_axis_title(unit)),
                      _axis("ImageNet top-1 (%), published"), annotations=annotations, shapes=shapes)
+    layout["legend"] = LEGEND_BOTTOM_RIGHT  # the top left holds the cheap accurate variants and the star's label
     return PlotlySpec(dict(data=data, layout=layout))
 
 
@@ -224,7 +230,8 @@ def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label:
                  marker=dict(size=5, color=color, symbol="line-ew-open", line=dict(width=2)))]
     layout = _layout("Channel profile, block by block", _axis("block (stem first, head last)"),
                      _log_axis("channels"))
-    # legend (default: top left) is fine: widths grow to the right
+    # legend (default: top left) is fine: widths grow to the right; at the bottom right the long
+    # names would cover the variant's own line on a phone
     return PlotlySpec(dict(data=data, layout=layout))
 
 
@@ -241,7 +248,11 @@ def stage_share_figure(layers: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
                                         ("activation_bytes", "activation memory", "#7f7f7f"))]
     layout = _layout("Where the cost goes, by stage", _axis(""), _axis("share of the network's total (%)"),
                      barmode="group")
-    layout["legend"] = dict(LEGEND, x=0.99, xanchor="right")  # the head and classifier stages are small
+    layout["legend"] = LEGEND_ABOVE  # tall bars in any stage: no empty corner
+    # The title at the very top (not mid-margin), then room for the legend in one or two rows.
+    layout["title"] = dict(layout["title"], y=0.985, yanchor="top")
+    layout["margin"] = dict(layout["margin"], t=84)
+    layout["height"] = HEIGHT + 20  # the rotated stage names below: still over 200 px of bars at 1280 px
     return PlotlySpec(dict(data=data, layout=layout))
 
 
@@ -276,7 +287,7 @@ def compound_path_figure(path: pd.DataFrame, published: pd.DataFrame) -> go.Figu
             x=published.phi, y=published[column], mode="markers", name=f"{name} (published B0-B7)",
             marker=dict(color=color, symbol="diamond", size=9), customdata=published[["variant"]].to_numpy(),
             hovertemplate="%{customdata[0]}: %{y:.2f}<extra>published, hand-rounded</extra>"))
-    figure.update_xaxes(title="compound coefficient phi (published models at phi = 0..7)")
+    figure.update_xaxes(title="compound coefficient phi (B0-B7 at 0..7)")
     figure.update_yaxes(title="multiplier")
     figure.update_layout(title="The compound path", **LAYOUT)
     return figure
@@ -315,18 +326,23 @@ def theory_figure(comparison: pd.DataFrame) -> go.Figure:
     figure.add_trace(go.Scatter(x=comparison.phi, y=comparison.exact, mode="lines+markers",
                                 name="engine: exact MACs / MACs at phi = 0"))
     figure.update_xaxes(title="compound coefficient phi")
-    figure.update_yaxes(title="cost relative to phi = 0 (log scale)", type="log")
+    figure.update_yaxes(title="cost relative to phi = 0 (log scale)", type="log", dtick=1, exponentformat="SI")
     figure.update_layout(title="Theory against exact counts", **LAYOUT)
     return figure
 
 
 def compare_bars_figure(table: pd.DataFrame, metrics: dict[str, str]) -> go.Figure:
     """One bar panel per metric, one bar per pinned variant."""
-    figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics.values()))
+    # room between panels for the next panel's tick labels (1.5G, 100M) on a phone
+    figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics.values()), horizontal_spacing=0.1)
     for column_index, column in enumerate(metrics, start=1):
         figure.add_trace(go.Bar(x=table.label, y=table[column], name=metrics[column], showlegend=False,
                                 marker_color=HIGHLIGHT if column_index == 1 else "#1f77b4",
                                 hovertemplate="%{x}<br>%{y:.4s}<extra></extra>"),
                          row=1, col=column_index)
-    figure.update_layout(template="plotly_white", height=380, margin=dict(l=10, r=10, t=40, b=10))
+    for title in figure.layout.annotations:  # subplot titles: two short lines fit a phone's narrow panels
+        title.update(text=_wrap(title.text, 14), font=dict(size=13), yanchor="bottom")
+    figure.update_yaxes(exponentformat="SI", automargin=True)  # 1.5G as on the cards, not 1.5B
+    figure.update_xaxes(automargin=True)
+    figure.update_layout(template="plotly_white", height=HEIGHT + 80, margin=dict(l=10, r=10, t=56, b=10))
     return figure
