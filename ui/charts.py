@@ -114,7 +114,7 @@ def series_traces(series: pd.DataFrame, unit: str) -> list[dict]:
         traces.append(dict(
             type="scatter", x=(rows.macs * factor).tolist(), y=rows.top1.tolist(), mode="lines+markers",
             name=f"{axis} only" if axis != "compound" else "compound",
-            legendgroup=axis, showlegend=axis not in shown,
+            legendgroup=axis, showlegend=axis not in shown, legend="legend2",
             line=dict(color="#444", width=1.5, dash=AXIS_DASH.get(axis, "dash")),
             marker=dict(size=5, color="#444"), customdata=_columns(rows, "variant", "notes"),
             hovertemplate="<b>%{customdata[0]}</b><br>" + unit + " %{x:.3s} (engine)<br>top-1 %{y:.1f}%<br>"
@@ -165,6 +165,11 @@ def reference_figure(traces: list[dict], label: str, macs: int, estimate: Accura
     layout = _layout("Where it sits: published top-1 against cost", _log_axis(cost_axis_title(unit)),
                      _axis("ImageNet top-1 (%), published"), annotations=annotations, shapes=shapes)
     layout["legend"] = LEGEND_BOTTOM_RIGHT  # the top left holds the cheap accurate variants and the star's label
+    if any(trace.get("legend") == "legend2" for trace in data):  # line styles of the single-axis series: one row
+        layout["legend2"] = LEGEND_ABOVE
+        layout["title"] = dict(layout["title"], y=0.985, yanchor="top")
+        layout["margin"] = dict(layout["margin"], t=64)
+        layout["height"] = HEIGHT + 20
     return PlotlySpec(dict(data=data, layout=layout))
 
 
@@ -307,7 +312,7 @@ def macs_heatmap_figure(widths: list[float], resolutions: list[int], macs: list[
     figure = go.Figure(go.Contour(
         x=widths, y=resolutions, z=logs, customdata=values, colorscale="Viridis",
         contours=dict(start=low, end=high, size=math.log10(2) / 2),
-        colorbar=dict(title=unit, tickvals=[math.log10(tick) for tick in ticks], ticktext=[si(tick) for tick in ticks]),
+        colorbar=dict(title=unit, tickvals=[math.log10(tick) for tick in ticks], ticktext=[si(tick, digits=0) for tick in ticks]),
         hovertemplate="width %{x:.2f}<br>%{y} px<br>%{customdata:.3s} " + unit + "<extra></extra>"))
     if point is not None:
         figure.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="current",
