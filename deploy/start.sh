@@ -6,7 +6,7 @@
 #   bash deploy/start.sh                          # one Streamlit process per core, nginx on :8501
 #
 # Environment (all optional):
-#   CSL_PROCESSES    number of Streamlit processes (default: number of cores, `nproc`)
+#   CSL_PROCESSES    number of Streamlit processes (default: cores, `nproc` capped by a cgroup CPU quota)
 #   CSL_PORTS        explicit comma-separated loopback ports for them (overrides the two below)
 #   CSL_BASE_PORT    first loopback port (default 8601); processes use BASE, BASE+1, ...
 #   CSL_LISTEN       what nginx listens on: "PORT" or "ADDRESS:PORT" (default 8501, all interfaces)
@@ -31,7 +31,22 @@ if [ -z "$NGINX" ]; then
   exit 1
 fi
 
-PROCESSES="${CSL_PROCESSES:-$(nproc)}"
+# Default: one process per core this container may use: nproc (CPU affinity), capped by a cgroup CPU
+# quota (a Kubernetes CPU limit or `docker run --cpus`), which nproc does not see.
+cores() {
+  local n quota period
+  n="$(nproc)"
+  if read -r quota period 2>/dev/null </sys/fs/cgroup/cpu.max && [ "$quota" != max ]; then :
+  elif read -r quota 2>/dev/null </sys/fs/cgroup/cpu/cpu.cfs_quota_us && [ "$quota" -gt 0 ] &&
+       read -r period 2>/dev/null </sys/fs/cgroup/cpu/cpu.cfs_period_us; then :
+  else quota=""; fi
+  if [ -n "$quota" ] && [ "${period:-0}" -gt 0 ]; then
+    quota=$(((quota + period - 1) / period))
+    [ "$quota" -lt "$n" ] && n="$quota"
+  fi
+  echo "$n"
+}
+PROCESSES="${CSL_PROCESSES:-$(cores)}"
 LISTEN="${CSL_LISTEN:-8501}"
 NGINX_WORKERS="${CSL_NGINX_WORKERS:-1}"
 START_TIMEOUT="${CSL_START_TIMEOUT:-120}"
@@ -93,13 +108,25 @@ started() {  # name pid: remember a child, write its pid file (nginx writes its 
 
 # --- Optional hook: the latency worker ---------------------------------------------------------
 # Set CSL_WORKER_CMD to the worker's command line (e.g. "python3 -m core.worker"); it is exec'd from
-# the repository root with this environment (CSL_RUN_DIR included), before the app processes, and
-# stopped with them. It is one process per host (per pod) beside N app processes; they share its
-# SQLite result store. Unset: no worker is started.
+# the repository root with this environment (CSL_RUN_DIR, CSL_DATA_DIR if set), before the app
+# processes. One worker per host (per pod) serves all N app processes through their shared result
+# store, so every app process must see the same store (same CSL_DATA_DIR). A worker that exits (for
+# instance after an idle timeout) is started again 2 s later; it is stopped with everything else.
+# Unset: no worker is started here (the app may start one on demand itself).
 if [ -n "${CSL_WORKER_CMD:-}" ]; then
-  bash -c "exec $CSL_WORKER_CMD" >>"$RUN_DIR/worker.log" 2>&1 &
+  (
+    child=""
+    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+    while :; do
+      bash -c "exec $CSL_WORKER_CMD" &
+      child=$!
+      wait "$child"
+      echo "start.sh: worker exited (status $?); starting it again" >&2
+      sleep 2
+    done
+  ) >>"$RUN_DIR/worker.log" 2>&1 &
   started worker $!
-  echo "start.sh: worker: $CSL_WORKER_CMD (pid $!, log $RUN_DIR/worker.log)" >&2
+  echo "start.sh: worker: $CSL_WORKER_CMD (supervisor pid $!, log $RUN_DIR/worker.log)" >&2
 fi
 
 # --- The Streamlit processes, loopback only -------------------------------------------------------
