@@ -128,23 +128,27 @@ def test_two_browsers_reach_both_processes_through_the_proxy(proxy):
         missing("playwright is not installed (pip install -r tests/requirements.txt)")
     keys = _keys_for_each_upstream(proxy)
     expected = si(core.profile("mobilenet_v2", 1.05).macs)
-    served = {}
+    served, pages = {}, []
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
+            # Open both pages first, so the two processes run their first (cold) script at once.
             for upstream, key in keys.items():
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
                 context.add_cookies([{"name": "csl_sticky", "value": key, "url": proxy["url"]}])
                 page = context.new_page()
                 page.set_default_timeout(30_000)
                 sockets = []
-                page.on("websocket", lambda socket: sockets.append(socket.url))
+                page.on("websocket", lambda socket, sockets=sockets: sockets.append(socket.url))
                 response = page.goto(proxy["url"])
                 served[key] = response.headers["x-upstream"]
                 assert served[key] == upstream
+                pages.append((context, page, sockets))
+            for context, page, sockets in pages:
                 # a process's first script run imports the engine: slow on a busy 2-core host
                 page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
-                page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
+                page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                       timeout=120_000)
                 assert _metric(page, "MACs") == "300.77 M"
                 slider = page.get_by_role("slider").first  # width multiplier, step 0.05
                 slider.focus()
