@@ -24,6 +24,7 @@ import contextlib
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -63,6 +64,18 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), after pid and comm
     return total / CLOCK_TICKS
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of the given processes, in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += int(re.search(r"VmRSS:\s+(\d+)", status)[1])
+    return total / 1024
 
 
 def host_busy() -> tuple[int, int]:
@@ -107,6 +120,7 @@ def proxied_servers(processes: int):
             except subprocess.TimeoutExpired:
                 os.killpg(script.pid, signal.SIGKILL)
         log.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -213,9 +227,17 @@ async def main_async(args) -> int:
     print(f"each session: {args.moves} slider moves, think time {args.think:g} s (x0.5-1.5); "
           f"time = key press to new MACs value\n")
     header = (f"{'sessions':>8} {'moves':>6} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-              f"{'load s':>7} {'server CPU s':>12} {'CPU ms/move':>11} {'host busy':>9}  sessions per process")
+              f"{'load s':>7} {'server CPU s':>12} {'CPU ms/move':>11} {'host busy':>9} {'RSS MB':>7}  sessions per process")
     rows = []
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) >= 2:
+        # the servers (and nginx) on the first half of the cores, the browser on the rest
+        server_cpus, client_cpus = set(cpus[:len(cpus) // 2]), set(cpus[len(cpus) // 2:])
+        os.sched_setaffinity(0, server_cpus)  # inherited by the server processes started next
+        print(f"pinned: servers on CPU {sorted(server_cpus)}, browser on CPU {sorted(client_cpus)}")
     with server as (url, pids):
+        if args.pin and len(cpus) >= 2:
+            os.sched_setaffinity(0, client_cpus)  # inherited by chromium
         async with async_playwright() as playwright:
             browser = await launch_chromium(playwright)
             try:
@@ -232,7 +254,8 @@ async def main_async(args) -> int:
                           f"{statistics.median(times_ms):>8.0f} {percentile(times_ms, 0.95):>8.0f} "
                           f"{max(times_ms):>8.0f} {row['load_s']:>7.1f} "
                           f"{row['cpu_s'] if pids else float('nan'):>12.1f} {per_move:>11.0f} "
-                          f"{row['host_busy']:>9.0%}  {spread}", flush=True)
+                          f"{row['host_busy']:>9.0%} {rss_mb(pids) if pids else float('nan'):>7.0f}  {spread}",
+                          flush=True)
                     for error in row["errors"][:3]:
                         print(f"{'':>10}{error}")
             finally:
@@ -257,6 +280,8 @@ def main(argv=None) -> int:
     parser.add_argument("--load-timeout", type=float, default=120, help="seconds for a page's first render")
     parser.add_argument("--max-seconds", type=float, default=900, help="stop the whole run after this long")
     parser.add_argument("--target", type=float, default=1.0, help="p95 target in seconds (default 1)")
+    parser.add_argument("--pin", action="store_true",
+                        help="servers on the first half of the cores, the browser on the other half")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if not re.fullmatch(r"\d+(,\d+)*", args.sessions) or not all(0 < int(v) <= 50 for v in args.sessions.split(",")):
