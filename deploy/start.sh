@@ -50,8 +50,16 @@ PROCESSES="${CSL_PROCESSES:-$(cores)}"
 LISTEN="${CSL_LISTEN:-8501}"
 NGINX_WORKERS="${CSL_NGINX_WORKERS:-1}"
 START_TIMEOUT="${CSL_START_TIMEOUT:-120}"
+case "$PROCESSES" in
+  '' | *[!0-9]* | 0) echo "start.sh: CSL_PROCESSES must be a whole number >= 1, not '$PROCESSES'" >&2; exit 2 ;;
+esac
 if [ -n "${CSL_PORTS:-}" ]; then
   IFS=, read -r -a PORTS <<<"$CSL_PORTS"
+  for port in "${PORTS[@]}"; do
+    case "$port" in
+      '' | *[!0-9]*) echo "start.sh: CSL_PORTS must be comma-separated port numbers, not '$CSL_PORTS'" >&2; exit 2 ;;
+    esac
+  done
 else
   PORTS=()
   for ((i = 0; i < PROCESSES; i++)); do PORTS+=($(( ${CSL_BASE_PORT:-8601} + i ))); done
