@@ -179,3 +179,26 @@ def test_two_browsers_reach_both_processes_through_the_proxy(proxy):
         time.sleep(0.3)
     for key, upstream in served.items():
         assert streams.get(key) == {upstream}, (key, upstream, streams)
+
+
+def test_a_dead_app_process_stops_the_whole_recipe(proxy):
+    """If one process dies, start.sh stops the rest and exits non-zero (the supervisor restarts it)."""
+    run_dir, script = proxy["run_dir"], proxy["script"]
+    pids = {path.name: int(path.read_text()) for path in run_dir.glob("*.pid")}
+    victim = pids.pop(f"streamlit-{proxy['ports'][0]}.pid")
+    os.kill(victim, signal.SIGKILL)
+    assert script.wait(30) != 0
+    output = (run_dir / "start.out").read_text()
+    assert f"streamlit-{proxy['ports'][0]} exited" in output and "start.sh: stopped" in output
+    time.sleep(0.5)
+    assert not [name for name, pid in pids.items() if Path(f"/proc/{pid}").exists()], pids
+    with pytest.raises(OSError):
+        urllib.request.urlopen(proxy["url"] + "/_stcore/health", timeout=2)
+
+
+def test_start_refuses_a_bad_process_count():
+    if NGINX is None:
+        missing("no nginx (apt-get install nginx)")
+    result = subprocess.run(["bash", str(START)], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "CSL_PROCESSES": "two", "NGINX": NGINX})
+    assert result.returncode == 2 and "CSL_PROCESSES must be a whole number" in result.stderr
