@@ -260,9 +260,15 @@ async def main_async(args) -> int:
                         print(f"{'':>10}{error}")
             finally:
                 await browser.close()
+    moves, cpu = sum(row["moves"] for row in rows), sum(row["cpu_s"] for row in rows)
+    if moves and cpu and pids:
+        per_move = cpu / moves
+        print(f"\nserver CPU per slider move: {per_move * 1000:.0f} ms, so one process (one core) completes "
+              f"at most {1 / per_move:.1f} moves/s; a class of 30 moving once every 10 s needs "
+              f"{30 / 10 * per_move:.1f} cores")
     held = [row["sessions"] for row in rows
             if not row["errors"] and row["times"] and percentile(row["times"], 0.95) < args.target]
-    print(f"\nheld (p95 < {args.target * 1000:.0f} ms, no errors): "
+    print(f"held (p95 < {args.target * 1000:.0f} ms, no errors): "
           f"{max(held) if held else 'none'} of {', '.join(map(str, levels))} sessions")
     return 0
 
