@@ -1,0 +1,91 @@
+"""Shared by the browser tests and bench/bench_load.py: Debian's chromium, its launch flags, and a
+fresh `streamlit run app.py` on a free loopback port.
+
+Playwright's own browser download does not work offline, so everything drives Debian's chromium
+through `executable_path`. Without it the tests skip with the reason, except under CI=true.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def missing(reason: str):
+    """Skip a test that lacks a tool, or fail it under CI=true, where it must run."""
+    import pytest
+    if IN_CI:
+        pytest.fail(f"CI=true requires this test: {reason}")
+    pytest.skip(reason)
+
+
+def launch_chromium(playwright, **options):
+    """Debian's chromium through Playwright (sync or async API), with the shared flags."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, **options)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> bool:
+    """Poll `url`/_stcore/health until it answers 200; False if the process died or time ran out."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+@contextlib.contextmanager
+def streamlit_server(script: str = "app.py", cwd: Path = ROOT):
+    """A fresh `streamlit run` on a free loopback port; yields its base URL."""
+    with streamlit_process(script, cwd) as (url, _process):
+        yield url
+
+
+@contextlib.contextmanager
+def streamlit_process(script: str = "app.py", cwd: Path = ROOT):
+    """Like streamlit_server, yielding (base URL, Popen) so a caller can read the process's CPU time."""
+    port = free_port()
+    log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a long run must not fill a pipe
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_healthy(url, process):
+            process.kill()
+            process.wait(10)
+            log.seek(0)
+            raise RuntimeError(f"streamlit did not start: {log.read()}")
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        log.close()

@@ -1,0 +1,204 @@
+"""The hosted recipe, run for real: deploy/start.sh with two `streamlit run app.py` processes on
+loopback behind Debian's nginx, driven through the proxy by a real browser (Playwright + chromium).
+
+Two browser contexts hold sticky cookies that hash to different processes; each one loads the
+Explorer through nginx, sees a metric, moves a slider and sees the metric change (over the websocket),
+and nginx's access log shows each context's websocket on the process that served its page. Without
+nginx or a browser it skips with the reason, except under CI=true, where it must run.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import core
+from core.units import si
+from tests.browser import CHROMIUM, free_port, launch_chromium, missing
+from tests.conftest import ROOT
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+START = ROOT / "deploy" / "start.sh"
+
+
+def _get(url: str, cookie: str | None = None, **headers):
+    request = urllib.request.Request(url, headers={**headers, **({"Cookie": cookie} if cookie else {})})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    """deploy/start.sh with two app processes and nginx on free loopback ports; torn down after."""
+    if NGINX is None:
+        missing("no nginx (apt-get install nginx)")
+    run_dir = tmp_path_factory.mktemp("deploy")
+    ports = [free_port(), free_port()]
+    while ports[1] == ports[0]:
+        ports[1] = free_port()
+    listen = free_port()
+    env = {**os.environ, "CSL_PORTS": ",".join(map(str, ports)), "CSL_LISTEN": f"127.0.0.1:{listen}",
+           "CSL_RUN_DIR": str(run_dir), "CSL_START_TIMEOUT": "90", "NGINX": NGINX}
+    env.pop("CSL_WORKER_CMD", None)
+    output = open(run_dir / "start.out", "w")
+    script = subprocess.Popen(["bash", str(START)], cwd=ROOT, env=env, stdout=output,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{listen}"
+    try:
+        deadline = time.time() + 120
+        while "start.sh: ready" not in (run_dir / "start.out").read_text():
+            if script.poll() is not None or time.time() > deadline:
+                pytest.fail(f"deploy/start.sh did not come up:\n{(run_dir / 'start.out').read_text()}")
+            time.sleep(0.5)
+        yield {"url": url, "ports": ports, "run_dir": run_dir, "script": script}
+    finally:
+        children = [int(p.read_text()) for p in run_dir.glob("*.pid") if p.read_text().strip()]
+        if script.poll() is None:
+            script.send_signal(signal.SIGTERM)
+            try:
+                script.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(script.pid, signal.SIGKILL)
+                script.wait(10)
+        output.close()
+        survivors = [pid for pid in children if Path(f"/proc/{pid}").exists()
+                     and "streamlit" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+        for pid in survivors:
+            os.kill(pid, signal.SIGKILL)
+        assert not survivors, f"start.sh left processes running: {survivors}"
+
+
+def _upstream(proxy, cookie: str | None) -> str:
+    return _get(proxy["url"] + "/_stcore/health", cookie)[1]["X-Upstream"]
+
+
+def _keys_for_each_upstream(proxy) -> dict[str, str]:
+    """A sticky cookie value for each app process (consistent hashing of the cookie picks it)."""
+    keys = {}
+    for index in range(200):
+        key = f"class{index}"
+        keys.setdefault(_upstream(proxy, f"csl_sticky={key}"), key)
+        if len(keys) == 2:
+            return keys
+    pytest.fail(f"200 cookies all hashed to {sorted(keys)}")
+
+
+def test_a_new_browser_gets_a_cookie_and_keeps_its_process(proxy):
+    status, headers, body = _get(proxy["url"] + "/")
+    assert status == 200 and b"<html" in body.lower()
+    cookies = [re.fullmatch(r"csl_sticky=([A-Za-z0-9_-]+); Path=/; HttpOnly; SameSite=Lax", value)
+               for value in headers.get_all("Set-Cookie") or []]
+    cookie = next(filter(None, cookies), None)
+    assert cookie, headers.get_all("Set-Cookie")
+    first = headers["X-Upstream"]
+    assert first in {f"127.0.0.1:{port}" for port in proxy["ports"]}
+    for _ in range(5):
+        _, again, _ = _get(proxy["url"] + "/_stcore/health", f"csl_sticky={cookie[1]}")
+        assert again["X-Upstream"] == first
+        assert not any(value.startswith("csl_sticky=") for value in again.get_all("Set-Cookie") or [])
+    # a malformed cookie is replaced, not trusted
+    _, bad, _ = _get(proxy["url"] + "/_stcore/health", "csl_sticky=../../etc;x")
+    assert any(value.startswith("csl_sticky=") for value in bad.get_all("Set-Cookie") or [])
+
+
+def test_the_javascript_bundle_is_compressed(proxy):
+    _, _, html = _get(proxy["url"] + "/")
+    script = re.search(rb'src="\.?/?(static/js/[^"]+\.js)"', html)
+    assert script, html[:500]
+    _, headers, _ = _get(f"{proxy['url']}/{script[1].decode()}", **{"Accept-Encoding": "gzip"})
+    assert headers["Content-Encoding"] == "gzip"
+
+
+def _metric(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_two_browsers_reach_both_processes_through_the_proxy(proxy):
+    if CHROMIUM is None:
+        missing("no chromium on PATH (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright is not installed (pip install -r tests/requirements.txt)")
+    keys = _keys_for_each_upstream(proxy)
+    expected = si(core.profile("mobilenet_v2", 1.05).macs)
+    served, pages = {}, []
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            # Open both pages first, so the two processes run their first (cold) script at once.
+            for upstream, key in keys.items():
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                context.add_cookies([{"name": "csl_sticky", "value": key, "url": proxy["url"]}])
+                page = context.new_page()
+                page.set_default_timeout(30_000)
+                sockets = []
+                page.on("websocket", lambda socket, sockets=sockets: sockets.append(socket.url))
+                response = page.goto(proxy["url"])
+                served[key] = response.headers["x-upstream"]
+                assert served[key] == upstream
+                pages.append((context, page, sockets))
+            for context, page, sockets in pages:
+                # a process's first script run imports the engine: slow on a busy 2-core host
+                page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+                page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                       timeout=120_000)
+                assert _metric(page, "MACs") == "300.77 M"
+                slider = page.get_by_role("slider").first  # width multiplier, step 0.05
+                slider.focus()
+                slider.press("ArrowRight")
+                page.wait_for_function(
+                    "expected => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+                    ".some(element => element.innerText === expected)", arg=expected)
+                assert _metric(page, "MACs") == expected
+                assert any(url.endswith("/_stcore/stream") and url.startswith(proxy["url"].replace("http", "ws"))
+                           for url in sockets), sockets
+                context.close()  # closes the websocket: nginx logs it with its upstream
+        finally:
+            browser.close()
+    assert set(served.values()) == {f"127.0.0.1:{port}" for port in proxy["ports"]}
+
+    # Each context's websocket went to the process that served its page (the log line is written
+    # when the websocket closes).
+    log = proxy["run_dir"] / "access.log"
+    deadline = time.time() + 15
+    while True:
+        streams = {}
+        for line in log.read_text().splitlines():
+            found = re.search(r'"GET /_stcore/stream HTTP/1\.1" 101 .*upstream=(\S+) sticky=(\S+)', line)
+            if found:
+                streams.setdefault(found[2], set()).add(found[1])
+        if all(key in streams for key in served) or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    for key, upstream in served.items():
+        assert streams.get(key) == {upstream}, (key, upstream, streams)
+
+
+def test_a_dead_app_process_stops_the_whole_recipe(proxy):
+    """If one process dies, start.sh stops the rest and exits non-zero (the supervisor restarts it)."""
+    run_dir, script = proxy["run_dir"], proxy["script"]
+    pids = {path.name: int(path.read_text()) for path in run_dir.glob("*.pid")}
+    victim = pids.pop(f"streamlit-{proxy['ports'][0]}.pid")
+    os.kill(victim, signal.SIGKILL)
+    assert script.wait(30) != 0
+    output = (run_dir / "start.out").read_text()
+    assert f"streamlit-{proxy['ports'][0]} exited" in output and "start.sh: stopped" in output
+    time.sleep(0.5)
+    assert not [name for name, pid in pids.items() if Path(f"/proc/{pid}").exists()], pids
+    with pytest.raises(OSError):
+        urllib.request.urlopen(proxy["url"] + "/_stcore/health", timeout=2)
+
+
+def test_start_refuses_a_bad_process_count():
+    if NGINX is None:
+        missing("no nginx (apt-get install nginx)")
+    result = subprocess.run(["bash", str(START)], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "CSL_PROCESSES": "two", "NGINX": NGINX})
+    assert result.returncode == 2 and "CSL_PROCESSES must be a whole number" in result.stderr
