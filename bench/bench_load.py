@@ -227,7 +227,8 @@ async def main_async(args) -> int:
     print(f"each session: {args.moves} slider moves, think time {args.think:g} s (x0.5-1.5); "
           f"time = key press to new MACs value\n")
     header = (f"{'sessions':>8} {'moves':>6} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-              f"{'load s':>7} {'server CPU s':>12} {'CPU ms/move':>11} {'host busy':>9} {'RSS MB':>7}  sessions per process")
+              f"{'load s':>7} {'server CPU s':>12} {'CPU ms/move':>11} {'host busy':>9} {'RSS MB':>7}  "
+              "sessions per process")
     rows = []
     cpus = sorted(os.sched_getaffinity(0))
     if args.pin and len(cpus) >= 2:

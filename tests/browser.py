@@ -37,6 +37,23 @@ def launch_chromium(playwright, **options):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, **options)
 
 
+@contextlib.contextmanager
+def chromium():
+    """A launched chromium for a test, or a skip (a failure under CI=true) naming what is missing."""
+    if CHROMIUM is None:
+        missing("no chromium on PATH (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright is not installed (pip install -r tests/requirements.txt)")
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

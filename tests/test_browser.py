@@ -8,8 +8,7 @@ import pytest
 
 import core
 from core.units import si
-from tests.browser import CHROMIUM, launch_chromium, streamlit_server
-from tests.browser import missing as _missing
+from tests.browser import chromium, streamlit_server
 from tests.conftest import ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -23,19 +22,11 @@ def server():
 
 @pytest.fixture(scope="module")
 def page(server):
-    if CHROMIUM is None:
-        _missing("no chromium on PATH (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -r tests/requirements.txt)")
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(30_000)
         yield page
-        browser.close()
 
 
 def _metric(page, label: str) -> str:

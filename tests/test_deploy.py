@@ -19,7 +19,7 @@ import pytest
 
 import core
 from core.units import si
-from tests.browser import CHROMIUM, free_port, launch_chromium, missing
+from tests.browser import chromium, free_port, missing
 from tests.conftest import ROOT
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
@@ -120,48 +120,38 @@ def _metric(page, label: str) -> str:
 
 
 def test_two_browsers_reach_both_processes_through_the_proxy(proxy):
-    if CHROMIUM is None:
-        missing("no chromium on PATH (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright is not installed (pip install -r tests/requirements.txt)")
     keys = _keys_for_each_upstream(proxy)
     expected = si(core.profile("mobilenet_v2", 1.05).macs)
     served, pages = {}, []
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            # Open both pages first, so the two processes run their first (cold) script at once.
-            for upstream, key in keys.items():
-                context = browser.new_context(viewport={"width": 1400, "height": 900})
-                context.add_cookies([{"name": "csl_sticky", "value": key, "url": proxy["url"]}])
-                page = context.new_page()
-                page.set_default_timeout(30_000)
-                sockets = []
-                page.on("websocket", lambda socket, sockets=sockets: sockets.append(socket.url))
-                response = page.goto(proxy["url"])
-                served[key] = response.headers["x-upstream"]
-                assert served[key] == upstream
-                pages.append((context, page, sockets))
-            for context, page, sockets in pages:
-                # a process's first script run imports the engine: slow on a busy 2-core host
-                page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
-                page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                       timeout=120_000)
-                assert _metric(page, "MACs") == "300.77 M"
-                slider = page.get_by_role("slider").first  # width multiplier, step 0.05
-                slider.focus()
-                slider.press("ArrowRight")
-                page.wait_for_function(
-                    "expected => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-                    ".some(element => element.innerText === expected)", arg=expected)
-                assert _metric(page, "MACs") == expected
-                assert any(url.endswith("/_stcore/stream") and url.startswith(proxy["url"].replace("http", "ws"))
-                           for url in sockets), sockets
-                context.close()  # closes the websocket: nginx logs it with its upstream
-        finally:
-            browser.close()
+    with chromium() as browser:
+        # Open both pages first, so the two processes run their first (cold) script at once.
+        for upstream, key in keys.items():
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.add_cookies([{"name": "csl_sticky", "value": key, "url": proxy["url"]}])
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            sockets = []
+            page.on("websocket", lambda socket, sockets=sockets: sockets.append(socket.url))
+            response = page.goto(proxy["url"])
+            served[key] = response.headers["x-upstream"]
+            assert served[key] == upstream
+            pages.append((context, page, sockets))
+        for context, page, sockets in pages:
+            # a process's first script run imports the engine: slow on a busy 2-core host
+            page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+            page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                   timeout=120_000)
+            assert _metric(page, "MACs") == "300.77 M"
+            slider = page.get_by_role("slider").first  # width multiplier, step 0.05
+            slider.focus()
+            slider.press("ArrowRight")
+            page.wait_for_function(
+                "expected => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+                ".some(element => element.innerText === expected)", arg=expected)
+            assert _metric(page, "MACs") == expected
+            assert any(url.endswith("/_stcore/stream") and url.startswith(proxy["url"].replace("http", "ws"))
+                       for url in sockets), sockets
+            context.close()  # closes the websocket: nginx logs it with its upstream
     assert set(served.values()) == {f"127.0.0.1:{port}" for port in proxy["ports"]}
 
     # Each context's websocket went to the process that served its page (the log line is written

@@ -20,7 +20,8 @@ import json
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, _missing, _wait_for_app, streamlit_server
+from tests.browser import chromium
+from tests.test_browser import ARTIFACTS, _wait_for_app, streamlit_server
 
 VIEWPORTS = [(1280, 720), (1500, 1000), (390, 844)]
 PINS = "mobilenet_v2:0.5:1:160,efficientnet_b3:1.2:1.4:300"
@@ -136,19 +137,9 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        _missing("no chromium on PATH (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -r tests/requirements.txt)")
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
