@@ -140,7 +140,8 @@ class LatencyQueue:
                 if row is None or row[1] == "cancelling":
                     waiting = db.execute(
                         "SELECT COUNT(*) FROM waiters JOIN jobs ON jobs.id = waiters.job "
-                        f"WHERE session = ? AND status IN {ACTIVE}", (session,)).fetchone()[0]
+                        f"WHERE session = ? AND status IN ({', '.join('?' * len(ACTIVE))})",
+                        (session, *ACTIVE)).fetchone()[0]
                     if waiting >= MAX_ACTIVE_PER_SESSION:
                         raise QueueFull(f"you already have {waiting} measurements queued: wait for one to "
                                         "finish or cancel one")

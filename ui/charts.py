@@ -312,7 +312,8 @@ def macs_heatmap_figure(widths: list[float], resolutions: list[int], macs: list[
     figure = go.Figure(go.Contour(
         x=widths, y=resolutions, z=logs, customdata=values, colorscale="Viridis",
         contours=dict(start=low, end=high, size=math.log10(2) / 2),
-        colorbar=dict(title=unit, tickvals=[math.log10(tick) for tick in ticks], ticktext=[si(tick, digits=0) for tick in ticks]),
+        colorbar=dict(title=unit, tickvals=[math.log10(tick) for tick in ticks],
+                      ticktext=[si(tick, digits=0) for tick in ticks]),
         hovertemplate="width %{x:.2f}<br>%{y} px<br>%{customdata:.3s} " + unit + "<extra></extra>"))
     if point is not None:
         figure.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="current",

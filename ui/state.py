@@ -48,11 +48,6 @@ class ExplorerState:
     threads: int = 2
     memory_format: str = "contiguous"
 
-    @property
-    def base(self) -> str:
-        """The architecture the sliders scale (a preset's base)."""
-        return resolve(self.backbone)[0].name
-
     def config(self) -> tuple[float, float, int]:
         """(width, depth, resolution) the engine is asked for, in either mode.
 
