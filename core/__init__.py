@@ -8,7 +8,7 @@ from core.scaling import CompoundScaling, ScalingError, adjust_channels, adjust_
 
 __all__ = ["ARCHITECTURES", "BACKBONE_NAMES", "PRESETS", "CompoundScaling", "Profile", "ScalingError",
            "adjust_channels", "adjust_depth", "build_model", "make_divisible", "measure_latency",
-           "profile", "scale"]
+           "predict_latency", "calibrate", "profile", "scale"]
 
 
 def build_model(*args, **kwargs):
@@ -21,3 +21,15 @@ def measure_latency(*args, **kwargs):
     """Real forward-pass latency of a configuration (imports torch on first use)."""
     from core.latency import measure_latency as _measure
     return _measure(*args, **kwargs)
+
+
+def predict_latency(*args, **kwargs):
+    """Predicted latency: this host's calibrated model, or a roofline lower bound for another device."""
+    from core.latency_model import predict_latency as _predict
+    return _predict(*args, **kwargs)
+
+
+def calibrate(*args, **kwargs):
+    """Fit this host's latency model for a runtime (times real networks; cached on disk)."""
+    from core.latency_model import calibrate as _calibrate
+    return _calibrate(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""``python -m core``: list, profile, sweep and latency from the shell.
+"""``python -m core``: list, profile, sweep, latency, predict and calibrate from the shell.
 
 Bad arguments exit with status 2 and one line saying what to change, never a traceback.
 """
@@ -143,7 +143,32 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--cap", type=float, help="wall-clock cap in seconds for building, warm-up and timing "
                         "(default 30, or $CSL_LATENCY_CAP_S); runs that cannot fit are refused")
     timing.add_argument("--memory-limit-mb", type=_positive_int, help="refuse runs estimated above this")
+    _prediction_commands(commands)
     return parser
+
+
+def _prediction_commands(commands) -> None:
+    from core.latency_model import DEFAULT_BUDGET_S, RUNTIMES
+    from core.roofline import device_names
+
+    predict = commands.add_parser("predict", help="predicted latency: this host's calibrated model, or a "
+                                  "roofline lower bound on another device")
+    _config_args(predict)
+    predict.add_argument("--batch", type=_positive_int, default=1)
+    predict.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32")
+    predict.add_argument("--runtime", choices=RUNTIMES, default="torch")
+    predict.add_argument("--device", choices=device_names(), default="host",
+                         help="host (calibrated model) or a device of assets/devices/devices.csv (roofline bound)")
+    predict.add_argument("--threads", type=_positive_int, help="threads the host calibration used (default: all cores)")
+    predict.add_argument("--no-layers", action="store_true", help="summary only")
+    calibrate = commands.add_parser("calibrate", help="fit this host's latency model for a runtime (times real "
+                                    "networks; cached per host and library versions)")
+    calibrate.add_argument("--runtime", choices=RUNTIMES, default="torch")
+    calibrate.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32")
+    calibrate.add_argument("--threads", type=_positive_int, help="threads to time with (default: all cores)")
+    calibrate.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
+                           help=f"seconds of timing at most (default {DEFAULT_BUDGET_S:g})")
+    calibrate.add_argument("--force", action="store_true", help="calibrate again even if a cached fit exists")
 
 
 def _print_profile(args) -> None:
@@ -243,6 +268,39 @@ def _ptflops(args) -> None:
     print(f"  ptflops reported {result['ptflops_ops']:,}; the itemised prediction {verdict} it")
 
 
+def _predict(args) -> None:
+    from core.latency_model import predict_from_profile
+
+    width, depth, resolution = _config(args)
+    cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes, batch=args.batch,
+                   dtype=args.dtype)
+    result = predict_from_profile(cost, args.runtime, args.device, args.threads)
+    if args.json:
+        print(json.dumps({**result.summary(), "layers": result.layers.to_dict(orient="records")}))
+        return
+    print(f"{args.backbone}: width {cost.width:g}, depth {cost.depth:g}, {cost.resolution} px, batch {cost.batch}, "
+          f"{cost.dtype}, {args.runtime} on {args.device}")
+    print(f"  {result.method}: {duration_ms(result.total_ms)} per batch")
+    print(f"  basis: {result.basis}")
+    print(f"  roofline lower bound {duration_ms(result.bound_ms)}; channels padded to {result.lanes} lanes waste "
+          f"{result.lane_waste:.1%} of the padded MACs")
+    if not args.no_layers:
+        print()
+        print(result.layers.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+
+
+def _calibrate(args) -> None:
+    from core.latency_model import calibrate
+
+    with _progress_bar(48, "timing") as bar:
+        result = calibrate(args.runtime, args.dtype, args.threads, budget_s=args.budget, force=args.force,
+                           progress=lambda done, total: bar.update(done - bar.n))
+    used = sum(sample["used"] for sample in result.samples)
+    print(f"calibrated {args.runtime} ({args.dtype}, {result.key['threads']} thread(s)) from {used} of "
+          f"{len(result.samples)} timings in {result.seconds:.0f} s; median fit error {result.fit_error:.1%}; "
+          f"this host: {result.peak_flops / 1e9:,.0f} GFLOP/s peak, {result.bandwidth / 1e9:,.1f} GB/s")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -255,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
             _sweep(args)
         elif args.command == "ptflops":
             _ptflops(args)
+        elif args.command == "predict":
+            _predict(args)
+        elif args.command == "calibrate":
+            _calibrate(args)
         else:
             _latency(args)
     except (CliError, ScalingError) as error:

@@ -10,6 +10,7 @@ from ui.labels import variant_label
 from ui.latency_panel import latency_panel
 from ui.layer_table import layer_column_config, layer_table
 from ui.pins import pin_variant, pins
+from ui.prediction import prediction_row, roofline_panel
 from ui.ptflops_panel import ptflops_panel
 from ui.routing import require_router
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
@@ -34,6 +35,7 @@ share_link(state.to_query(), "explorer")
 if cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
     metric_cards(cost, base, state.unit)
+    prediction_row(cost, state)
     unchanged_step_hint(cost)
     label = variant_label(state.backbone, width, depth, resolution)
     view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
@@ -66,3 +68,4 @@ if cost is not None:
             ptflops_panel(cost)
     else:
         latency_panel(cost, state)
+        roofline_panel(cost, state)

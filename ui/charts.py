@@ -352,3 +352,60 @@ def compare_bars_figure(table: pd.DataFrame, metrics: dict[str, str]) -> go.Figu
     figure.update_xaxes(automargin=True)
     figure.update_layout(template="plotly_white", height=HEIGHT + 80, margin=dict(l=10, r=10, t=56, b=10))
     return figure
+
+
+ROOFLINE_COLORS = {"dwconv": "#d62728", "conv": "#1f77b4", "se_conv": "#9467bd", "linear": "#2ca02c"}
+
+
+def roofline_figure(layers: pd.DataFrame, device_title: str, peak_flops: float, bandwidth: float,
+                    modelled: bool = False) -> PlotlySpec:
+    """Every layer with MACs at its arithmetic intensity, on the device's roofline (log-log): a bound.
+
+    With ``modelled`` (this host's calibrated model), each layer also appears where the model puts it,
+    below the roof.
+    """
+    counted = layers[layers.macs > 0]
+    low = max(min(counted.intensity.min(), peak_flops / bandwidth) / 3, 1e-2)
+    high = max(counted.intensity.max(), peak_flops / bandwidth) * 3
+    ridge = peak_flops / bandwidth
+    data = [dict(type="scatter", x=[low, ridge, high], y=[low * bandwidth / 1e9, peak_flops / 1e9, peak_flops / 1e9],
+                 mode="lines", name="roof: min(peak, intensity x bandwidth)", line=dict(color="#444", width=2),
+                 hovertemplate="%{x:.3g} FLOPs/byte: at most %{y:.3s} GFLOP/s<extra>roof</extra>")]
+    for kind, rows in counted.groupby("type", sort=False):
+        custom = _columns(rows, "name", "bound", "bound_ms")
+        data.append(dict(
+            type="scatter", x=rows.intensity.tolist(), y=rows.attainable_gflops.tolist(), mode="markers",
+            name={"dwconv": "depthwise conv", "se_conv": "squeeze-excitation", "conv": "conv"}.get(kind, kind),
+            marker=dict(size=8, color=ROOFLINE_COLORS.get(kind, "#7f7f7f"), opacity=0.8), customdata=custom,
+            hovertemplate="%{customdata[0]}<br>%{x:.3g} FLOPs/byte, %{customdata[1]}-bound<br>at best %{y:.3s} "
+                          "GFLOP/s, at least %{customdata[2]:.3g} ms<extra>bound</extra>"))
+        if modelled:
+            achieved = (2 * rows.macs / (rows.time_ms / 1000) / 1e9).tolist()
+            data.append(dict(
+                type="scatter", x=rows.intensity.tolist(), y=achieved, mode="markers", showlegend=False,
+                marker=dict(size=6, color=ROOFLINE_COLORS.get(kind, "#7f7f7f"), symbol="circle-open"),
+                customdata=_columns(rows, "name", "time_ms"),
+                hovertemplate="%{customdata[0]}: the model predicts %{customdata[1]:.3g} ms, %{y:.3s} GFLOP/s"
+                              "<extra>predicted</extra>"))
+    layout = _layout(f"Roofline, {device_title}: lower bounds, not measurements", _log_axis("arithmetic intensity, FLOPs per byte moved"),
+                     _log_axis("GFLOP/s (at most)"))
+    layout["legend"] = LEGEND_BOTTOM_RIGHT
+    return PlotlySpec(dict(data=data, layout=layout))
+
+
+def width_sweep_figure(sweep: pd.DataFrame, width: float) -> PlotlySpec:
+    """Predicted latency over width (a staircase: channels round to multiples of 8), measured points where stored."""
+    data = [dict(type="scatter", x=sweep.width.tolist(), y=sweep.predicted_ms.tolist(), mode="lines",
+                 line=dict(shape="hv", color="#1f77b4"), name="predicted (calibrated model)",
+                 hovertemplate="width %{x:.3f}: predicted %{y:.3g} ms<extra></extra>")]
+    measured = sweep.dropna(subset=["measured_ms"])
+    if len(measured):
+        data.append(dict(type="scatter", x=measured.width.tolist(), y=measured.measured_ms.tolist(),
+                         mode="markers", name="measured (stored results)", marker=dict(size=9, color=HIGHLIGHT),
+                         hovertemplate="width %{x:.3f}: measured %{y:.3g} ms<extra></extra>"))
+    layout = _layout("Latency over width on this host", _axis("width multiplier"),
+                     _axis("ms per batch", rangemode="tozero"),
+                     shapes=[dict(type="line", x0=width, x1=width, yref="paper", y0=0, y1=1,
+                                  line=dict(color="#999", dash="dot"))])
+    layout["legend"] = LEGEND_BOTTOM_RIGHT
+    return PlotlySpec(dict(data=data, layout=layout))

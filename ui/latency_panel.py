@@ -61,6 +61,19 @@ def latency_for(cost: Profile) -> float | None:
     return None if job is None or job.result is None else round(job.result["median_ms"], 3)
 
 
+def stored_job(cost: Profile, state: ExplorerState) -> JobState | None:
+    """This variant's measurement at the Explorer's settings: stored, queued or running (queues nothing)."""
+    return latency_queue().find(_settings(cost, _device_settings(state)))
+
+
+def measure_variant(cost: Profile, state: ExplorerState) -> str | None:
+    """Queue this variant at the Explorer's settings; why not, where it cannot be timed here."""
+    blocked = _unmeasurable(state, (latency_queue().worker_info() or {}).get("devices", FALLBACK_DEVICES))
+    if blocked is None:
+        _submit([_settings(cost, _device_settings(state))])
+    return blocked
+
+
 def latency_panel(cost: Profile, state: ExplorerState) -> None:
     """Queue measurements and watch them; the sliders never wait for a forward pass."""
     queue = latency_queue()

@@ -1,0 +1,187 @@
+"""The latency model against real measurements on held-out configurations, and the width staircase.
+
+Calibrates each runtime on this host (``core.calibrate``, in a throwaway store unless --keep), then
+predicts and measures configurations of all eight backbones whose widths, depths and resolutions
+the calibration never used, at batch 1 and 8. Prints every pair, the median absolute error and the
+share within +-20%, and what a prediction costs against what a measurement costs. Then a fine
+width sweep of MobileNet V2, measured and predicted: widths round to multiples of 8, so latency
+climbs in steps.
+
+    python bench/bench_latency_model.py                     # torch and onnxruntime, about 5-8 min on 2 cores
+    python bench/bench_latency_model.py --runtimes torch --no-sweep
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tqdm import tqdm  # noqa: E402
+
+HELD_OUT_WIDTHS = (0.5, 0.6, 0.85, 1.15)
+HELD_OUT_DEPTHS = (0.8, 1.2)
+HELD_OUT_RESOLUTIONS = (96, 112, 160)
+SWEEP_WIDTHS = [round(0.5 + 0.025 * step, 3) for step in range(21)]
+
+
+def held_out_configs(per_backbone: int, seed: int = 1) -> list:
+    from core.latency_model import BACKBONES, CALIBRATION_DEPTHS, CALIBRATION_RESOLUTIONS, CALIBRATION_WIDTHS
+    from core.latency_model import MAX_CALIBRATION_MACS, Config
+    from core import profile
+
+    assert not set(HELD_OUT_WIDTHS) & set(CALIBRATION_WIDTHS)
+    assert not set(HELD_OUT_DEPTHS) & set(CALIBRATION_DEPTHS)
+    assert not set(HELD_OUT_RESOLUTIONS) & set(CALIBRATION_RESOLUTIONS)
+    rng = random.Random(seed)
+    configs = []
+    for backbone in BACKBONES:
+        grid = [(w, d, r) for w in HELD_OUT_WIDTHS for d in HELD_OUT_DEPTHS for r in HELD_OUT_RESOLUTIONS]
+        rng.shuffle(grid)
+        chosen = []
+        for width, depth, resolution in grid:
+            batch = (1, 8)[len(chosen) % 2]
+            if profile(backbone, width, depth, resolution).macs * batch <= MAX_CALIBRATION_MACS:
+                chosen.append(Config(backbone, width, depth, resolution, batch))
+            if len(chosen) == per_backbone:
+                break
+        configs.extend(chosen)
+    return configs
+
+
+def _progress(total: int, unit: str) -> tqdm:
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+
+
+def prediction_cost_s(config, runtime: str, threads: int, rounds: int = 50) -> tuple[float, float]:
+    """(median seconds of predict_latency, of predict_from_profile on a ready profile)."""
+    from core import profile
+    from core.latency_model import predict_from_profile, predict_latency
+
+    whole, cached = [], []
+    cost = profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch)
+    for _ in range(rounds):
+        start = time.perf_counter()
+        predict_latency(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
+                        runtime=runtime, threads=threads)
+        whole.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        predict_from_profile(cost, runtime, threads=threads)
+        cached.append(time.perf_counter() - start)
+    return statistics.median(whole), statistics.median(cached)
+
+
+def check_runtime(runtime: str, configs: list, threads: int) -> dict:
+    from core.latency_model import measure_ms, predict_latency
+
+    rows = []
+    with _progress(len(configs), "config") as bar:
+        for config in configs:
+            predicted = predict_latency(config.backbone, config.width, config.depth, config.resolution,
+                                        batch=config.batch, runtime=runtime, threads=threads).total_ms
+            start = time.perf_counter()
+            measured = measure_ms(config, runtime, "float32", threads)
+            measure_s = time.perf_counter() - start
+            whole_s, cached_s = prediction_cost_s(config, runtime, threads)
+            rows.append(dict(config=config, predicted=predicted, measured=measured, error=predicted / measured - 1,
+                             measure_s=measure_s, predict_s=whole_s, predict_cached_s=cached_s))
+            bar.update()
+    print(f"\n{runtime}: {len(rows)} held-out configurations")
+    print(f"  {'backbone':<19}{'width':>6}{'depth':>6}{'px':>5}{'batch':>6}{'predicted':>11}{'measured':>10}{'error':>8}")
+    for row in rows:
+        c = row["config"]
+        print(f"  {c.backbone:<19}{c.width:>6g}{c.depth:>6g}{c.resolution:>5}{c.batch:>6}"
+              f"{row['predicted']:>9.2f}ms{row['measured']:>8.2f}ms{row['error']:>+8.0%}")
+    return rows
+
+
+def summarize(rows: list[dict], label: str) -> dict:
+    errors = [abs(row["error"]) for row in rows]
+    within = sum(error <= 0.2 for error in errors) / len(errors)
+    return dict(label=label, n=len(rows), median_error=statistics.median(errors), within=within,
+                   predict_ms=statistics.median(row["predict_s"] for row in rows) * 1000,
+                   predict_cached_ms=statistics.median(row["predict_cached_s"] for row in rows) * 1000,
+                   worst_predict_ms=max(row["predict_s"] for row in rows) * 1000,
+                   measure_s=statistics.median(row["measure_s"] for row in rows))
+
+
+def print_summary(summaries: list[dict]) -> None:
+    print("\n                         configs  median |error|  within +-20%   predict (median, worst)"
+          "   from profile   measure   measure / predict")
+    for s in summaries:
+        print(f"  {s['label']:<22}{s['n']:>8}{s['median_error']:>15.1%}{s['within']:>14.0%}"
+              f"{s['predict_ms']:>12.3f} ms {s['worst_predict_ms']:>6.3f} ms{s['predict_cached_ms']:>12.3f} ms"
+              f"{s['measure_s']:>8.2f} s{s['measure_s'] * 1000 / s['predict_ms']:>16,.0f}x")
+    print("  targets: median |error| <= 15%, >= 80% within +-20%, prediction <= 1 ms")
+
+
+def width_sweep(runtime: str, threads: int, resolution: int = 128) -> None:
+    from core import profile
+    from core.latency_model import Config, measure_ms, predict_latency
+
+    print(f"\nWidth sweep, mobilenet_v2 at {resolution} px, batch 1, {runtime} (widths round to multiples of 8):")
+    print(f"  {'width':>6} {'channels':>9} {'MACs':>8} {'measured':>10} {'predicted':>10}")
+    results = []
+    with _progress(len(SWEEP_WIDTHS), "width") as bar:
+        for width in SWEEP_WIDTHS:
+            cost = profile("mobilenet_v2", width, 1.0, resolution)
+            channels = int(cost.layers.out_channels[cost.layers.type != "residual_add"].sum())
+            measured = measure_ms(Config("mobilenet_v2", width, 1.0, resolution), runtime, "float32", threads)
+            predicted = predict_latency("mobilenet_v2", width, 1.0, resolution, runtime=runtime,
+                                        threads=threads).total_ms
+            results.append((width, channels, cost.macs, measured, predicted))
+            bar.update()
+    top = max(max(row[3], row[4]) for row in results)
+    for width, channels, macs, measured, predicted in results:
+        bar = "#" * round(40 * measured / top)
+        print(f"  {width:>6.3f} {channels:>9,} {macs / 1e6:>7.1f}M {measured:>8.2f}ms {predicted:>8.2f}ms  {bar}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runtimes", default="torch,onnxruntime")
+    parser.add_argument("--per-backbone", type=int, default=3, help="held-out configurations per backbone "
+                        "and runtime (default 3: 24 per runtime)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--budget", type=float, default=150, help="seconds per calibration (default 150)")
+    parser.add_argument("--keep", action="store_true", help="calibrate into the real store (CSL_DATA_DIR)")
+    parser.add_argument("--no-sweep", action="store_true")
+    args = parser.parse_args()
+    if not args.keep:
+        os.environ["CSL_DATA_DIR"] = tempfile.mkdtemp(prefix="csl-bench-")
+    from core.latency_model import calibrate
+
+    runtimes = args.runtimes.split(",")
+    print(f"load average at start: {' '.join(f'{value:.2f}' for value in os.getloadavg())} "
+          f"({os.cpu_count()} cores); threads {args.threads}")
+    configs = held_out_configs(args.per_backbone)
+    summaries, everything = [], []
+    for runtime in runtimes:
+        with _progress(48, "timing") as bar:
+            calibration = calibrate(runtime, threads=args.threads, budget_s=args.budget, force=True,
+                                    progress=lambda done, total: bar.update(done - bar.n))
+        used = sum(sample["used"] for sample in calibration.samples)
+        print(f"\ncalibrated {runtime} in {calibration.seconds:.0f} s: {len(calibration.samples)} timings "
+              f"({used} used by the fit), median fit error {calibration.fit_error:.1%}; host peak "
+              f"{calibration.peak_flops / 1e9:.0f} GFLOP/s, bandwidth {calibration.bandwidth / 1e9:.1f} GB/s")
+        print("  " + ", ".join(f"{name} {value:.3g}" for name, value in calibration.coefficients.items()))
+        rows = check_runtime(runtime, configs, args.threads)
+        summaries.append(summarize(rows, runtime))
+        everything.extend(rows)
+    if len(summaries) > 1:
+        summaries.append(summarize(everything, "all"))
+    print_summary(summaries)
+    if not args.no_sweep:
+        width_sweep(runtimes[0], args.threads)
+    print(f"\nload average at end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,436 @@
+"""Predicted latency: a per-layer model calibrated on this host, or a roofline bound for other devices.
+
+On this host (``device="host"``) a layer's time is
+
+    seconds per padded MAC of its kind x padded MACs   (dense kxk, 1x1, depthwise, SE, linear)
+  + seconds per byte x bytes it moves                  (weights, input and output feature maps)
+  + seconds per layer                                  (dispatch: the op and its norm and activation)
+
+with batch scaling MACs and feature maps but not the per-layer cost. ``calibrate`` times a few dozen
+small whole networks of every backbone with the real measuring function, fits those eight
+coefficients by non-negative least squares on relative error (a second pass drops outliers from a
+busy host), measures this host's peak FLOP/s and bandwidth for the roofline, and caches the result
+on disk keyed by host fingerprint, library versions, runtime, dtype and threads: a changed key
+calibrates again. ``predict_latency`` then needs only the analytic profile: no weights, no torch,
+well under a millisecond. Other devices get the roofline lower bound (``core.roofline``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+
+from core.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile, profile
+from core.jobs import data_dir, host_fingerprint
+from core.roofline import HOST, Device, host_device, layer_traffic, padded_macs, published_devices
+from core.scaling import ScalingError
+
+RUNTIMES = ("torch", "onnxruntime")
+KINDS = ("conv_kxk", "conv_1x1", "dwconv", "se", "linear")
+FEATURES = (*(f"s_per_mac_{kind}" for kind in KINDS), "s_per_byte", "s_per_layer")
+BACKBONES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0",
+             "resnet18", "resnet34", "resnet50")
+# Calibration grid; the bench holds out other widths, depths and resolutions.
+CALIBRATION_WIDTHS = (0.35, 0.75, 1.0, 1.3)
+CALIBRATION_DEPTHS = (0.6, 1.0, 1.5)
+CALIBRATION_RESOLUTIONS = (64, 128, 192)
+CALIBRATION_BATCHES = (1, 8)
+MAX_CALIBRATION_MACS = 3e9  # per forward (batch included): keeps each timing short
+DEFAULT_BUDGET_S = 240.0
+_COLUMN = {name: index for index, name in enumerate(LAYER_COLUMNS)}
+PREDICTION_COLUMNS = ("name", "type", "macs", "padded_macs", "bytes", "intensity", "attainable_gflops",
+                      "bound_ms", "time_ms", "bound")
+
+
+class NotCalibrated(ScalingError):
+    """No calibration for this runtime, dtype and threads on this host: says how to make one."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """One timed configuration."""
+
+    backbone: str
+    width: float
+    depth: float
+    resolution: int
+    batch: int = 1
+
+
+def default_threads() -> int:
+    """Threads a calibration and a prediction assume unless told: every core (torch's own default here)."""
+    return os.cpu_count() or 1
+
+
+def library_versions(runtime: str) -> dict[str, str]:
+    """Versions that change a timing: torch always (it builds or exports the model), the runtime's own."""
+    names = ["torch"] + (["onnxruntime", "onnx"] if runtime == "onnxruntime" else [])
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "none"
+    return versions
+
+
+def calibration_key(runtime: str, dtype: str, threads: int) -> dict:
+    return {"host": host_fingerprint(), "versions": library_versions(runtime), "runtime": runtime,
+            "dtype": dtype, "threads": threads}
+
+
+def _cache_path(key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    folder = data_dir() / "latency_model"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{key['runtime']}-{key['dtype']}-t{key['threads']}-{digest}.json"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Fitted coefficients for one runtime, dtype and thread count on one host, with what they were fitted on."""
+
+    key: dict
+    coefficients: dict[str, float]
+    peak_flops: float  # this host, float32 matmul
+    bandwidth: float  # this host, bytes/s (copy: read + write)
+    samples: list[dict] = field(default_factory=list)  # config, measured_ms, fitted_ms, used
+    seconds: float = 0.0
+    created: float = 0.0
+
+    def device(self) -> Device:
+        return host_device(self.peak_flops, self.bandwidth)
+
+    @property
+    def fit_error(self) -> float:
+        """Median absolute relative error on the samples the fit used."""
+        errors = [abs(s["fitted_ms"] / s["measured_ms"] - 1) for s in self.samples if s["used"]]
+        return statistics.median(errors) if errors else math.nan
+
+
+_LOADED: dict[str, Calibration] = {}
+
+
+def load_calibration(runtime: str = "torch", dtype: str = "float32", threads: int | None = None) -> Calibration:
+    """The cached calibration for this host and library versions; ``NotCalibrated`` says how to make one."""
+    threads = threads or default_threads()
+    path = _cache_path(calibration_key(runtime, dtype, threads))
+    cached = _LOADED.get(str(path))
+    if cached is not None:
+        return cached
+    if not path.exists():
+        raise NotCalibrated(f"not calibrated yet for {runtime}, {dtype}, {threads} thread(s) on this host: run "
+                            f"'python -m core calibrate --runtime {runtime} --dtype {dtype} --threads {threads}' "
+                            "(a few minutes)")
+    calibration = Calibration(**json.loads(path.read_text()))
+    _LOADED[str(path)] = calibration
+    return calibration
+
+
+def layer_kind(row: tuple) -> str | None:
+    """Which throughput a layer runs at: None for layers without MACs (pooling, residual sums, SE rescale)."""
+    kind = row[_COLUMN["type"]]
+    if kind == "conv":
+        return "conv_kxk" if row[_COLUMN["kernel"]] > 1 else "conv_1x1"
+    return {"dwconv": "dwconv", "se_conv": "se", "linear": "linear"}.get(kind)
+
+
+def layer_features(row: tuple, batch: int, dtype_bytes: int, lanes: int | None) -> list[float]:
+    """One layer's feature vector, in ``FEATURES`` order."""
+    features = [0.0] * len(FEATURES)
+    kind = layer_kind(row)
+    if kind is not None:
+        features[KINDS.index(kind)] = padded_macs(row, lanes) * batch
+    features[-2] = layer_traffic(row, batch, dtype_bytes)
+    features[-1] = 1.0
+    return features
+
+
+def network_features(cost: Profile, lanes: int | None) -> list[float]:
+    """The sum of every layer's features: what one whole-network timing constrains."""
+    total = [0.0] * len(FEATURES)
+    for row in cost.rows:
+        for index, value in enumerate(layer_features(row, cost.batch, DTYPE_BYTES[cost.dtype], lanes)):
+            total[index] += value
+    return total
+
+
+# ---- fitting -----------------------------------------------------------------------------------
+
+def _nnls(matrix: list[list[float]], target: list[float]) -> list[float]:
+    """Non-negative least squares (columns scaled to unit norm for conditioning)."""
+    import numpy
+    from scipy.optimize import nnls
+
+    a = numpy.asarray(matrix, dtype=float)
+    norms = numpy.linalg.norm(a, axis=0)
+    norms[norms == 0] = 1.0
+    solution, _ = nnls(a / norms, numpy.asarray(target, dtype=float), maxiter=50 * a.shape[1])
+    return (solution / norms).tolist()
+
+
+def fit_coefficients(features: list[list[float]], measured_ms: list[float]) -> tuple[list[float], list[bool]]:
+    """Coefficients (seconds per unit) minimising relative error; a second pass leaves out outliers.
+
+    Returns the coefficients and which samples the final fit used.
+    """
+    def fit(rows: list[int]) -> list[float]:
+        matrix = [[value / (measured_ms[i] / 1000) for value in features[i]] for i in rows]
+        return _nnls(matrix, [1.0] * len(rows))
+
+    everything = list(range(len(features)))
+    coefficients = fit(everything)
+    errors = [abs(_dot(features[i], coefficients) * 1000 / measured_ms[i] - 1) for i in everything]
+    spread = statistics.median(errors)
+    keep = [i for i in everything if errors[i] <= max(3 * spread, 0.25)]
+    if len(keep) < len(everything) and len(keep) >= 2 * len(FEATURES):
+        coefficients = fit(keep)
+    used = set(keep) if len(keep) >= 2 * len(FEATURES) else set(everything)
+    return coefficients, [i in used for i in everything]
+
+
+def _dot(a: Iterable[float], b: Iterable[float]) -> float:
+    return sum(x * y for x, y in zip(a, b))
+
+
+# ---- calibrating -------------------------------------------------------------------------------
+
+MeasureFn = Callable[[Config, str, str, int], float]
+
+
+def measure_ms(config: Config, runtime: str, dtype: str, threads: int) -> float:
+    """The median of real timed runs, as the Explorer's worker measures them (a few more for small nets)."""
+    if runtime == "torch":
+        from core.latency import measure_latency
+
+        return measure_latency(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
+                               dtype=dtype, threads=threads, warmup=2, repeats=15, cap_s=60).median_ms
+    from core import ort_timing
+
+    return ort_timing.median_ms(config.backbone, config.width, config.depth, config.resolution,
+                                batch=config.batch, dtype=dtype, threads=threads, warmup=2, repeats=15)
+
+
+def calibration_configs(seed: int = 0, per_backbone: int = 6) -> list[Config]:
+    """A spread of small configurations of every backbone from the calibration grid, batch 1 and 8.
+
+    Configurations are grouped by network (two resolution/batch pairs each) so that a runtime that
+    exports or builds once per network pays that once.
+    """
+    rng = random.Random(seed)
+    configs = []
+    for backbone in BACKBONES:
+        networks = [(w, d) for w in CALIBRATION_WIDTHS for d in CALIBRATION_DEPTHS]
+        rng.shuffle(networks)
+        chosen: list[Config] = []
+        for width, depth in networks:
+            shapes = [(r, b) for r in CALIBRATION_RESOLUTIONS for b in CALIBRATION_BATCHES]
+            rng.shuffle(shapes)
+            fits = [Config(backbone, width, depth, r, b) for r, b in shapes
+                    if profile(backbone, width, depth, r).macs * b <= MAX_CALIBRATION_MACS]
+            # one batch-1 and one batch-8 timing per network where both fit
+            picked = [next((c for c in fits if c.batch == b), None) for b in CALIBRATION_BATCHES]
+            chosen.extend(c for c in picked if c is not None)
+            if len(chosen) >= per_backbone:
+                break
+        configs.extend(chosen[:per_backbone])
+    return configs
+
+
+def measure_host_roofline(threads: int) -> tuple[float, float]:
+    """(peak FLOP/s of a large float32 matmul, bytes/s of a large copy counting read + write), best of a few."""
+    import torch
+
+    from core.latency import _threads
+
+    with _threads(threads), torch.inference_mode():
+        size = 1536
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        a @ b
+        flops = max(2 * size ** 3 / _timed(lambda: a @ b) for _ in range(5))
+        source = torch.empty(32 * 2 ** 20)  # 128 MiB: far beyond any cache
+        target = torch.empty_like(source)
+        target.copy_(source)
+        bandwidth = max(2 * source.numel() * 4 / _timed(lambda: target.copy_(source)) for _ in range(5))
+    return flops, bandwidth
+
+
+def _timed(function: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | None = None, *,
+              configs: list[Config] | None = None, measure: MeasureFn = measure_ms,
+              roofline: Callable[[int], tuple[float, float]] = measure_host_roofline,
+              budget_s: float = DEFAULT_BUDGET_S, force: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> Calibration:
+    """Fit (or load from the cache) the latency model of ``runtime`` on this host; bounded by ``budget_s``.
+
+    Measurements stop once the budget is spent (at least 16 are always taken, 2 per coefficient).
+    Runs in the CLI or the worker, never in the web server: it builds and times real networks.
+    """
+    check_runtime(runtime, dtype)
+    threads = threads or default_threads()
+    key = calibration_key(runtime, dtype, threads)
+    path = _cache_path(key)
+    if path.exists() and not force:
+        return load_calibration(runtime, dtype, threads)
+    started = time.perf_counter()
+    peak_flops, bandwidth = roofline(threads)
+    lanes = host_device(peak_flops, bandwidth).lanes.get(dtype)
+    configs = calibration_configs() if configs is None else configs
+    features, measured, taken = [], [], []
+    for index, config in enumerate(configs):
+        if time.perf_counter() - started > budget_s and len(taken) >= 2 * len(FEATURES):
+            break
+        milliseconds = measure(config, runtime, dtype, threads)
+        cost = profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
+                       dtype=dtype)
+        features.append(network_features(cost, lanes))
+        measured.append(milliseconds)
+        taken.append(config)
+        if progress is not None:
+            progress(index + 1, len(configs))
+    if len(taken) < len(FEATURES):
+        raise ScalingError(f"calibration needs at least {len(FEATURES)} timings; it got {len(taken)}")
+    coefficients, used = fit_coefficients(features, measured)
+    samples = [dict(config=asdict(config), measured_ms=ms, fitted_ms=_dot(row, coefficients) * 1000, used=flag)
+               for config, ms, row, flag in zip(taken, measured, features, used)]
+    calibration = Calibration(key=key, coefficients=dict(zip(FEATURES, coefficients)), peak_flops=peak_flops,
+                              bandwidth=bandwidth, samples=samples, seconds=time.perf_counter() - started,
+                              created=time.time())
+    path.write_text(json.dumps(asdict(calibration), indent=1))
+    _LOADED[str(path)] = calibration
+    return calibration
+
+
+def check_runtime(runtime: str, dtype: str) -> None:
+    if runtime not in RUNTIMES:
+        raise ScalingError(f"runtime {runtime!r} is not known: use one of {', '.join(RUNTIMES)}")
+    if dtype not in DTYPE_BYTES:
+        raise ScalingError(f"dtype {dtype!r} is not known: use one of {', '.join(DTYPE_BYTES)}")
+
+
+# ---- predicting --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LatencyPrediction:
+    """Predicted milliseconds per batch, with one row per profile layer (``PREDICTION_COLUMNS``).
+
+    ``method`` is "calibrated model" on this host, "roofline lower bound" elsewhere: a bound is never a
+    measurement and never a forecast of what a real engine reaches.
+    """
+
+    backbone: str
+    width: float
+    depth: float
+    resolution: int
+    batch: int
+    dtype: str
+    runtime: str
+    device: str
+    threads: int
+    method: str
+    total_ms: float
+    bound_ms: float
+    padded_macs: int
+    macs: int
+    lanes: int | None
+    basis: str
+    rows: tuple[tuple, ...] = field(repr=False, compare=False)
+
+    @property
+    def lane_waste(self) -> float:
+        """Share of padded MACs that pad channels to the lane width (0 = every channel count aligned)."""
+        return 1 - self.macs / self.padded_macs if self.padded_macs else 0.0
+
+    @cached_property
+    def layers(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(PREDICTION_COLUMNS))
+
+    def summary(self) -> dict:
+        values = {key: value for key, value in asdict(self).items() if key != "rows"}
+        values["lane_waste"] = self.lane_waste
+        return values
+
+
+def target_device(name: str, calibration: Calibration | None = None) -> Device:
+    """A device by name: 'host' (needs this host's calibration) or a row of the device table."""
+    if name == HOST:
+        if calibration is None:
+            raise NotCalibrated("this host has no measured roofline yet: run 'python -m core calibrate'")
+        return calibration.device()
+    devices = published_devices()
+    if name not in devices:
+        raise ScalingError(f"device {name!r} is not known: use one of {', '.join((HOST, *devices))}")
+    return devices[name]
+
+
+def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HOST,
+                         threads: int | None = None) -> LatencyPrediction:
+    """The prediction for an existing profile (the Explorer's cached one): no weights, no torch."""
+    check_runtime(runtime, cost.dtype)
+    threads = threads or default_threads()
+    calibration = load_calibration(runtime, cost.dtype, threads) if device == HOST else None
+    target = target_device(device, calibration)
+    peak, bandwidth = target.peak(cost.dtype), target.bandwidth
+    lanes = target.lanes.get(cost.dtype)
+    coefficients = list(calibration.coefficients.values()) if calibration else None
+    size, batch = DTYPE_BYTES[cost.dtype], cost.batch
+    rows, total, bound_total, padded_total, macs_total = [], 0.0, 0.0, 0, 0
+    for row in cost.rows:
+        macs = row[_COLUMN["macs"]] * batch
+        padded = padded_macs(row, lanes) * batch
+        moved = layer_traffic(row, batch, size)
+        compute_s, memory_s = 2 * macs / peak, moved / bandwidth
+        bound_s = max(compute_s, memory_s)
+        if coefficients is None:
+            seconds = bound_s
+        else:
+            kind = layer_kind(row)
+            seconds = (coefficients[KINDS.index(kind)] * padded if kind else 0.0) \
+                + coefficients[-2] * moved + coefficients[-1]
+        intensity = 2 * macs / moved if moved else 0.0
+        rows.append((row[_COLUMN["name"]], row[_COLUMN["type"]], macs, padded, moved, intensity,
+                     min(peak, intensity * bandwidth) / 1e9, bound_s * 1000, seconds * 1000,
+                     "compute" if compute_s >= memory_s else "memory"))
+        total += seconds
+        bound_total += bound_s
+        padded_total += padded
+        macs_total += macs
+    if calibration is not None:
+        method = "calibrated model"
+        basis = (f"per-layer model fitted to {sum(s['used'] for s in calibration.samples)} timings of small "
+                 f"networks on this host ({runtime}, {threads} thread(s); median fit error "
+                 f"{calibration.fit_error:.0%})")
+    else:
+        method = "roofline lower bound"
+        basis = (f"lower bound on {target.title}: each layer max(FLOPs / peak, bytes / bandwidth) from published "
+                 "peaks; a real engine is slower (dispatch, caches, kernels); the runtime is not modelled")
+    return LatencyPrediction(
+        backbone=cost.backbone, width=cost.width, depth=cost.depth, resolution=cost.resolution, batch=batch,
+        dtype=cost.dtype, runtime=runtime, device=device, threads=threads, method=method,
+        total_ms=total * 1000, bound_ms=bound_total * 1000, padded_macs=padded_total, macs=macs_total,
+        lanes=lanes, basis=basis, rows=tuple(rows))
+
+
+def predict_latency(backbone: str, width: float | None = None, depth: float | None = None,
+                    resolution: int | None = None, batch: int = 1, dtype: str = "float32",
+                    runtime: str = "torch", device: str = HOST, threads: int | None = None) -> LatencyPrediction:
+    """Predicted latency of a configuration: calibrated model on 'host', roofline lower bound on other devices."""
+    cost = profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
+    return predict_from_profile(cost, runtime, device, threads)
+

@@ -1,0 +1,55 @@
+"""ONNX Runtime timing for the latency model, until ``core.measure_latency`` takes ``runtime="onnxruntime"``.
+
+A stand-in kept behind one function (``median_ms``) so the lead can swap in the runtimes branch's
+measurement: the model is exported once per network (TorchScript exporter, batch and spatial size
+dynamic, so one export serves every resolution and batch of that network) and timed in an
+``InferenceSession`` with its intra-op threads set explicitly. float32 only.
+"""
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import warnings
+from functools import lru_cache
+
+from core.scaling import ScalingError
+
+
+@lru_cache(maxsize=2)
+def _session(backbone: str, width: float, depth: float, threads: int):
+    import onnxruntime
+    import torch
+
+    from core.modules import build_model
+
+    model = build_model(backbone, width, depth).eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model, torch.randn(1, 3, 64, 64), buffer, dynamo=False, opset_version=17,
+                          input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}})
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+def median_ms(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
+              dtype: str = "float32", threads: int = 1, warmup: int = 2, repeats: int = 10) -> float:
+    """Median milliseconds per batch of ``repeats`` ONNX Runtime forward passes after ``warmup``."""
+    if dtype != "float32":
+        raise ScalingError(f"dtype {dtype!r} is not timed with onnxruntime here yet: use float32")
+    import numpy
+
+    session = _session(backbone, width, depth, threads)
+    images = numpy.random.default_rng(0).standard_normal((batch, 3, resolution, resolution), dtype=numpy.float32)
+    for _ in range(warmup):
+        session.run(None, {"images": images})
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run(None, {"images": images})
+        timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings)

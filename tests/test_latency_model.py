@@ -1,0 +1,140 @@
+"""The latency model: calibration (with an injected measuring function), its cache, predictions, CLI, link."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import core
+from core import latency_model
+from core.cli import main
+from core.roofline import host_lanes
+from core.latency_model import FEATURES, Config, NotCalibrated, calibrate, network_features, predict_latency
+from tests.conftest import ROOT
+from ui.state import ExplorerState, parse_query
+
+TRUE = dict(zip(FEATURES, (2e-11, 1e-11, 2e-10, 5e-10, 3e-11, 2e-10, 3e-5)))  # seconds per unit
+CONFIGS = [Config(backbone, width, depth, resolution, batch)
+           for backbone in latency_model.BACKBONES
+           for width, depth, resolution, batch in ((0.35, 0.6, 64, 1), (1.0, 1.0, 96, 8), (0.75, 1.5, 64, 8))]
+THREADS = 3  # no real calibration on this machine uses it
+
+
+def synthetic_ms(config, runtime, dtype, threads, outliers=()):
+    """A host that follows the model exactly (plus chosen outliers): what a fit must recover."""
+    cost = core.profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
+                        dtype=dtype)
+    lanes = host_lanes()[dtype]  # what the calibration and the prediction pad to on this CPU
+    seconds = sum(value * TRUE[name] for name, value in zip(FEATURES, network_features(cost, lanes)))
+    return seconds * 1000 * (3.0 if config in outliers else 1.0)
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    """One synthetic calibration for the module: no network is built or timed."""
+    calls = []
+
+    def measure(config, runtime, dtype, threads):
+        calls.append(config)
+        return synthetic_ms(config, runtime, dtype, threads, outliers=CONFIGS[4:5])
+
+    result = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=measure, force=True,
+                       roofline=lambda threads: (1e11, 2e10))
+    return result, calls
+
+
+def test_calibration_recovers_the_coefficients_and_leaves_out_an_outlier(calibrated):
+    result, calls = calibrated
+    assert len(calls) == len(CONFIGS)
+    for name, value in TRUE.items():
+        assert result.coefficients[name] == pytest.approx(value, rel=1e-3), name
+    assert [sample["used"] for sample in result.samples].count(False) == 1
+    assert not result.samples[4]["used"] and result.fit_error < 1e-6
+    assert (result.peak_flops, result.bandwidth) == (1e11, 2e10)
+
+
+def test_calibration_is_cached_on_disk_and_a_changed_key_calibrates_again(calibrated, monkeypatch):
+    result, _ = calibrated
+    calls = []
+
+    def measure(*args):
+        calls.append(args)
+        return synthetic_ms(*args)
+
+    again = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=measure, roofline=lambda threads: (1, 1))
+    assert calls == [] and again.coefficients == result.coefficients  # from the cache
+    stored = list((latency_model.data_dir() / "latency_model").glob(f"torch-float32-t{THREADS}-*.json"))
+    assert len(stored) == 1 and json.loads(stored[0].read_text())["key"]["host"] == result.key["host"]
+    monkeypatch.setattr(latency_model, "library_versions", lambda runtime: {"torch": "99.0"})
+    with pytest.raises(NotCalibrated):
+        predict_latency("mobilenet_v2", threads=THREADS)
+    calibrate("torch", threads=THREADS, configs=CONFIGS, measure=measure, roofline=lambda threads: (1e11, 2e10))
+    assert len(calls) == len(CONFIGS)
+    monkeypatch.setattr(latency_model, "host_fingerprint", lambda: "another-host|cpu|64")
+    calibrate("torch", threads=THREADS, configs=CONFIGS[:len(FEATURES)], measure=measure,
+              roofline=lambda threads: (1e11, 2e10))
+    assert len(calls) == len(CONFIGS) + len(FEATURES)
+
+
+def test_prediction_matches_the_model_layer_by_layer(calibrated):
+    prediction = predict_latency("efficientnet_b0", 0.6, 1.2, 112, batch=8, threads=THREADS)
+    cost = core.profile("efficientnet_b0", 0.6, 1.2, 112, batch=8)
+    assert prediction.method == "calibrated model" and prediction.device == "host"
+    assert list(prediction.layers.name) == list(cost.layers.name)
+    assert set(prediction.layers.bound) <= {"compute", "memory"}
+    assert prediction.layers.time_ms.sum() == pytest.approx(prediction.total_ms)
+    expected = synthetic_ms(Config("efficientnet_b0", 0.6, 1.2, 112, 8), "torch", "float32", THREADS)
+    assert prediction.total_ms == pytest.approx(expected, rel=1e-3)
+    assert prediction.total_ms > prediction.bound_ms  # the model is never below the host's roofline here
+    assert 0 < prediction.lane_waste < 0.2
+
+
+def test_prediction_needs_no_torch_and_no_weights(calibrated):
+    """The page's path: the analytic profile and the cached calibration only."""
+    code = ("import sys; from core.latency_model import predict_latency; "
+            f"p = predict_latency('resnet50', 0.5, 1.0, 128, threads={THREADS}, device='host'); "
+            "assert p.total_ms > 0 and 'torch' not in sys.modules, sorted(sys.modules)")
+    env = {"CSL_DATA_DIR": str(latency_model.data_dir()), "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+
+
+def test_uncalibrated_runtime_says_how_to_calibrate():
+    with pytest.raises(NotCalibrated, match="python -m core calibrate --runtime onnxruntime --dtype float32 "
+                                            "--threads 5"):
+        predict_latency("mobilenet_v2", runtime="onnxruntime", threads=5)
+
+
+def test_cli_predict_on_the_host_and_on_a_device(calibrated, capsys):
+    assert main(["predict", "mobilenet_v2", "--width", "0.5", "--resolution", "128", "--batch", "8",
+                 "--threads", str(THREADS), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["method"] == "calibrated model" and result["batch"] == 8
+    assert len(result["layers"]) == len(core.profile("mobilenet_v2", 0.5).rows)
+    assert main(["predict", "resnet18", "--device", "a100_sxm", "--dtype", "float16", "--no-layers"]) == 0
+    out = capsys.readouterr().out
+    assert "roofline lower bound" in out and "per batch" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--device", "toaster"], "invalid choice: 'toaster' (choose from 'host', 'phone_cortex_a78'"),
+    (["--runtime", "tvm"], "invalid choice: 'tvm' (choose from 'torch', 'onnxruntime')"),
+    (["--dtype", "float64"], "invalid choice: 'float64' (choose from 'float32', 'float16', 'bfloat16', 'int8')"),
+    (["--batch", "0"], "0 must be at least 1"),
+    (["--width", "9"], "use 0.1 to 3.0"),
+    (["--threads", "5"], "not calibrated yet for torch, float32, 5 thread(s)"),
+    (["--device", "raspberry_pi_4", "--dtype", "int8"], "has no peak figure for int8: use one of float32"),
+])
+def test_cli_predict_bad_values_exit_2_with_one_line(argv, message, capsys):
+    assert main(["predict", "mobilenet_v2", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_prediction_target_round_trips_through_the_share_link():
+    state = ExplorerState(target="raspberry_pi_4", device="cpu")
+    assert state.to_query()["target"] == "raspberry_pi_4"
+    assert parse_query(state.to_query()) == (state, [])
+    parsed, warnings = parse_query({"target": "<img src=x>"})
+    assert parsed.target == "host"
+    assert warnings == ["The link's target=`<img src=x>` is not one of host, phone_cortex_a78, raspberry_pi_4, "
+                        "jetson_orin_nano, a100_sxm; using host."]

@@ -1,0 +1,156 @@
+"""Predicted latency on every slider move, beside the measured value; the roofline and lane alignment.
+
+Reads the analytic profile and a calibration the CLI or the worker wrote: never builds weights,
+never imports torch, never calibrates (that times real networks). Where this host has no
+calibration yet the page says how to make one.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.counting import Profile
+from core.latency_model import LatencyPrediction, NotCalibrated, predict_from_profile
+from core.roofline import published_devices, target_device_title
+from core.scaling import ScalingError
+from core.units import duration_ms, ratio
+from ui import charts
+from ui.engine import cached_profile
+from ui.latency_panel import measure_variant, stored_job
+from ui.state import TARGETS, ExplorerState
+
+SWEEP_STEP, SWEEP_POINTS = 0.025, 10  # the staircase chart: this many steps either side of the width
+
+
+def _runtime(state: ExplorerState) -> str:
+    return getattr(state, "runtime", "torch")  # the measuring runtime, where the state carries one
+
+
+def _predict(cost: Profile, state: ExplorerState) -> LatencyPrediction:
+    return predict_from_profile(cost, _runtime(state), state.target, state.threads)
+
+
+def prediction_row(cost: Profile, state: ExplorerState) -> None:
+    """Predicted latency (or a roofline bound on another device), the measured value beside it, and 'Measure'."""
+    predicted, measured, where = st.columns([2, 2, 3], vertical_alignment="bottom")
+    where.selectbox("Predict latency on", TARGETS, key="explorer_target", persist_state="session",
+                    format_func=target_device_title)
+    try:
+        prediction = _predict(cost, state)
+    except NotCalibrated as error:
+        predicted.metric("Latency (predicted)", "not calibrated", help=str(error))
+        st.caption(f"No latency model for this server yet: {error}. Measured values still work (Latency view).")
+        return
+    except ScalingError as error:  # e.g. a device with no published peak at this dtype
+        predicted.metric("Latency bound (roofline)", "n/a", help=str(error))
+        return
+    if prediction.method != "calibrated model":
+        predicted.metric("Latency bound (roofline)", f">= {duration_ms(prediction.total_ms)}",
+                         help=f"A lower bound, not a prediction of a real engine: {prediction.basis}.")
+        measured.caption("Nothing to measure here: this server is not that device. The Latency view shows "
+                         "every layer on its roofline.")
+        return
+    predicted.metric("Latency (predicted)", duration_ms(prediction.total_ms),
+                     help=f"Predicted, not measured: {prediction.basis}. Batch {cost.batch}, {cost.dtype}, "
+                          f"{prediction.threads} thread(s); press Measure to check it.")
+    st.fragment(_measured)(cost, state, prediction.total_ms, measured)
+
+
+def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, column) -> None:
+    """The stored measurement beside the prediction; polls while one is queued or running."""
+    job = stored_job(cost, state)
+    if job is not None and job.result is not None:
+        value = job.result["median_ms"]
+        column.metric("Latency (measured)", duration_ms(value), delta=f"predicted {ratio(predicted_ms, value)}",
+                      delta_color="off", help="Median of real forward passes in the worker at these settings")
+    elif job is not None and job.active:
+        column.metric("Latency (measured)", "measuring…", help="Queued or running in the worker")
+        st.fragment(run_every=1.0)(lambda: None)()
+    elif column.button("Measure", key="prediction_measure", icon=":material/timer:",
+                       help="Time this variant for real in the worker (its queue is in the Latency view)"):
+        blocked = measure_variant(cost, state)
+        if blocked:
+            column.caption(blocked)
+        else:
+            st.rerun(scope="fragment")
+
+
+def roofline_panel(cost: Profile, state: ExplorerState) -> None:
+    """Every layer on the target's roofline, lanes wasted by unaligned channels, and the width staircase."""
+    try:
+        prediction = _predict(cost, state)
+    except ScalingError:
+        return  # the prediction row above already says why
+    host = prediction.method == "calibrated model"
+    if host:
+        peak, bandwidth, title = _host_roofline(state, prediction)
+    else:
+        device = published_devices()[state.target]
+        peak, bandwidth, title = device.peak(cost.dtype), device.bandwidth, device.name
+    layers = prediction.layers
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.roofline_figure(layers, title, peak, bandwidth, modelled=host), key="roofline_chart")
+    memory = layers[(layers.macs > 0) & (layers.bound == "memory")]
+    depthwise = layers[layers.type == "dwconv"]
+    left.caption(f"Lower bounds from {'this host as measured' if host else 'published peaks'} "
+                 f"(ridge at {peak / bandwidth:.3g} FLOPs/byte): {len(memory)} of {int((layers.macs > 0).sum())} "
+                 f"layers with MACs are memory-bound"
+                 + (f", {int((depthwise.bound == 'memory').sum())} of the {len(depthwise)} depthwise ones"
+                    if len(depthwise) else "") + ". Depthwise layers do few MACs per byte moved, so bandwidth, not "
+                 "arithmetic, limits them." + (" Hollow points: where the calibrated model puts each layer."
+                                               if host else ""))
+    _alignment(right, prediction)
+    if host:
+        _staircase(cost, state)
+
+
+def _host_roofline(state: ExplorerState, prediction: LatencyPrediction) -> tuple[float, float, str]:
+    """(peak FLOP/s, bandwidth, title) of this host as its calibration measured it."""
+    from core.latency_model import load_calibration
+
+    calibration = load_calibration(_runtime(state), prediction.dtype, prediction.threads)
+    return calibration.peak_flops, calibration.bandwidth, "this host (measured)"
+
+
+def _alignment(column, prediction: LatencyPrediction) -> None:
+    """Layers whose channel counts are not a multiple of the lane width, with the padded MACs they waste."""
+    lanes = prediction.lanes
+    layers = prediction.layers
+    wasted = layers[layers.padded_macs > layers.macs]
+    column.markdown(f"**Channel alignment** ({lanes} lanes at {prediction.dtype})")
+    if not lanes or wasted.empty:
+        column.caption("Every layer's channels are a multiple of the lane width: no padded MACs.")
+        return
+    table = pd.DataFrame({"layer": wasted.name, "type": wasted.type,
+                          "waste": (1 - wasted.macs / wasted.padded_macs) * 100,
+                          "padded MACs": wasted.padded_macs - wasted.macs})
+    column.dataframe(table.sort_values("padded MACs", ascending=False), hide_index=True, height=260,
+                     column_config={"waste": st.column_config.NumberColumn("waste %", format="%.1f"),
+                                    "padded MACs": st.column_config.NumberColumn(format="compact")})
+    column.caption(f"{len(wasted)} layers pad channels to a multiple of {lanes}: {prediction.lane_waste:.1%} of "
+                   "the padded MACs are padding (blocked layouts and tensor-core tiles pad input and output "
+                   "channels).")
+
+
+def _staircase(cost: Profile, state: ExplorerState) -> None:
+    """Predicted latency over nearby widths, with stored measurements of the same settings."""
+    from dataclasses import replace
+
+    from core.scaling import WIDTH_RANGE
+
+    rows = []
+    for step in range(-SWEEP_POINTS, SWEEP_POINTS + 1):
+        width = round(cost.width + step * SWEEP_STEP, 4)
+        if not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1]:
+            continue
+        try:
+            variant = cached_profile(cost.backbone, width, cost.depth, cost.resolution, cost.batch, cost.dtype)
+        except ScalingError:
+            continue
+        job = stored_job(variant, replace(state, width=width))
+        rows.append({"width": width, "predicted_ms": _predict(variant, state).total_ms,
+                     "measured_ms": job.result["median_ms"] if job is not None and job.result else None})
+    st.plotly_chart(charts.width_sweep_figure(pd.DataFrame(rows), cost.width), key="staircase_chart")
+    st.caption("Channels round to multiples of 8, so latency climbs in steps as the width slider moves. Red points "
+               "are stored measurements at these settings (measure a few widths to see the real staircase; "
+               "`python bench/bench_latency_model.py` prints a fine sweep).")
