@@ -138,3 +138,40 @@ def test_prediction_target_round_trips_through_the_share_link():
     assert parsed.target == "host"
     assert warnings == ["The link's target=`<img src=x>` is not one of host, phone_cortex_a78, raspberry_pi_4, "
                         "jetson_orin_nano, a100_sxm; using host."]
+
+
+def _explorer(query: dict):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.query_params.update(query)
+    app.run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    return app, {metric.label: metric.value for metric in app.metric}
+
+
+def test_explorer_shows_the_prediction_and_moves_it_with_the_sliders(calibrated):
+    app, metrics = _explorer({"backbone": "mobilenet_v2", "threads": str(THREADS)})
+    expected = predict_latency("mobilenet_v2", threads=THREADS).total_ms
+    assert metrics["Latency (predicted)"] == core.units.duration_ms(expected)
+    assert app.button(key="prediction_measure")  # nothing measured yet: offer to
+    app.slider(key="explorer_width").set_value(0.5).run()
+    moved = {metric.label: metric.value for metric in app.metric}["Latency (predicted)"]
+    assert moved == core.units.duration_ms(predict_latency("mobilenet_v2", 0.5, threads=THREADS).total_ms)
+
+
+def test_explorer_roofline_on_another_device_and_without_a_calibration(calibrated):
+    app, metrics = _explorer({"backbone": "mobilenet_v2", "target": "raspberry_pi_4", "view": "latency"})
+    assert metrics["Latency bound (roofline)"].startswith(">= ")
+    assert "lower bounds, not measurements" in json.dumps([chart.proto.spec for chart in app.get("plotly_chart")])
+    app, metrics = _explorer({"backbone": "resnet18", "threads": "7"})
+    assert metrics["Latency (predicted)"] == "not calibrated"
+    assert any("python -m core calibrate --runtime torch --dtype float32 --threads 7" in caption.value
+               for caption in app.caption)
+
+
+def test_explorer_latency_view_on_this_host_draws_roofline_alignment_and_staircase(calibrated):
+    app, _ = _explorer({"backbone": "mobilenet_v3_small", "threads": str(THREADS), "view": "latency"})
+    specs = json.dumps([chart.proto.spec for chart in app.get("plotly_chart")])
+    assert "Roofline, this host (measured)" in specs and "Latency over width on this host" in specs
+    assert any("pad channels to a multiple of" in caption.value for caption in app.caption)
