@@ -92,7 +92,9 @@ def check_runtime(runtime: str, configs: list, threads: int) -> dict:
             rows.append(dict(config=config, predicted=predicted, measured=measured, error=predicted / measured - 1,
                              measure_s=measure_s, predict_s=whole_s, predict_cached_s=cached_s))
             bar.update()
-    print(f"\n{runtime}: {len(rows)} held-out configurations")
+    from core.latency_model import MEASURED
+
+    print(f"\n{runtime}: {len(rows)} held-out configurations (measured = {MEASURED}, as calibrated)")
     print(f"  {'backbone':<19}{'width':>6}{'depth':>6}{'px':>5}{'batch':>6}{'predicted':>11}{'measured':>10}{'error':>8}")
     for row in rows:
         c = row["config"]

@@ -1,6 +1,6 @@
 """ONNX Runtime timing for the latency model, until ``core.measure_latency`` takes ``runtime="onnxruntime"``.
 
-A stand-in kept behind one function (``median_ms``) so the lead can swap in the runtimes branch's
+A stand-in kept behind one function (``timings_ms``) so the lead can swap in the runtimes branch's
 measurement: the model is exported once per network (TorchScript exporter, batch and spatial size
 dynamic, so one export serves every resolution and batch of that network) and timed in an
 ``InferenceSession`` with its intra-op threads set explicitly. float32 only.
@@ -8,7 +8,6 @@ dynamic, so one export serves every resolution and batch of that network) and ti
 from __future__ import annotations
 
 import io
-import statistics
 import time
 import warnings
 from functools import lru_cache
@@ -36,9 +35,9 @@ def _session(backbone: str, width: float, depth: float, threads: int):
     return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
-def median_ms(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
-              dtype: str = "float32", threads: int = 1, warmup: int = 2, repeats: int = 10) -> float:
-    """Median milliseconds per batch of ``repeats`` ONNX Runtime forward passes after ``warmup``."""
+def timings_ms(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
+               dtype: str = "float32", threads: int = 1, warmup: int = 2, repeats: int = 10) -> list[float]:
+    """Milliseconds per batch of ``repeats`` ONNX Runtime forward passes after ``warmup``, in order."""
     if dtype != "float32":
         raise ScalingError(f"dtype {dtype!r} is not timed with onnxruntime here yet: use float32")
     import numpy
@@ -52,4 +51,4 @@ def median_ms(backbone: str, width: float, depth: float, resolution: int, batch:
         start = time.perf_counter()
         session.run(None, {"images": images})
         timings.append((time.perf_counter() - start) * 1000)
-    return statistics.median(timings)
+    return timings

@@ -89,6 +89,7 @@ def target_device_title(name: str) -> str:
     return "This host (calibrated model)" if name == HOST else published_devices()[name].title
 
 
+@cache
 def host_lanes() -> dict[str, int]:
     """Lane widths of this CPU's widest vector extension (AVX-512: 512 bits, AVX2: 256, else 128)."""
     bits = 128
