@@ -292,7 +292,7 @@ def _predict(args) -> None:
 def _calibrate(args) -> None:
     from core.latency_model import calibrate
 
-    with _progress_bar(48, "timing") as bar:
+    with _progress_bar(96, "timing") as bar:
         result = calibrate(args.runtime, args.dtype, args.threads, budget_s=args.budget, force=args.force,
                            progress=lambda done, total: bar.update(done - bar.n))
     used = sum(sample["used"] for sample in result.samples)

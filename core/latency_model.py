@@ -291,11 +291,13 @@ def _timed(function: Callable[[], object]) -> float:
 def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | None = None, *,
               configs: list[Config] | None = None, measure: MeasureFn = measure_ms,
               roofline: Callable[[int], tuple[float, float]] = measure_host_roofline,
-              budget_s: float = DEFAULT_BUDGET_S, force: bool = False,
+              budget_s: float = DEFAULT_BUDGET_S, rounds: int = 2, force: bool = False,
               progress: Callable[[int, int], None] | None = None) -> Calibration:
     """Fit (or load from the cache) the latency model of ``runtime`` on this host; bounded by ``budget_s``.
 
-    Measurements stop once the budget is spent (at least 16 are always taken, 2 per coefficient).
+    Every configuration is timed once, then again in later ``rounds`` while the budget lasts, keeping
+    each one's fastest: a burst of load from other processes rarely hits the same network twice.
+    Timing stops once the budget is spent (after at least 2 timings per coefficient).
     Runs in the CLI or the worker, never in the web server: it builds and times real networks.
     """
     check_runtime(runtime, dtype)
@@ -308,18 +310,21 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     peak_flops, bandwidth = roofline(threads)
     lanes = host_device(peak_flops, bandwidth).lanes.get(dtype)
     configs = calibration_configs() if configs is None else configs
-    features, measured, taken = [], [], []
-    for index, config in enumerate(configs):
-        if time.perf_counter() - started > budget_s and len(taken) >= 2 * len(FEATURES):
-            break
-        milliseconds = measure(config, runtime, dtype, threads)
-        cost = profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
-                       dtype=dtype)
-        features.append(network_features(cost, lanes))
-        measured.append(milliseconds)
-        taken.append(config)
-        if progress is not None:
-            progress(index + 1, len(configs))
+    fastest: dict[int, float] = {}
+    done, total = 0, rounds * len(configs)
+    for _ in range(rounds):
+        for index, config in enumerate(configs):
+            if time.perf_counter() - started > budget_s and len(fastest) >= 2 * len(FEATURES):
+                break
+            milliseconds = measure(config, runtime, dtype, threads)
+            fastest[index] = min(milliseconds, fastest.get(index, math.inf))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    taken = [configs[index] for index in sorted(fastest)]
+    measured = [fastest[index] for index in sorted(fastest)]
+    features = [network_features(profile(c.backbone, c.width, c.depth, c.resolution, batch=c.batch, dtype=dtype),
+                                 lanes) for c in taken]
     if len(taken) < len(FEATURES):
         raise ScalingError(f"calibration needs at least {len(FEATURES)} timings; it got {len(taken)}")
     coefficients, used = fit_coefficients(features, measured)
