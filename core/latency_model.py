@@ -4,9 +4,9 @@ On this host (``device="host"``) a layer's time is
 
     seconds per padded MAC of its kind x padded MACs   (dense kxk, 1x1, depthwise, SE, linear)
   + seconds per byte x bytes it moves                  (weights, input and output feature maps)
-  + seconds per layer                                  (dispatch: the op and its norm and activation)
+  + seconds per dispatched operator x operators         (the conv, its batch norm and activation, ...)
 
-with batch scaling MACs and feature maps but not the per-layer cost. ``calibrate`` times a few dozen
+with batch scaling MACs and feature maps but not the dispatch cost. ``calibrate`` times a few dozen
 small whole networks of every backbone with the real measuring function, fits those eight
 coefficients by non-negative least squares on relative error (a second pass drops outliers from a
 busy host), measures this host's peak FLOP/s and bandwidth for the roofline, and caches the result
@@ -36,7 +36,7 @@ from core.scaling import ScalingError
 
 RUNTIMES = ("torch", "onnxruntime")
 KINDS = ("conv_kxk", "conv_1x1", "dwconv", "se", "linear")
-FEATURES = (*(f"s_per_mac_{kind}" for kind in KINDS), "s_per_byte", "s_per_layer")
+FEATURES = (*(f"s_per_mac_{kind}" for kind in KINDS), "s_per_byte", "s_per_op")
 BACKBONES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0",
              "resnet18", "resnet34", "resnet50")
 # Calibration grid; the bench holds out other widths, depths and resolutions.
@@ -160,6 +160,16 @@ def layer_kind(row: tuple) -> str | None:
     return {"dwconv": "dwconv", "se_conv": "se", "linear": "linear"}.get(kind)
 
 
+def dispatched_ops(row: tuple) -> int:
+    """Operators an eager engine dispatches for one row: a conv with its batch norm and activation, etc."""
+    kind, activation = row[_COLUMN["type"]], 1 if row[_COLUMN["nonlinearity"]] else 0
+    if kind in ("conv", "dwconv"):
+        return 2 + activation
+    if kind == "se_conv":  # the reduce conv also pools its input
+        return 1 + activation + row[_COLUMN["name"]].endswith(".reduce")
+    return 1 + activation  # linear, residual sum (+ ReLU in ResNets), pooling, SE rescale
+
+
 def layer_features(row: tuple, batch: int, dtype_bytes: int, lanes: int | None) -> list[float]:
     """One layer's feature vector, in ``FEATURES`` order."""
     features = [0.0] * len(FEATURES)
@@ -167,7 +177,7 @@ def layer_features(row: tuple, batch: int, dtype_bytes: int, lanes: int | None) 
     if kind is not None:
         features[KINDS.index(kind)] = padded_macs(row, lanes) * batch
     features[-2] = layer_traffic(row, batch, dtype_bytes)
-    features[-1] = 1.0
+    features[-1] = dispatched_ops(row)
     return features
 
 
@@ -425,7 +435,7 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         else:
             kind = layer_kind(row)
             seconds = (coefficients[KINDS.index(kind)] * padded if kind else 0.0) \
-                + coefficients[-2] * moved + coefficients[-1]
+                + coefficients[-2] * moved + coefficients[-1] * dispatched_ops(row)
         intensity = 2 * macs / moved if moved else 0.0
         rows.append((row[_COLUMN["name"]], row[_COLUMN["type"]], macs, padded, moved, intensity,
                      min(peak, intensity * bandwidth) / 1e9, bound_s * 1000, seconds * 1000,

@@ -13,7 +13,7 @@ from core.latency_model import FEATURES, Config, NotCalibrated, calibrate, netwo
 from tests.conftest import ROOT
 from ui.state import ExplorerState, parse_query
 
-TRUE = dict(zip(FEATURES, (2e-11, 1e-11, 2e-10, 5e-10, 3e-11, 2e-10, 3e-5)))  # seconds per unit
+TRUE = dict(zip(FEATURES, (2e-11, 1e-11, 2e-10, 5e-10, 3e-11, 2e-10, 1e-5)))  # seconds per unit
 CONFIGS = [Config(backbone, width, depth, resolution, batch)
            for backbone in latency_model.BACKBONES
            for width, depth, resolution, batch in ((0.35, 0.6, 64, 1), (1.0, 1.0, 96, 8), (0.75, 1.5, 64, 8))]

@@ -53,26 +53,33 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
     predicted.metric("Latency (predicted)", duration_ms(prediction.total_ms),
                      help=f"Predicted, not measured: {prediction.basis}. Batch {cost.batch}, {cost.dtype}, "
                           f"{prediction.threads} thread(s); press Measure to check it.")
-    st.fragment(_measured)(cost, state, prediction.total_ms, measured)
+    job = stored_job(cost, state)
+    active = job is not None and job.active
+    with measured:
+        st.fragment(run_every=1.0 if active else None)(_measured)(cost, state, prediction.total_ms, active)
 
 
-def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, column) -> None:
+def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_active: bool) -> None:
     """The stored measurement beside the prediction; polls while one is queued or running."""
     job = stored_job(cost, state)
     if job is not None and job.result is not None:
         value = job.result["median_ms"]
-        column.metric("Latency (measured)", duration_ms(value), delta=f"predicted {ratio(predicted_ms, value)}",
-                      delta_color="off", help="Median of real forward passes in the worker at these settings")
+        st.metric("Latency (measured)", duration_ms(value), delta=f"predicted {ratio(predicted_ms, value)}",
+                  delta_color="off", help="Median of real forward passes in the worker at these settings")
     elif job is not None and job.active:
-        column.metric("Latency (measured)", "measuring…", help="Queued or running in the worker")
-        st.fragment(run_every=1.0)(lambda: None)()
-    elif column.button("Measure", key="prediction_measure", icon=":material/timer:",
-                       help="Time this variant for real in the worker (its queue is in the Latency view)"):
+        st.metric("Latency (measured)", "measuring…", help="Queued or running in the worker (Latency view)")
+    elif job is not None and job.status == "failed":
+        st.caption(f"Not measured: {job.error}")
+    if (job is None or job.result is None and not job.active) and st.button(
+            "Measure", key="prediction_measure", icon=":material/timer:",
+            help="Time this variant for real in the worker (its queue is in the Latency view)"):
         blocked = measure_variant(cost, state)
         if blocked:
-            column.caption(blocked)
+            st.caption(blocked)
         else:
-            st.rerun(scope="fragment")
+            st.rerun()  # a full rerun: the fragment starts polling
+    if was_active and not (job is not None and job.active):
+        st.rerun()  # finished: stop polling
 
 
 def roofline_panel(cost: Profile, state: ExplorerState) -> None:
