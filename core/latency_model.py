@@ -6,10 +6,10 @@ On this host (``device="host"``) a layer's time is
   + seconds per byte x bytes it moves                  (weights, input and output feature maps)
   + seconds per dispatched operator x operators         (the conv, its batch norm and activation, ...)
 
-with batch scaling MACs and feature maps but not the dispatch cost. ``calibrate`` times a few dozen
-small whole networks of every backbone with the real measuring function, fits those eight
-coefficients by non-negative least squares on relative error (a second pass drops outliers from a
-busy host), measures this host's peak FLOP/s and bandwidth for the roofline, and caches the result
+with batch scaling MACs and feature maps but not the dispatch cost. ``calibrate`` times 48 small
+whole networks of every backbone (twice where its time budget allows, keeping the faster) with the
+real measuring function, fits those seven coefficients by non-negative least squares on relative
+error (a second pass drops outliers from a busy host), measures this host's peak FLOP/s and bandwidth for the roofline, and caches the result
 on disk keyed by host fingerprint, library versions, runtime, dtype and threads: a changed key
 calibrates again. ``predict_latency`` then needs only the analytic profile: no weights, no torch,
 well under a millisecond. Other devices get the roofline lower bound (``core.roofline``).
@@ -251,27 +251,28 @@ def measure_ms(config: Config, runtime: str, dtype: str, threads: int) -> float:
 def calibration_configs(seed: int = 0, per_backbone: int = 6) -> list[Config]:
     """A spread of small configurations of every backbone from the calibration grid, batch 1 and 8.
 
-    Configurations are grouped by network (two resolution/batch pairs each) so that a runtime that
-    exports or builds once per network pays that once.
+    Configurations come in pairs of one network (a batch-1 and a batch-8 shape), so that a runtime that
+    exports or builds once per network pays that once, and the pairs take turns across backbones, so
+    that a calibration cut short by its time budget still covers every backbone.
     """
     rng = random.Random(seed)
-    configs = []
+    groups: list[list[list[Config]]] = []
     for backbone in BACKBONES:
         networks = [(w, d) for w in CALIBRATION_WIDTHS for d in CALIBRATION_DEPTHS]
         rng.shuffle(networks)
-        chosen: list[Config] = []
+        chosen: list[list[Config]] = []
         for width, depth in networks:
             shapes = [(r, b) for r in CALIBRATION_RESOLUTIONS for b in CALIBRATION_BATCHES]
             rng.shuffle(shapes)
             fits = [Config(backbone, width, depth, r, b) for r, b in shapes
                     if profile(backbone, width, depth, r).macs * b <= MAX_CALIBRATION_MACS]
-            # one batch-1 and one batch-8 timing per network where both fit
-            picked = [next((c for c in fits if c.batch == b), None) for b in CALIBRATION_BATCHES]
-            chosen.extend(c for c in picked if c is not None)
-            if len(chosen) >= per_backbone:
+            picked = [c for c in (next((c for c in fits if c.batch == b), None) for b in CALIBRATION_BATCHES) if c]
+            chosen.append(picked[:per_backbone - sum(len(group) for group in chosen)])
+            if sum(len(group) for group in chosen) >= per_backbone:
                 break
-        configs.extend(chosen[:per_backbone])
-    return configs
+        groups.append(chosen)
+    return [config for turn in range(max(len(chosen) for chosen in groups))
+            for chosen in groups if turn < len(chosen) for config in chosen[turn]]
 
 
 def measure_host_roofline(threads: int) -> tuple[float, float]:

@@ -177,3 +177,11 @@ def test_explorer_latency_view_on_this_host_draws_roofline_alignment_and_stairca
     specs = json.dumps([chart.proto.spec for chart in app.get("plotly_chart")])
     assert "Roofline, this host (measured)" in specs and "Latency over width on this host" in specs
     assert any("pad channels to a multiple of" in caption.value for caption in app.caption)
+
+
+def test_calibration_configurations_cover_every_backbone_early_and_avoid_the_bench_values():
+    configs = latency_model.calibration_configs()
+    assert len(configs) == 48 and {config.batch for config in configs} == {1, 8}
+    assert {config.backbone for config in configs[:16]} == set(latency_model.BACKBONES)  # a budget cut still covers all
+    assert all(config.width in latency_model.CALIBRATION_WIDTHS and config.depth in latency_model.CALIBRATION_DEPTHS
+               and config.resolution in latency_model.CALIBRATION_RESOLUTIONS for config in configs)
