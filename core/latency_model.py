@@ -57,7 +57,11 @@ PREDICTION_COLUMNS = ("name", "type", "macs", "padded_macs", "bytes", "intensity
 
 
 class NotCalibrated(ScalingError):
-    """No calibration for this runtime, dtype and threads on this host: says how to make one."""
+    """No calibration for this runtime, dtype and threads on this host: says how to make one (``command``)."""
+
+    def __init__(self, message: str, command: str = "python -m core calibrate"):
+        super().__init__(message)
+        self.command = command
 
 
 @dataclass(frozen=True)
@@ -144,9 +148,9 @@ def load_calibration(runtime: str = "torch", dtype: str = "float32", threads: in
     if cached is not None:
         return cached
     if not path.exists():
+        command = f"python -m core calibrate --runtime {runtime} --dtype {dtype} --threads {threads}"
         raise NotCalibrated(f"not calibrated yet for {runtime}, {dtype}, {threads} thread(s) on this host: run "
-                            f"'python -m core calibrate --runtime {runtime} --dtype {dtype} --threads {threads}' "
-                            "(a few minutes)")
+                            f"'{command}' (a few minutes)", command)
     calibration = Calibration(**json.loads(path.read_text()))
     _LOADED[str(path)] = calibration
     return calibration

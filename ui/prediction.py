@@ -39,7 +39,7 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
         prediction = _predict(cost, state)
     except NotCalibrated as error:
         predicted.metric("Latency (predicted)", "not calibrated", help=str(error))
-        measured.caption(f"No latency model for this server yet: {error}. Measuring still works (Latency view).")
+        measured.caption(f"No latency model here yet: run `{error.command}` on the server (a few minutes).")
         return
     except ScalingError as error:  # e.g. a device with no published peak at this dtype
         predicted.metric("Latency bound (roofline)", "n/a", help=str(error))
