@@ -21,6 +21,7 @@ from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
 from core.units import duration_ms, duration_range_ms, si, size_bytes
 
 MAX_SWEEP = 1_000_000
+RUNTIMES = ("torch", "onnxruntime")  # as core.latency.RUNTIMES, which imports torch
 
 
 class CliError(Exception):
@@ -135,8 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(timing)
     timing.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     timing.add_argument("--batch", type=_positive_int, default=1)
-    timing.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (GPU)")
-    timing.add_argument("--channels-last", action="store_true")
+    timing.add_argument("--runtime", choices=RUNTIMES, default="torch",
+                        help="torch (eager) or onnxruntime (exported to ONNX, cached; int8 by static quantization)")
+    timing.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
+                        help="torch: float32, bfloat16, float16 (GPU); onnxruntime: float32 or int8")
+    timing.add_argument("--channels-last", action="store_true", help="torch only")
     timing.add_argument("--threads", type=_positive_int, help="CPU threads (default: torch's)")
     timing.add_argument("--warmup", type=int, default=3)
     timing.add_argument("--repeats", type=_positive_int, default=20)
@@ -213,16 +217,26 @@ def _latency(args) -> None:
             args.backbone, width, depth, resolution, device=args.device, batch=args.batch,
             dtype=args.dtype, channels_last=args.channels_last, warmup=args.warmup,
             repeats=args.repeats, cap_s=args.cap, threads=args.threads,
-            memory_limit_mb=args.memory_limit_mb, progress=progress)
+            memory_limit_mb=args.memory_limit_mb, progress=progress, runtime=args.runtime)
     if args.json:
         print(json.dumps(result.as_dict()))
         return
     threads = f"{result.threads} thread{'s' if result.threads > 1 else ''}"
+    runtime = "torch" if result.runtime == "torch" else f"onnxruntime {result.onnxruntime_version}"
     print(f"{result.backbone}: width {result.width:g}, depth {result.depth:g}, {result.resolution} px, "
-          f"batch {result.batch}, {result.dtype}, {result.device} ({threads})")
+          f"batch {result.batch}, {result.dtype}, {result.device} ({threads}), {runtime}")
     print(f"  median {duration_ms(result.median_ms)}  (p10-p90 {duration_range_ms(result.p10_ms, result.p90_ms)}; "
           f"{result.runs} runs after {result.warmup} warm-up, {result.wall_s:.1f} s in all)  "
           f"{result.images_per_s:,.1f} images/s")
+    if result.runtime == "onnxruntime":
+        made = "found in the cache" if result.prepared_cached else "made by this run"
+        quantized = f", quantization {result.quantize_s:.1f} s" if result.dtype == "int8" else ""
+        print(f"  ONNX file {size_bytes(result.model_file_bytes)}"
+              + (f" (fp32 {size_bytes(result.fp32_file_bytes)}, "
+                 f"x{result.fp32_file_bytes / result.model_file_bytes:.2f} smaller)" if result.dtype == "int8" else "")
+              + f"; {made}: export {result.export_s:.1f} s{quantized}")
+    if result.note:
+        print(f"  note: {result.note}")
     if result.host_busy:
         print(f"  note: other processes used about {result.other_load_cores:g} cores meanwhile; "
               "the figure is noisy", file=sys.stderr)

@@ -75,16 +75,30 @@ def host_fingerprint() -> str:
 
 
 @cache
-def torch_version() -> str:
+def package_version(name: str) -> str:
     try:
-        return metadata.version("torch")
+        return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "none"
 
 
+def torch_version() -> str:
+    return package_version("torch")
+
+
 def settings_key(settings: dict) -> str:
-    """The store key: settings plus torch version and host (anything that changes a timing)."""
-    payload = json.dumps([sorted(settings.items()), torch_version(), host_fingerprint()])
+    """The store key: settings plus library versions and host (anything that changes a timing).
+
+    Runtime torch (the default) keys exactly as before runtimes existed, so stored results stay
+    valid; any other runtime is in the key with its own version (results are never mixed).
+    """
+    settings = dict(settings)
+    versions = [torch_version()]
+    if settings.get("runtime", "torch") == "torch":
+        settings.pop("runtime", None)
+    else:
+        versions.append(package_version(settings["runtime"]))
+    payload = json.dumps([sorted(settings.items()), *versions, host_fingerprint()])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 

@@ -1,6 +1,7 @@
 """``python -m core.worker``: runs queued measurements, one at a time, outside the web server.
 
-A job is a latency measurement, or (``task="ptflops"``) a ptflops cross-check, which patches
+A job is a latency measurement (with torch or onnxruntime: export and quantization
+happen here too, inside the run's cap), or (``task="ptflops"``) a ptflops cross-check, which patches
 torch globally and so must never overlap another model run.
 
 The worker itself never imports torch. It hands each job to a warm child process and
@@ -31,10 +32,12 @@ def _child(pipe: Connection) -> None:
     """The warm measuring process: settings in, progress and one result or error out."""
     import torch
 
-    from core.latency import DEFAULT_CAP_S, available_devices, measure_latency, supported_dtypes
+    from core.latency import DEFAULT_CAP_S, RUNTIMES, available_devices, measure_latency, supported_dtypes
     from core.scaling import ScalingError
 
-    pipe.send(("ready", {"devices": {device: supported_dtypes(device) for device in available_devices()},
+    runtimes = {runtime: {device: supported_dtypes(device, runtime) for device in available_devices(runtime)}
+                for runtime in RUNTIMES}
+    pipe.send(("ready", {"devices": runtimes["torch"], "runtimes": runtimes,
                          "torch_version": torch.__version__, "default_threads": torch.get_num_threads(),
                          "cpu_count": os.cpu_count(), "cap_s": DEFAULT_CAP_S}))
     while True:
