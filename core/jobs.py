@@ -172,10 +172,14 @@ class LatencyQueue:
 
     def find(self, settings: dict) -> JobState | None:
         """The newest job for these settings (finished, active or failed), without queueing one."""
+        return self.find_many([settings])[0]
+
+    def find_many(self, requests: list[dict]) -> list[JobState | None]:
+        """``find`` for each of ``requests``, over one connection (a page polls many at once)."""
         with self._connect() as db:
-            row = db.execute("SELECT id FROM jobs WHERE key = ? AND status != 'cancelled' ORDER BY id DESC LIMIT 1",
-                             (settings_key(settings),)).fetchone()
-            return None if row is None else self._state(db, row[0])
+            rows = [db.execute("SELECT id FROM jobs WHERE key = ? AND status != 'cancelled' ORDER BY id DESC "
+                               "LIMIT 1", (settings_key(settings),)).fetchone() for settings in requests]
+            return [None if row is None else self._state(db, row[0]) for row in rows]
 
     def state(self, job: int) -> JobState:
         with self._connect() as db:

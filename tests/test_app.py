@@ -95,7 +95,7 @@ def test_preset_moves_the_sliders_to_its_values():
 def test_query_string_round_trips():
     query = {"backbone": "resnet50", "mode": "sliders", "width": "0.75", "depth": "1.5", "resolution": "192",
              "unit": "FLOPs", "view": "inside", "dtype": "float16", "batch": "8", "device": "cpu", "threads": "1",
-             "memory_format": "channels_last"}
+             "memory_format": "channels_last", "runtime": "onnxruntime"}
     app = _app(query)
     _no_exceptions(app)
     assert dict(app.query_params) == query

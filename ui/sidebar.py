@@ -17,6 +17,7 @@ from ui.state import (
     MEMORY_FORMATS,
     MODES,
     PHI_RANGE,
+    RUNTIMES,
     THREADS_RANGE,
     UNITS,
     ExplorerState,
@@ -77,7 +78,7 @@ def explorer_sidebar() -> ExplorerState:
                               help="FLOPs = 2 x MACs (a multiply and an add counted apart)")
     precision, batch = sidebar.columns(2)
     precision.selectbox("dtype", DTYPES, key=_key("dtype"), persist_state="session",
-                        help="Activation memory and latency are for this dtype")
+                        help="Activation memory and latency are for this dtype (int8 latency: runtime onnxruntime)")
     batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
                        help="Activation memory and latency are for this batch")
     state = _state_from_session()
@@ -86,14 +87,19 @@ def explorer_sidebar() -> ExplorerState:
 
 
 def latency_controls(devices: list[str], cores: int) -> None:
-    """Where latency is measured: part of the Explorer's state, so the share link carries it."""
-    columns = st.columns(3)
-    columns[0].selectbox("Device", DEVICES, key=_key("device"), persist_state="session",
+    """Where and how latency is measured: part of the Explorer's state, so the share link carries it."""
+    columns = st.columns(4)
+    columns[0].segmented_control("Runtime", RUNTIMES, key=_key("runtime"), required=True, persist_state="session",
+                                 help="torch: eager PyTorch. onnxruntime: the same module exported to ONNX (float32, "
+                                      "or int8 by static quantization); export and quantization count in the cap")
+    columns[1].selectbox("Device", DEVICES, key=_key("device"), persist_state="session",
                          format_func=lambda device: device if device in devices else f"{device} (not on this server)")
-    columns[1].number_input("CPU threads", *THREADS_RANGE, key=_key("threads"), persist_state="session",
-                            help=f"torch intra-op threads, set for every run (this server has {cores} cores)")
-    columns[2].segmented_control("Memory format", MEMORY_FORMATS, key=_key("memory_format"), required=True,
-                                 persist_state="session")
+    columns[2].number_input("CPU threads", *THREADS_RANGE, key=_key("threads"), persist_state="session",
+                            help=f"intra-op threads, set for every run (this server has {cores} cores)")
+    onnx = st.session_state[_key("runtime")] != "torch"
+    columns[3].segmented_control("Memory format", MEMORY_FORMATS, key=_key("memory_format"), required=True,
+                                 persist_state="session", disabled=onnx,
+                                 help="torch only: onnxruntime picks its own layout" if onnx else None)
 
 
 def open_in_explorer(state: ExplorerState) -> None:

@@ -22,6 +22,7 @@ VIEWS = ("position", "inside", "latency")
 DTYPES = ("float32", "bfloat16", "float16", "int8")
 DEVICES = ("cpu", "cuda", "mps")
 MEMORY_FORMATS = ("contiguous", "channels_last")
+RUNTIMES = ("torch", "onnxruntime")
 THREADS_RANGE = (1, 64)
 DEFAULT_BACKBONE = "mobilenet_v2"
 MAX_PINS = 12
@@ -47,6 +48,7 @@ class ExplorerState:
     device: str = "cpu"
     threads: int = 2
     memory_format: str = "contiguous"
+    runtime: str = "torch"
 
     def config(self) -> tuple[float, float, int]:
         """(width, depth, resolution) the engine is asked for, in either mode.
@@ -85,7 +87,7 @@ _NUMBER_RANGES = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "resolution": RESO
                   "gamma": COMPOUND_BASE_RANGE, "batch": BATCH_RANGE, "threads": THREADS_RANGE}
 _WHOLE_NUMBERS = {"resolution", "batch", "threads"}
 _CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES, "device": DEVICES,
-            "memory_format": MEMORY_FORMATS}
+            "memory_format": MEMORY_FORMATS, "runtime": RUNTIMES}
 
 
 def last_values(query: dict[str, str | list[str]], warnings: list[str]) -> dict[str, str]:
