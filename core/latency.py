@@ -191,7 +191,8 @@ def estimate_seconds(cost: Profile, speed: HostSpeed) -> tuple[float, float]:
     Making ready is building, and with onnxruntime exporting and quantizing (calibration passes included).
     """
     forward_macs = cost.macs * cost.batch
-    return cost.params / speed.params_per_s + forward_macs * speed.calibration_s_per_mac, forward_macs / speed.macs_per_s
+    ready = cost.params / speed.params_per_s + forward_macs * speed.calibration_s_per_mac
+    return ready, forward_macs / speed.macs_per_s
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:

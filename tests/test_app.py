@@ -116,6 +116,21 @@ def test_latency_settings_travel_in_the_link_and_unmeasurable_ones_say_what_to_p
     assert app.query_params["dtype"] == "float32" and app.query_params["batch"] == "4"
 
 
+def test_runtime_makes_int8_measurable_and_notes_what_each_runtime_times():
+    app = _app({"view": "latency", "dtype": "int8", "runtime": "onnxruntime", "memory_format": "channels_last"})
+    _no_exceptions(app)
+    assert not any("cannot be timed" in info.value for info in app.info)
+    assert not app.button(key="latency_measure").disabled
+    assert app.segmented_control(key="explorer_memory_format").disabled  # torch's alone
+    app.segmented_control(key="explorer_runtime").set_value("torch").run()
+    assert any("int8 cannot be timed with torch on cpu: pick runtime onnxruntime" in info.value for info in app.info)
+    assert app.query_params["runtime"] == "torch" and app.button(key="latency_measure").disabled
+    app.selectbox(key="explorer_dtype").set_value("bfloat16").run()
+    app.segmented_control(key="explorer_runtime").set_value("onnxruntime").run()
+    assert any("bfloat16 cannot be timed with onnxruntime on cpu: pick runtime torch, or float32 or int8" in info.value
+               for info in app.info)
+
+
 def test_compound_mode_scales_from_the_chosen_preset():
     app = _app({"backbone": "efficientnet_b0", "mode": "compound", "phi": "1"})
     b0_plus_one = _metrics(app)["MACs"]
@@ -145,6 +160,7 @@ def test_compound_link_sets_all_three():
     ({"depth": "deep"}, "depth=`deep` is not a number"),
     ({"resolution": "8"}, "resolution=`8` is outside 32 to 1024; using 32"),
     ({"view": "everything"}, "view=`everything` is not one of"),
+    ({"runtime": "[x](javascript:alert(1))"}, "runtime=`[x](javascript:alert(1))` is not one of torch, onnxruntime"),
     ({"colour": "red"}, "`colour` is not used"),
 ])
 def test_bad_link_values_warn_and_the_page_still_renders(query, fragment):
@@ -189,6 +205,22 @@ def test_latency_runs_in_the_background_and_shows_a_median():
         app.run()
     _no_exceptions(app)
     assert _metrics(app)["Median latency"].endswith(" ms")
+
+
+def test_int8_result_shows_the_runtime_its_file_against_fp32_and_the_caveat():
+    """Right after the torch run, so the worker is warm; test_runtimes, test_cli and test_jobs time the same
+    configuration, so the suite exports and quantizes it once."""
+    app = _app({"view": "latency", "backbone": "mobilenet_v2", "width": "0.35", "resolution": "96",
+                "runtime": "onnxruntime", "dtype": "int8", "threads": "1"})
+    app.button(key="latency_measure").click().run()
+    deadline = time.time() + 120
+    while time.time() < deadline and "ONNX file" not in _metrics(app):
+        time.sleep(0.5)
+        app.run()
+    _no_exceptions(app)
+    assert _metrics(app)["ONNX file"].endswith("KiB") or _metrics(app)["ONNX file"].endswith("MiB")
+    assert any("onnxruntime 1." in caption.value for caption in app.caption)
+    assert any("at fp32 (x" in info.value and "does not claim" in info.value for info in app.info)
 
 
 def test_ptflops_cross_check_runs_in_the_worker_and_explains_the_gap():
