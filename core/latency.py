@@ -255,8 +255,9 @@ def check_settings(device: str, batch: int, dtype: str, threads: int | None, war
                            f"or {' or '.join(supported_dtypes(device))} with torch")
     if device not in available_devices(runtime):
         if runtime == "onnxruntime" and device in available_devices():
-            raise LatencyError(f"onnxruntime here has no execution provider for {device} (onnxruntime-gpu is "
-                               f"not installed): use device cpu, or runtime torch for {device}")
+            missing = " (onnxruntime-gpu is not installed)" if device == "cuda" else ""
+            raise LatencyError(f"onnxruntime here has no execution provider for {device}{missing}: use device cpu, "
+                               f"or runtime torch for {device}")
         raise LatencyError(f"device {device!r} is not available here: use one of "
                            f"{', '.join(available_devices(runtime))}")
     if dtype not in supported_dtypes(device, runtime):

@@ -185,15 +185,19 @@ def _variant_status(label: str, state: JobState | None) -> None:
 
 def _result_cards(result: dict) -> None:
     onnx = result.get("runtime", "torch") == "onnxruntime"
-    columns = st.columns(5 if onnx else 4)
+    columns = st.columns(4)
     columns[0].metric("Median latency", duration_ms(result["median_ms"]))
     columns[1].metric("Spread (p10-p90)", duration_range_ms(result["p10_ms"], result["p90_ms"]))
     columns[2].metric("Throughput", f"{result['images_per_s']:,.1f} img/s")
     columns[3].metric("Timed runs", f"{result['runs']}")
     if onnx:
         int8 = result["dtype"] == "int8"
-        columns[4].metric("ONNX file", size_bytes(result["model_file_bytes"]),
-                          help=f"The fp32 file is {size_bytes(result['fp32_file_bytes'])}" if int8 else None)
+        files = st.columns(4)
+        files[0].metric(f"ONNX file ({result['dtype']})", size_bytes(result["model_file_bytes"]),
+                        help="The exported (and quantized) model file this run loaded, as measured on disk")
+        if int8:
+            files[1].metric("ONNX file (float32)", size_bytes(result["fp32_file_bytes"]))
+            files[2].metric("int8 file smaller by", f"x{result['fp32_file_bytes'] / result['model_file_bytes']:.2f}")
         runtime = (f"onnxruntime {result['onnxruntime_version']} (exported from torch {result['torch_version']}; "
                    f"export {result['export_s']:.1f} s" + (f", quantization {result['quantize_s']:.1f} s" if int8
                                                             else "")
@@ -204,9 +208,7 @@ def _result_cards(result: dict) -> None:
                f"{runtime}; {result['wall_s']:.1f} s in all; memory estimate "
                f"{result['estimated_memory_mb']:,.0f} MB")
     if onnx and result["dtype"] == "int8":
-        ratio = result["fp32_file_bytes"] / result["model_file_bytes"]
-        st.info(f"int8 file {size_bytes(result['model_file_bytes'])} against {size_bytes(result['fp32_file_bytes'])} "
-                f"at fp32 (x{ratio:.2f} smaller). {result['note']}", icon=":material/info:")
+        st.info(result["note"], icon=":material/info:")
     if result.get("host_busy"):
         st.warning(f"Measured while the host was busy (other processes used about {result['other_load_cores']:g} "
                    "cores meanwhile): treat this figure as noisy.", icon=":material/speed:")

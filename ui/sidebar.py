@@ -88,7 +88,7 @@ def explorer_sidebar() -> ExplorerState:
 
 def latency_controls(devices: list[str], cores: int) -> None:
     """Where and how latency is measured: part of the Explorer's state, so the share link carries it."""
-    columns = st.columns(4)
+    columns = st.columns([1.1, 0.9, 0.9, 1.3])  # each segmented control's labels on one line at 1280 px
     columns[0].segmented_control("Runtime", RUNTIMES, key=_key("runtime"), required=True, persist_state="session",
                                  help="torch: eager PyTorch. onnxruntime: the same module exported to ONNX (float32, "
                                       "or int8 by static quantization); export and quantization count in the cap")
