@@ -94,3 +94,11 @@ def test_store_key_separates_runtimes_and_keeps_torch_keys(monkeypatch):
     real = jobs.package_version
     monkeypatch.setattr(jobs, "package_version", lambda name: "99.0" if name == "onnxruntime" else real(name))
     assert jobs.settings_key(dict(settings, runtime="onnxruntime")) != onnx  # another ORT version, another result
+
+
+def test_the_runtime_lists_agree():
+    """The command line and the page list runtimes without importing torch; the engine's list is the truth."""
+    from core import cli, latency
+    from ui import state
+
+    assert cli.RUNTIMES == state.RUNTIMES == latency.RUNTIMES
