@@ -197,3 +197,15 @@ def training_recipe(backbone: str, width: float | None = None, depth: float | No
         values["stochastic_depth"] = SourcedValue(sd.setting, sd.value, sd.basis, sd.label, sd.source, sd.url,
                                                   "; ".join(part for part in (note, sd.note) if part))
     return TrainingRecipe(backbone, width, depth, resolution, **values)
+
+
+def recipe_lines(recipe: TrainingRecipe) -> list[str]:
+    """The recipe as plain text: one line per setting with its basis, then its source and notes."""
+    lines = [f"{recipe.backbone}: width {recipe.width:g}, depth {recipe.depth:g}, {recipe.resolution} px "
+             f"(weakest basis: {recipe.basis})"]
+    for value in recipe.values:
+        lines.append(f"  {SETTINGS[value.setting]:<34} {format_value(value.value):>8}  {value.label}")
+        lines.append(f"  {'':<34} {'':>8}  source: {value.source} <{value.url}>")
+        if value.note:
+            lines.append(f"  {'':<34} {'':>8}  note: {value.note}")
+    return lines
