@@ -114,10 +114,10 @@ def _params(backbone: str, width: float, depth: float, resolution: int) -> int:
 
 
 def format_value(value: float | None) -> str:
-    """0.2, 1e-05, 0 or 'n/a': short enough for a card, exact enough to copy."""
+    """0.2, 1e-5, 0 or 'n/a': short enough for a card, exact enough to copy."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{value:g}"
+    return f"{value:g}".replace("e-0", "e-")
 
 
 def _value(row) -> float | None:

@@ -104,5 +104,6 @@ def test_explorer_shows_the_recipe_card():
     assert not app.exception
     labels = [expander.label for expander in app.expander]
     card = next(label for label in labels if label.startswith("Training recipe"))
-    assert "published for this network" in card and "dropout 0.3" in card
+    assert card == ("Training recipe (published): dropout 0.3 · stochastic depth 0.2 · weight decay 1e-5 · "
+                    "depthwise 1e-5")
     assert any("efficientnet_builder.py" in caption.value for caption in app.caption)

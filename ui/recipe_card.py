@@ -12,9 +12,8 @@ from core.counting import Profile
 from core.recipes import SETTINGS, TrainingRecipe, format_value, training_recipe
 
 SHORT_NAMES = {"dropout": "dropout", "stochastic_depth": "stochastic depth", "weight_decay": "weight decay",
-               "depthwise_weight_decay": "depthwise decay"}
-BASIS_WORDS = {"published": "published for this network", "rule": "by the sources' rules",
-               "nearest": "partly from the nearest published network"}
+               "depthwise_weight_decay": "depthwise"}
+BASIS_WORDS = {"published": "published", "rule": "by the sources' rules", "nearest": "partly nearest published"}
 
 
 @st.cache_resource(max_entries=2048, show_spinner=False)
