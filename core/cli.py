@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from core.counting import DTYPE_BYTES, profile, resolve_config
 from core.families import BACKBONE_NAMES, resolve
+from core.recipes import recipe_lines, training_recipe
 from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
 from core.units import duration_ms, duration_range_ms, si, size_bytes
 
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resolution", type=lambda text: _values(text, int), default=None,
                        help="pixels: value, list or range (default: the backbone's)")
     sweep.add_argument("--output", "-o", help="CSV file (default: standard output)")
+    _config_args(commands.add_parser("recipe", help="the reference recipe's regularization, each value sourced"))
     check = commands.add_parser("ptflops", help="ptflops' count beside the engine's, the difference itemised")
     _config_args(check)
     timing = commands.add_parser("latency", help="measure real forward latency")
@@ -151,7 +153,8 @@ def _print_profile(args) -> None:
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes,
                    batch=args.batch, dtype=args.dtype)
     if args.json:
-        print(json.dumps(cost.summary()))
+        recipe = training_recipe(args.backbone, cost.width, cost.depth, cost.resolution)
+        print(json.dumps({**cost.summary(), "training_recipe": recipe.as_dict()}))
         return
     print(f"{args.backbone} (base {cost.base}): width {cost.width:g}, depth {cost.depth:g}, "
           f"{cost.resolution} px, {cost.num_classes} classes")
@@ -253,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             _print_profile(args)
         elif args.command == "sweep":
             _sweep(args)
+        elif args.command == "recipe":
+            recipe = training_recipe(args.backbone, *_config(args))
+            print(json.dumps(recipe.as_dict()) if args.json else "\n".join(recipe_lines(recipe)))
         elif args.command == "ptflops":
             _ptflops(args)
         else:

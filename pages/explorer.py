@@ -11,6 +11,7 @@ from ui.latency_panel import latency_panel
 from ui.layer_table import layer_column_config, layer_table
 from ui.pins import pin_variant, pins
 from ui.ptflops_panel import ptflops_panel
+from ui.recipe_card import recipe_card
 from ui.routing import require_router
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
 from ui.state import VIEWS
@@ -35,6 +36,7 @@ if cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
     metric_cards(cost, base, state.unit)
     unchanged_step_hint(cost)
+    recipe_card(cost)
     label = variant_label(state.backbone, width, depth, resolution)
     view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
                                    required=True, persist_state="session",
