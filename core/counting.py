@@ -34,29 +34,37 @@ def conv_output_size(size: int, kernel: int, stride: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _conv_row(name: str, stage: str, conv: ConvConfig, size: int, dtype_bytes: int) -> tuple:
-    out_size = conv_output_size(size, conv.kernel, conv.stride)
+Size = tuple[int, int]  # (height, width) in pixels
+
+
+def output_hw(size: Size, kernel: int, stride: int) -> Size:
+    """(height, width) after a convolution or pooling with 'same'-style padding (a dilated conv pads to match)."""
+    return conv_output_size(size[0], kernel, stride), conv_output_size(size[1], kernel, stride)
+
+
+def _conv_row(name: str, stage: str, conv: ConvConfig, size: Size, dtype_bytes: int) -> tuple:
+    height, width = output_hw(size, conv.kernel, conv.stride)
     weights = conv.in_channels // conv.groups * conv.out_channels * conv.kernel ** 2
     layer_type = "dwconv" if conv.groups > 1 else "conv"
     return (name, stage, layer_type, conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
-            conv.groups, out_size, weights + 2 * conv.out_channels, weights * out_size ** 2,
-            conv.out_channels * out_size ** 2 * dtype_bytes, conv.activation or "")
+            conv.groups, height, weights + 2 * conv.out_channels, weights * height * width,
+            conv.out_channels * height * width * dtype_bytes, conv.activation or "", width)
 
 
-def _tensor_row(name: str, stage: str, layer_type: str, channels: int, size: int, dtype_bytes: int,
+def _tensor_row(name: str, stage: str, layer_type: str, channels: int, size: Size, dtype_bytes: int,
                 nonlinearity: str | None = None) -> tuple:
     """A tensor written without weights: pooling, SE rescale, residual sum."""
-    return (name, stage, layer_type, channels, channels, 1, 1, 1, size, 0, 0,
-            channels * size ** 2 * dtype_bytes, nonlinearity or "")
+    return (name, stage, layer_type, channels, channels, 1, 1, 1, size[0], 0, 0,
+            channels * size[0] * size[1] * dtype_bytes, nonlinearity or "", size[1])
 
 
-def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, size: int, dtype_bytes: int) -> list[tuple]:
+def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, size: Size, dtype_bytes: int) -> list[tuple]:
     """Reduce and expand 1x1 convs on the pooled vector, then the rescaled feature map."""
     rows = []
     for part, inp, out, nonlinearity in (("reduce", se.channels, se.squeeze_channels, se.activation),
                                          ("expand", se.squeeze_channels, se.channels, se.gate)):
         rows.append((f"{name}.{part}", stage, "se_conv", inp, out, 1, 1, 1, 1, inp * out + out,
-                     inp * out, out * dtype_bytes, nonlinearity))
+                     inp * out, out * dtype_bytes, nonlinearity, 1))
     rows.append(_tensor_row(name, stage, "se_scale", se.channels, size, dtype_bytes))
     return rows
 
@@ -66,41 +74,53 @@ def _linear_row(name: str, inp: int, out: int, dtype_bytes: int, nonlinearity: s
             out * dtype_bytes, nonlinearity or "")
 
 
-def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
-    """One tuple per layer (``LAYER_COLUMNS``), per image, in forward order."""
+def feature_rows(network: Network, size: Size, dtype_bytes: int = 4, prefix: str = "",
+                 head_stage: str = "head") -> list[tuple]:
+    """The convolutional part (stem, blocks, last conv) at any (height, width), in forward order.
+
+    Rows are ``LAYER_COLUMNS`` plus the output width (``output_size`` is the height); names
+    start with ``prefix`` (a dense-task model nests the backbone under ``backbone.``).
+    """
     arch = network.architecture
     squeeze = (arch.rules.se_activation, arch.rules.se_gate)
-    rows = [_conv_row("stem", "stem", network.stem, resolution, dtype_bytes)]
-    size = rows[-1][8]
+    rows = [_conv_row(f"{prefix}stem", "stem", network.stem, size, dtype_bytes)]
+    size = (rows[-1][8], rows[-1][13])
     if arch.stem_pool:
-        size = conv_output_size(size, 3, 2)
+        size = output_hw(size, 3, 2)
         channels = network.stem.out_channels
-        rows.append(("stem_pool", "stem", "maxpool", channels, channels, 3, 2, 1, size, 0, 0,
-                     channels * size ** 2 * dtype_bytes, ""))
+        rows.append((f"{prefix}stem_pool", "stem", "maxpool", channels, channels, 3, 2, 1, size[0], 0, 0,
+                     channels * size[0] * size[1] * dtype_bytes, "", size[1]))
     for stage_index, blocks in enumerate(network.stages):
         stage = f"stage{stage_index + 1}"
         for block_index, block in enumerate(blocks):
-            prefix = f"stages.{stage_index}.{block_index}"
+            name = f"{prefix}stages.{stage_index}.{block_index}"
             block_size = size
-            for name, layer in block.layers(squeeze):
+            for part, layer in block.layers(squeeze):
                 if isinstance(layer, SqueezeConfig):
-                    rows.extend(_squeeze_rows(f"{prefix}.{name}", stage, layer, size, dtype_bytes))
+                    rows.extend(_squeeze_rows(f"{name}.{part}", stage, layer, size, dtype_bytes))
                     continue
                 # the shortcut projection reads the block input, not the previous layer
-                in_size = block_size if name == "downsample" else size
-                rows.append(_conv_row(f"{prefix}.{name}", stage, layer, in_size, dtype_bytes))
-                size = rows[-1][8]
+                in_size = block_size if part == "downsample" else size
+                rows.append(_conv_row(f"{name}.{part}", stage, layer, in_size, dtype_bytes))
+                size = (rows[-1][8], rows[-1][13])
             if block.residual:  # the block's output is the sum (ReLU'd in place for ResNets)
-                rows.append(_tensor_row(prefix, stage, "residual_add", block.out_channels, size,
+                rows.append(_tensor_row(name, stage, "residual_add", block.out_channels, size,
                                         dtype_bytes, block.post_add_activation))
     if network.head is not None:
-        rows.append(_conv_row("head", "head", network.head, size, dtype_bytes))
+        rows.append(_conv_row(f"{prefix}head", head_stage, network.head, size, dtype_bytes))
+    return rows
+
+
+def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
+    """One tuple per layer (``LAYER_COLUMNS``), per image, in forward order: a square classifier."""
+    rows = [row[:-1] for row in feature_rows(network, (resolution, resolution), dtype_bytes)]
+    size = rows[-1][8]
     features = network.features
     rows.append(("pool", "head", "avgpool", features, features, size, 1, 1, 1, 0, 0,
                  features * dtype_bytes, ""))
     if network.classifier_hidden is not None:
         rows.append(_linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
-                                arch.classifier_activation))
+                                network.architecture.classifier_activation))
         features = network.classifier_hidden
     rows.append(_linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
     return rows

@@ -35,7 +35,8 @@ class ConvNormAct(nn.Sequential):
     def __init__(self, conv: ConvConfig, norm: BatchNorm):
         super().__init__(OrderedDict(
             conv=nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
-                           (conv.kernel - 1) // 2, groups=conv.groups, bias=False),
+                           (conv.kernel - 1) // 2 * conv.dilation, dilation=conv.dilation, groups=conv.groups,
+                           bias=False),
             norm=nn.BatchNorm2d(conv.out_channels, eps=norm.eps, momentum=norm.momentum),
             act=_activation(conv.activation)))
 
