@@ -69,7 +69,7 @@ def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, size: Size, dtype_by
     return rows
 
 
-def _linear_row(name: str, inp: int, out: int, dtype_bytes: int, nonlinearity: str | None = None) -> tuple:
+def linear_row(name: str, inp: int, out: int, dtype_bytes: int, nonlinearity: str | None = None) -> tuple:
     return (name, "classifier", "linear", inp, out, 1, 1, 1, 1, inp * out + out, inp * out,
             out * dtype_bytes, nonlinearity or "")
 
@@ -119,10 +119,10 @@ def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[
     rows.append(("pool", "head", "avgpool", features, features, size, 1, 1, 1, 0, 0,
                  features * dtype_bytes, ""))
     if network.classifier_hidden is not None:
-        rows.append(_linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
+        rows.append(linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
                                 network.architecture.classifier_activation))
         features = network.classifier_hidden
-    rows.append(_linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
+    rows.append(linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
     return rows
 
 
@@ -143,6 +143,10 @@ class Profile:
     activation_bytes: int
     peak_activation_bytes: int
     rows: tuple[tuple, ...] = field(repr=False, compare=False)
+    task: str = "classification"
+    head: str = "classifier"
+    feature_maps: tuple = field(default=(), repr=False, compare=False)  # core.tasks.FeatureMap, dense tasks
+    columns: tuple[str, ...] = field(default=LAYER_COLUMNS, repr=False, compare=False)
 
     @property
     def flops(self) -> int:
@@ -160,9 +164,26 @@ class Profile:
 
         Built once per profile and shared (the app caches profiles): derive, never modify in place.
         """
-        table = pd.DataFrame(self.rows, columns=list(LAYER_COLUMNS))
+        table = pd.DataFrame(self.rows, columns=list(self.columns))
         table["activation_bytes"] *= self.batch
+        if "part" not in table:  # a classifier: the pooled classifier is its head, the rest its backbone
+            table["part"] = table.type.isin(["avgpool", "linear"]).map({True: "head", False: "backbone"})
         return table
+
+    def parts(self) -> dict[str, dict[str, int]]:
+        """Params, MACs and activation bytes (this batch) of each part: backbone, neck, head.
+
+        The parts sum to the totals. Read from the rows, not the table: cheap enough for every sweep row.
+        """
+        index = self.columns.index("part") if "part" in self.columns else None
+        totals: dict[str, dict[str, int]] = {}
+        for row in self.rows:
+            part = row[index] if index is not None else ("head" if row[2] in ("avgpool", "linear") else "backbone")
+            total = totals.setdefault(part, {"params": 0, "macs": 0, "activation_bytes": 0})
+            total["params"] += row[9]
+            total["macs"] += row[10]
+            total["activation_bytes"] += row[11] * self.batch
+        return totals
 
     def summary(self) -> dict:
         """The headline numbers as plain JSON-ready values."""
@@ -172,7 +193,21 @@ class Profile:
                 "params": self.params, "macs": self.macs, "flops": self.flops,
                 "activation_bytes": self.activation_bytes,
                 "peak_activation_bytes": self.peak_activation_bytes,
-                "weight_bytes": self.weight_bytes, "layers": len(self.rows)}
+                "weight_bytes": self.weight_bytes, "layers": len(self.rows),
+                "task": self.task, "head": self.head, "parts": self.parts()}
+
+
+def totals(rows: list[tuple], input_bytes: int) -> tuple[int, int, int, int]:
+    """Params, MACs, activation bytes and the peak of one layer's input + output, per image."""
+    params = macs = activations = peak = 0
+    previous = input_bytes
+    for row in rows:
+        params += row[9]
+        macs += row[10]
+        activations += row[11]
+        peak = max(peak, previous + row[11])
+        previous = row[11]
+    return params, macs, activations, peak
 
 
 def resolve_config(backbone: str, width: float | None = None, depth: float | None = None,
@@ -190,24 +225,28 @@ def resolve_config(backbone: str, width: float | None = None, depth: float | Non
 
 
 def profile(backbone: str, width: float | None = None, depth: float | None = None,
-            resolution: int | None = None, *, num_classes: int = 1000, batch: int = 1,
-            dtype: str = "float32") -> Profile:
-    """Parameters, MACs, memory and per-layer table of a configuration, analytically."""
+            resolution: int | tuple[int, int] | None = None, *, num_classes: int | None = None, batch: int = 1,
+            dtype: str = "float32", task: str = "classification", head: str | None = None) -> Profile:
+    """Parameters, MACs, memory and per-layer table of a configuration, analytically.
+
+    ``task`` "segmentation" (``head`` fcn, deeplabv3, lraspp) or "detection" (``head`` fpn) counts the
+    dense-task network as torchvision builds it (``core.tasks``); ``resolution`` may then be
+    (height, width). ``num_classes`` defaults to 1000 (classification) or 21 (segmentation, VOC).
+    """
     if dtype not in DTYPE_BYTES:
         raise ScalingError(f"dtype {dtype!r} is not known: use one of {', '.join(DTYPE_BYTES)}")
-    if not (isinstance(batch, int) and batch >= 1) or not (isinstance(num_classes, int) and num_classes >= 1):
+    if not (isinstance(batch, int) and batch >= 1) or not (
+            num_classes is None or (isinstance(num_classes, int) and num_classes >= 1)):
         raise ScalingError("batch and num_classes must be whole numbers of at least 1")
+    if task != "classification" or head not in (None, "classifier") or isinstance(resolution, (tuple, list)):
+        from core.tasks import task_profile
+        return task_profile(backbone, width, depth, resolution, task=task, head=head, num_classes=num_classes,
+                            batch=batch, dtype=dtype)
+    num_classes = 1000 if num_classes is None else num_classes
     arch, _, width, depth, resolution = resolve_config(backbone, width, depth, resolution)
     network = scale(arch, width, depth, num_classes)
     rows = layer_rows(network, resolution, DTYPE_BYTES[dtype])
-    params = macs = activations = peak = 0
-    previous = 3 * resolution ** 2 * DTYPE_BYTES[dtype]
-    for row in rows:
-        params += row[9]
-        macs += row[10]
-        activations += row[11]
-        peak = max(peak, previous + row[11])
-        previous = row[11]
+    params, macs, activations, peak = totals(rows, 3 * resolution ** 2 * DTYPE_BYTES[dtype])
     return Profile(backbone=backbone, base=arch.name, width=width, depth=depth,
                    resolution=resolution, num_classes=num_classes, batch=batch, dtype=dtype,
                    params=params, macs=macs, activation_bytes=activations * batch,
