@@ -395,3 +395,28 @@ def task_profile(backbone: str, width: float | None = None, depth: float | None 
                    dtype=dtype, params=params, macs=macs, activation_bytes=activations * batch,
                    peak_activation_bytes=peak * batch, rows=tuple(rows), task=task, head=head, feature_maps=maps,
                    columns=TASK_COLUMNS)
+
+
+def published_results(backbone: str, width: float, depth: float, resolution: int | tuple[int, int],
+                      task: str, head: str | None = None, num_classes: int | None = None) -> list[dict]:
+    """torchvision's published results for exactly this network at its evaluation size, else none.
+
+    Rows of ``assets/reference/tasks.csv`` (metric, value, num_params, gflops, includes, source):
+    segmentation at 520x520 with 21 classes; detection with the short side at 800 px (torchvision's
+    transform). Their counts include what the row's ``includes`` says, which the engine leaves out.
+    """
+    import pandas as pd
+
+    from core.families import REFERENCE_DIR
+
+    if task == "classification" or backbone not in ("resnet50", "mobilenet_v3_large") or (width, depth) != (1, 1):
+        return []
+    head = DEFAULT_HEADS[task] if head is None else head
+    height, side = input_size(resolution)
+    if task == "segmentation" and ((height, side) != (520, 520) or num_classes not in (None, SEGMENTATION_CLASSES)):
+        return []
+    if task == "detection" and min(height, side) != 800:
+        return []
+    rows = pd.read_csv(REFERENCE_DIR / "tasks.csv")
+    rows = rows[(rows.task == task) & (rows["head"] == head) & (rows.backbone == backbone)]
+    return rows.to_dict("records")
