@@ -39,7 +39,7 @@ from core.counting import (
     totals,
 )
 from core.families import resolve
-from core.scaling import ScalingError, check_config, scale
+from core.scaling import RESOLUTION_RANGE, ScalingError, check_config, scale
 
 TASKS = ("classification", "segmentation", "detection")
 HEADS = {"classification": ("classifier",), "segmentation": ("fcn", "deeplabv3", "lraspp"), "detection": ("fpn",)}
@@ -47,6 +47,7 @@ DEFAULT_HEADS = {"classification": "classifier", "segmentation": "deeplabv3", "d
 # torchvision's evaluation sizes: segmentation resizes to 520 px; detection's transform resizes the short
 # side to 800 px (a 640x480 COCO image becomes 800x1066, padded to 800x1088); 800x800 is the square stand-in.
 DEFAULT_RESOLUTION = {"segmentation": 520, "detection": 800}
+MAX_DENSE_SIDE = 1344
 SEGMENTATION_CLASSES = 21  # Pascal VOC's 20 categories and background, as torchvision's weights
 FPN_CHANNELS = 256
 ASPP_CHANNELS = 256
@@ -380,8 +381,9 @@ def task_profile(backbone: str, width: float | None = None, depth: float | None 
     if resolution is None:
         resolution = DEFAULT_RESOLUTION.get(task, preset.resolution)
     image = input_size(resolution)
-    for side in image:
-        check_config(arch, width, depth, side)
+    for side in image:  # dense tasks run at 512-1344 px: up to 1344 per side (the sliders stop at 1024)
+        dense_side = task != "classification" and isinstance(side, int) and RESOLUTION_RANGE[1] < side <= MAX_DENSE_SIDE
+        check_config(arch, width, depth, RESOLUTION_RANGE[1] if dense_side else side)
     if task == "classification":
         classes = 1000 if num_classes is None else num_classes
         rows, maps = _classifier_rows(scale(arch, width, depth, classes), image, DTYPE_BYTES[dtype]), ()
@@ -420,3 +422,13 @@ def published_results(backbone: str, width: float, depth: float, resolution: int
     rows = pd.read_csv(REFERENCE_DIR / "tasks.csv")
     rows = rows[(rows.task == task) & (rows["head"] == head) & (rows.backbone == backbone)]
     return rows.to_dict("records")
+
+
+def available(backbone: str) -> dict[str, tuple[str, ...]]:
+    """The tasks ``backbone`` is built for, each with its heads (classification always)."""
+    base = resolve(backbone)[0].name
+    tasks: dict[str, tuple[str, ...]] = {"classification": HEADS["classification"]}
+    for (task, head), names in BACKBONES.items():
+        if base in names:
+            tasks[task] = (*tasks.get(task, ()), head)
+    return tasks

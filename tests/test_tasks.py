@@ -161,3 +161,68 @@ def test_published_results_only_for_exactly_that_network():
     assert published_results("mobilenet_v3_small", 1.0, 1.0, 520, "segmentation", "lraspp") == []
     assert published_results("mobilenet_v3_large", 1.0, 1.0, (800, 1088), "detection", "fpn")[0]["value"] == 32.8
     assert PUBLISHED.source.str.contains("github.com/pytorch/vision").all()
+
+
+def test_cli_task_and_head_and_bad_combinations(capsys):
+    from core.cli import main
+
+    assert main(["profile", "mobilenet_v3_large", "--task", "segmentation", "--head", "lraspp",
+                 "--resolution", "480x640", "--json"]) == 0
+    summary = __import__("json").loads(capsys.readouterr().out)
+    assert (summary["task"], summary["head"], summary["resolution"]) == ("segmentation", "lraspp", [480, 640])
+    assert summary["params"] == 3_221_538 and set(summary["parts"]) == {"backbone", "head"}
+    assert main(["profile", "resnet50", "--task", "segmentation", "--head", "lraspp"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "segmentation lraspp: mobilenet_v3_large, mobilenet_v3_small" in error
+    assert main(["sweep", "resnet50", "--task", "detection", "--width", "0.5,1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("backbone,task,head,")
+    assert main(["latency", "mobilenet_v2", "--task", "detection"]) == 2
+
+
+def _app(query):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.query_params.update(query)
+    return app.run()
+
+
+def test_task_selector_and_share_link_round_trip():
+    from ui.state import parse_query
+
+    app = _app({"backbone": "resnet50", "task": "segmentation", "head": "fcn", "resolution": "520"})
+    assert not app.exception
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["mIoU (published)"] == "60.5"  # fcn_resnet50, exactly that network at 520 px
+    assert metrics["Parameters"] == "32.96 M"
+    assert len(app.get("plotly_chart")) == 2  # cost by part, pyramid of feature maps
+    app.selectbox(key="explorer_head").set_value("deeplabv3").run()
+    app.slider(key="explorer_width").set_value(0.5).run()
+    query = dict(app.query_params)
+    assert (query["task"], query["head"], query["width"]) == ("segmentation", "deeplabv3", "0.5")
+    assert "mIoU (published)" not in {metric.label for metric in app.metric}  # not the published network
+    state, warnings = parse_query(query)
+    assert not warnings and state.to_query() == query
+    app.selectbox(key="explorer_task").set_value("detection").run()
+    assert (app.query_params["task"], app.query_params["resolution"]) == ("detection", "800")
+
+
+def test_link_with_a_combination_that_does_not_exist_warns_inertly():
+    app = _app({"backbone": "mobilenet_v2", "task": "segmentation", "head": "<b>lraspp</b>"})
+    assert not app.exception
+    warning = app.warning[0].value
+    assert "`<b>lraspp</b>`" in warning and "is not one of classification" not in warning
+    assert "task" not in app.query_params  # classification again: the link is the plain one
+
+
+def test_task_figures_are_valid_plotly():
+    import plotly.graph_objects as go
+
+    from ui.task_panel import parts_figure, pyramid_figure
+
+    cost = core.profile("resnet50", task="detection", resolution=(480, 640))
+    for figure in (parts_figure(cost, "FLOPs"), pyramid_figure(cost)):
+        go.Figure(figure.to_dict())  # raises on an invalid property
+    assert len(pyramid_figure(cost).to_dict()["data"][0]["y"]) == 9  # 4 backbone maps, 5 pyramid levels
