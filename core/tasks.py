@@ -25,6 +25,7 @@ weights were trained with one: ``assets/reference/tasks.csv`` says which).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 from core.architecture import Network
 from core.counting import (
@@ -40,6 +41,8 @@ from core.counting import (
 )
 from core.families import resolve
 from core.scaling import RESOLUTION_RANGE, ScalingError, check_config, scale
+
+PUBLISHED_FILE = "tasks"  # assets/reference/tasks.csv: torchvision's published task results
 
 TASKS = ("classification", "segmentation", "detection")
 HEADS = {"classification": ("classifier",), "segmentation": ("fcn", "deeplabv3", "lraspp"), "detection": ("fpn",)}
@@ -407,10 +410,6 @@ def published_results(backbone: str, width: float, depth: float, resolution: int
     segmentation at 520x520 with 21 classes; detection with the short side at 800 px (torchvision's
     transform). Their counts include what the row's ``includes`` says, which the engine leaves out.
     """
-    import pandas as pd
-
-    from core.families import REFERENCE_DIR
-
     if task == "classification" or backbone not in ("resnet50", "mobilenet_v3_large") or (width, depth) != (1, 1):
         return []
     head = DEFAULT_HEADS[task] if head is None else head
@@ -419,9 +418,23 @@ def published_results(backbone: str, width: float, depth: float, resolution: int
         return []
     if task == "detection" and min(height, side) != 800:
         return []
-    rows = pd.read_csv(REFERENCE_DIR / "tasks.csv")
+    rows = _published()
     rows = rows[(rows.task == task) & (rows["head"] == head) & (rows.backbone == backbone)]
     return rows.to_dict("records")
+
+
+@cache
+def _published():
+    import pandas as pd
+
+    from core.families import REFERENCE_DIR
+
+    return pd.read_csv(REFERENCE_DIR / f"{PUBLISHED_FILE}.csv")
+
+
+def load_published():
+    """torchvision's published task results as printed (``assets/reference/tasks.csv``), with sources."""
+    return _published().copy()
 
 
 def available(backbone: str) -> dict[str, tuple[str, ...]]:
