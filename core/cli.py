@@ -17,7 +17,9 @@ from tqdm import tqdm
 
 from core.counting import DTYPE_BYTES, profile, resolve_config
 from core.families import BACKBONE_NAMES, resolve
+from core.recipes import recipe_lines, training_recipe
 from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
+from core.tasks import HEADS, TASKS, check_task
 from core.units import duration_ms, duration_range_ms, si, size_bytes
 
 MAX_SWEEP = 1_000_000
@@ -41,6 +43,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def _resolution(text: str) -> int | tuple[int, int]:
+    """'224' -> 224; '480x640' -> (480, 640)."""
+    try:
+        sides = [int(part) for part in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels or HEIGHTxWIDTH") from None
+    if len(sides) > 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels or HEIGHTxWIDTH")
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
 
 
 def _backbone(text: str) -> str:
@@ -94,14 +107,24 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("backbone", type=_backbone, help="base or preset name (see 'list')")
     parser.add_argument("--width", type=float, help="width multiplier, 0.1-3.0 (default: the preset's)")
     parser.add_argument("--depth", type=float, help="depth multiplier, 0.1-4.0 (default: the preset's)")
-    parser.add_argument("--resolution", type=int, help="input side in px, 32-1024 (default: the preset's)")
+    parser.add_argument("--resolution", type=_resolution,
+                        help="input side in px, 32-1024, or HEIGHTxWIDTH (default: the preset's; 520 for "
+                             "segmentation, 800 for detection)")
     parser.add_argument("--phi", type=float, help="compound coefficient: sets width, depth and resolution")
     alpha, beta, gamma = DEFAULT_COMPOUND
     parser.add_argument("--alpha", type=float, default=alpha, help=f"compound depth base (default {alpha})")
     parser.add_argument("--beta", type=float, default=beta, help=f"compound width base (default {beta})")
     parser.add_argument("--gamma", type=float, default=gamma, help=f"compound resolution base (default {gamma})")
-    parser.add_argument("--classes", type=_positive_int, default=1000, help="classifier outputs (default 1000)")
+    parser.add_argument("--classes", type=_positive_int, help="classes (default 1000; 21 for segmentation)")
+    _task_args(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _task_args(parser: argparse.ArgumentParser) -> None:
+    heads = sorted({head for names in HEADS.values() for head in names})
+    parser.add_argument("--task", choices=TASKS, default="classification",
+                        help="classification (default), segmentation or detection (backbone + FPN)")
+    parser.add_argument("--head", choices=heads, help="segmentation: fcn, deeplabv3 (default), lraspp; detection: fpn")
 
 
 def _config(args) -> tuple:
@@ -130,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resolution", type=lambda text: _values(text, int), default=None,
                        help="pixels: value, list or range (default: the backbone's)")
     sweep.add_argument("--output", "-o", help="CSV file (default: standard output)")
+    _config_args(commands.add_parser("recipe", help="the reference recipe's regularization, each value sourced"))
+    _task_args(sweep)
     check = commands.add_parser("ptflops", help="ptflops' count beside the engine's, the difference itemised")
     _config_args(check)
     timing = commands.add_parser("latency", help="measure real forward latency")
@@ -150,15 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _task(args) -> dict:
+    """The task keywords for the engine; a combination that does not exist exits 2 naming those that do."""
+    return {"task": args.task, "head": check_task(args.backbone, args.task, args.head)}
+
+
 def _print_profile(args) -> None:
     width, depth, resolution = _config(args)
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes,
-                   batch=args.batch, dtype=args.dtype)
+                   batch=args.batch, dtype=args.dtype, **_task(args))
     if args.json:
-        print(json.dumps(cost.summary()))
+        # The recipes are ImageNet classification recipes: a dense model gets none rather than a borrowed one.
+        recipe = (training_recipe(args.backbone, cost.width, cost.depth, cost.resolution).as_dict()
+                  if cost.task == "classification" else None)
+        print(json.dumps({**cost.summary(), "training_recipe": recipe}))
         return
+    task = "" if cost.task == "classification" else f", {cost.task} with {cost.head}"
+    size = f"{cost.resolution[0]}x{cost.resolution[1]}" if isinstance(cost.resolution, tuple) else cost.resolution
     print(f"{args.backbone} (base {cost.base}): width {cost.width:g}, depth {cost.depth:g}, "
-          f"{cost.resolution} px, {cost.num_classes} classes")
+          f"{size} px, {cost.num_classes} classes{task}")
     print(f"  params        {cost.params:>16,}  ({si(cost.params)})")
     print(f"  MACs          {cost.macs:>16,}  ({si(cost.macs)}; conv + linear multiply-accumulates)")
     print(f"  FLOPs         {cost.flops:>16,}  ({si(cost.flops)}; = 2 x MACs)")
@@ -166,6 +201,9 @@ def _print_profile(args) -> None:
           f"{cost.dtype}, batch {cost.batch}; peak estimate {size_bytes(cost.peak_activation_bytes)})")
     weights = ", ".join(f"{name} {size_bytes(value)}" for name, value in cost.weight_bytes.items())
     print(f"  weights       {weights}")
+    if cost.task != "classification":
+        for part, total in cost.parts().items():
+            print(f"  {part:<13} {total['params']:>16,} params  {total['macs']:>16,} MACs")
     if not args.no_layers:
         print()
         print(cost.layers.to_string(index=False))
@@ -177,9 +215,10 @@ def _progress_bar(total: int, unit: str) -> tqdm:
 
 
 def _sweep(args) -> None:
+    task = _task(args)
     resolutions = args.resolution
     if resolutions is None:
-        resolutions = [profile(args.backbone).resolution]
+        resolutions = [profile(args.backbone, **task).resolution]
     axes = {"width": args.width, "depth": args.depth, "resolution": resolutions}
     count = math.prod(len(values) for values in axes.values())
     if count > MAX_SWEEP:
@@ -190,14 +229,14 @@ def _sweep(args) -> None:
     for width, depth, resolution in grid:  # validate everything before writing anything
         resolve_config(args.backbone, width, depth, resolution)
     handle = open(args.output, "w", newline="") if args.output else sys.stdout
-    columns = ["backbone", "width", "depth", "resolution", "params", "macs", "flops",
+    columns = ["backbone", "task", "head", "width", "depth", "resolution", "params", "macs", "flops",
                "activation_bytes", "peak_activation_bytes"]
     writer = csv.writer(handle)
     writer.writerow(columns)
     try:
         with _progress_bar(count, "config") as bar:
             for width, depth, resolution in itertools.product(*axes.values()):
-                summary = profile(args.backbone, width, depth, resolution).summary()
+                summary = profile(args.backbone, width, depth, resolution, **task).summary()
                 writer.writerow([summary[column] for column in columns])
                 bar.update()
     finally:
@@ -217,7 +256,7 @@ def _latency(args) -> None:
             args.backbone, width, depth, resolution, device=args.device, batch=args.batch,
             dtype=args.dtype, channels_last=args.channels_last, warmup=args.warmup,
             repeats=args.repeats, cap_s=args.cap, threads=args.threads,
-            memory_limit_mb=args.memory_limit_mb, progress=progress, runtime=args.runtime)
+            memory_limit_mb=args.memory_limit_mb, progress=progress, runtime=args.runtime, **_task(args))
     if args.json:
         print(json.dumps(result.as_dict()))
         return
@@ -245,6 +284,8 @@ def _latency(args) -> None:
 def _ptflops(args) -> None:
     from core.ptflops_check import cross_check
 
+    if args.task != "classification" or isinstance(args.resolution, tuple):
+        raise CliError("the ptflops cross-check covers square classifiers only: drop --task/--head and HxW")
     width, depth, resolution = _config(args)
     result = cross_check(args.backbone, width, depth, resolution)
     if args.json:
@@ -267,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
             _print_profile(args)
         elif args.command == "sweep":
             _sweep(args)
+        elif args.command == "recipe":
+            recipe = training_recipe(args.backbone, *_config(args))
+            print(json.dumps(recipe.as_dict()) if args.json else "\n".join(recipe_lines(recipe)))
         elif args.command == "ptflops":
             _ptflops(args)
         else:

@@ -281,8 +281,8 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
                     dtype: str = "float32", channels_last: bool = False, warmup: int = 3,
                     repeats: int = 20, cap_s: float | None = None, threads: int | None = None,
                     memory_limit_mb: int | None = None,
-                    progress: Callable[[int, int], None] | None = None,
-                    runtime: str = "torch") -> LatencyResult:
+                    progress: Callable[[int, int], None] | None = None, task: str = "classification",
+                    head: str | None = None, runtime: str = "torch") -> LatencyResult:
     """Time up to ``repeats`` forward passes within ``cap_s`` seconds, with torch or onnxruntime.
 
     torch: eager, under ``torch.inference_mode()``. onnxruntime: the configuration exported to
@@ -293,12 +293,14 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
     cap or the memory limit; stops adding timed runs once the next one would overrun (keeping
     at least 3), and stops with an error when even 3 cannot fit. ``progress(done, total)`` is
     called after each warm-up and timed pass.
+    ``task``/``head`` time a dense-task network (``core.tasks``); ``resolution`` may then be (height, width).
     """
     cap_s = DEFAULT_CAP_S if cap_s is None else cap_s
     check_settings(device, batch, dtype, threads, warmup, repeats, cap_s, runtime, channels_last)
     onnx = runtime == "onnxruntime"
     # onnxruntime: MACs and memory of the fp32 module that is exported, plus the exported copy
-    cost = profile(backbone, width, depth, resolution, batch=batch, dtype="float32" if onnx else dtype)
+    cost = profile(backbone, width, depth, resolution, batch=batch, dtype="float32" if onnx else dtype,
+                   task=task, head=head)
     needed = _memory_bytes(cost) + (cost.params * 4 if onnx else 0)
     limit_mb = DEFAULT_MEMORY_LIMIT_MB if memory_limit_mb is None else memory_limit_mb
     if needed > limit_mb * 2 ** 20:
@@ -321,7 +323,8 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
             raise LatencyError(
                 f"this run{making} would take about {_seconds(planned)} (about {_seconds(forward_s)} per forward "
                 f"pass on this host), above the {cap_s:g} s cap: lower the resolution (about "
-                f"{max(32, int(cost.resolution * fit)) // 8 * 8} px would fit), the width, the depth or the batch")
+                f"{max(32, int(max(_hw(cost.resolution)) * fit)) // 8 * 8} px would fit), the width, the depth or "
+                "the batch")
         run = _onnx_timed_runs if onnx else _timed_runs
         with _threads(threads):
             return run(cost, device, batch, dtype, channels_last, warmup, repeats, started + cap_s, needed,
@@ -331,6 +334,10 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
 def _onnx_cached(cost: Profile, batch: int, dtype: str) -> bool:
     from core import onnx_runtime
     return onnx_runtime.is_cached(cost, batch, dtype)
+
+
+def _hw(resolution: int | tuple[int, int]) -> tuple[int, int]:
+    return resolution if isinstance(resolution, tuple) else (resolution, resolution)
 
 
 def _seconds(value: float) -> str:
@@ -387,9 +394,9 @@ def _result(cost: Profile, device: str, batch: int, dtype: str, channels_last: b
 def _timed_runs(cost, device, batch, dtype, channels_last, warmup, repeats, deadline, needed,
                 progress, started, threads) -> LatencyResult:
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = build_model(cost.backbone, cost.width, cost.depth, cost.num_classes)
+    model = build_model(cost.backbone, cost.width, cost.depth, cost.num_classes, task=cost.task, head=cost.head)
     model = model.to(device=device, dtype=TORCH_DTYPES[dtype], memory_format=memory_format)
-    images = torch.randn(batch, 3, cost.resolution, cost.resolution, device=device,
+    images = torch.randn(batch, 3, *_hw(cost.resolution), device=device,
                          dtype=TORCH_DTYPES[dtype]).contiguous(memory_format=memory_format)
 
     def one_pass() -> float:

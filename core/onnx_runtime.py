@@ -84,8 +84,8 @@ def cache_dir() -> Path:
 def cache_key(cost: Profile, batch: int, dtype: str) -> str:
     """Anything that changes the file: configuration, batch, dtype, recipe and library versions."""
     versions = [metadata.version(name) for name in ("torch", "onnx", "onnxruntime")]
-    payload = json.dumps([cost.backbone, cost.width, cost.depth, cost.resolution, cost.num_classes, batch,
-                          dtype, RECIPE, versions])
+    payload = json.dumps([cost.backbone, cost.width, cost.depth, cost.resolution, cost.num_classes, cost.task,
+                          cost.head, batch, dtype, RECIPE, versions])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -134,8 +134,8 @@ def _cached_or_made(cost: Profile, batch: int, dtype: str, make) -> Prepared:
 
 
 def _export(cost: Profile, batch: int, target: Path) -> None:
-    model = build_model(cost.backbone, cost.width, cost.depth, cost.num_classes)
-    images = torch.randn(batch, 3, cost.resolution, cost.resolution)
+    model = build_model(cost.backbone, cost.width, cost.depth, cost.num_classes, task=cost.task, head=cost.head)
+    images = torch.randn(input_shape(batch, cost.resolution))
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of dynamo, which needs onnxscript (not installed).
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -153,7 +153,7 @@ def _quantize(source: Path, target: Path, batch: int, cost: Profile) -> float:
 
         def __init__(self):
             generator = np.random.default_rng(0)
-            shape = (batch, 3, cost.resolution, cost.resolution)
+            shape = input_shape(batch, cost.resolution)
             self.batches = iter([{INPUT: generator.standard_normal(shape, dtype=np.float32)}
                                  for _ in range(CALIBRATION_BATCHES)])
             self.first: float | None = None
@@ -220,5 +220,11 @@ def session(path: Path, device: str, threads: int) -> onnxruntime.InferenceSessi
     return onnxruntime.InferenceSession(str(path), options, providers=[provider])
 
 
-def random_feed(batch: int, resolution: int) -> dict[str, np.ndarray]:
-    return {INPUT: np.random.default_rng(1).standard_normal((batch, 3, resolution, resolution), dtype=np.float32)}
+def input_shape(batch: int, resolution: int | tuple[int, int]) -> tuple[int, int, int, int]:
+    """(batch, 3, height, width); dense tasks may have non-square inputs."""
+    height, width = resolution if isinstance(resolution, tuple) else (resolution, resolution)
+    return batch, 3, height, width
+
+
+def random_feed(batch: int, resolution: int | tuple[int, int]) -> dict[str, np.ndarray]:
+    return {INPUT: np.random.default_rng(1).standard_normal(input_shape(batch, resolution), dtype=np.float32)}

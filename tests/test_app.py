@@ -362,7 +362,7 @@ def test_reference_page_lists_every_table_with_sources():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/reference_data.py").run()
     _no_exceptions(app)
-    assert len(app.dataframe) == 7
+    assert len(app.dataframe) == 9  # 7 published tables, the training recipes and the task results
     assert all(caption.value.startswith("Sources:") for caption in app.caption if "Sources" in caption.value)
 
 

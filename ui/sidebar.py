@@ -1,12 +1,13 @@
 """The Explorer's sidebar and the address bar: controls, share link and link warnings."""
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import streamlit as st
 
 from core.families import BACKBONE_NAMES
 from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
+from core.tasks import DEFAULT_HEADS, DEFAULT_RESOLUTION, available
 from ui.labels import backbone_label
 from ui.routing import page_url
 from ui.state import (
@@ -42,9 +43,36 @@ def _load_state(state: ExplorerState) -> None:
 
 
 def _on_backbone_change() -> None:
-    """Picking a backbone moves the sliders to its own (preset) values."""
+    """Picking a backbone moves the sliders to its own (preset) values; a task it is not built for ends."""
     state = preset_state(st.session_state[_key("backbone")], _state_from_session())
+    heads = available(state.backbone).get(state.task)
+    if heads is None:
+        state = replace(state, task="classification", head="classifier")
+    elif state.head not in heads:
+        state = replace(state, head=heads[0])
+    if state.task != "classification":
+        state = replace(state, resolution=DEFAULT_RESOLUTION[state.task])
     _load_state(state)
+
+
+def _on_task_change() -> None:
+    """A task starts at its default head (where built) and torchvision's evaluation size."""
+    state = _state_from_session()
+    heads = available(state.backbone)[state.task]
+    head = DEFAULT_HEADS[state.task] if DEFAULT_HEADS[state.task] in heads else heads[0]
+    resolution = DEFAULT_RESOLUTION.get(state.task, preset_state(state.backbone).resolution)
+    _load_state(replace(state, head=head, resolution=resolution))
+
+
+def task_controls() -> None:
+    """Task and head, offered only where the backbone is built for them (the link's are checked in ui.state)."""
+    tasks = available(st.session_state[_key("backbone")])
+    st.sidebar.selectbox("Task", tuple(tasks), key=_key("task"), on_change=_on_task_change, persist_state="session",
+                         help="Segmentation and detection count the backbone with torchvision's heads (dilated "
+                              "last stages; feature pyramid): width and depth scale the backbone only")
+    if st.session_state[_key("task")] != "classification":
+        st.sidebar.selectbox("Head", tasks[st.session_state[_key("task")]], key=_key("head"),
+                             persist_state="session")
 
 
 def explorer_sidebar() -> ExplorerState:
@@ -57,6 +85,7 @@ def explorer_sidebar() -> ExplorerState:
     sidebar = st.sidebar
     sidebar.selectbox("Backbone or preset", BACKBONE_NAMES, key=_key("backbone"), format_func=backbone_label,
                       on_change=_on_backbone_change, persist_state="session")
+    task_controls()
     sidebar.segmented_control("Scaling", MODES, key=_key("mode"), required=True, persist_state="session",
                               format_func=lambda mode: {"sliders": "Width / depth / resolution",
                                                         "compound": "Compound (phi)"}[mode])

@@ -10,7 +10,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
-from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling
+from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling, ScalingError
+from core.tasks import HEADS, TASKS, check_task, combinations
 from ui.safe_text import capped, quoted
 
 PHI_RANGE = (0.0, 7.0)
@@ -49,6 +50,8 @@ class ExplorerState:
     threads: int = 2
     memory_format: str = "contiguous"
     runtime: str = "torch"
+    task: str = "classification"
+    head: str = "classifier"
 
     def config(self) -> tuple[float, float, int]:
         """(width, depth, resolution) the engine is asked for, in either mode.
@@ -67,6 +70,8 @@ class ExplorerState:
         """Query-string form; compound-only keys travel only in compound mode."""
         values = asdict(self)
         skip = ("width", "depth", "resolution") if self.mode == "compound" else ("phi", "alpha", "beta", "gamma")
+        if self.task == "classification":  # links from before tasks existed stay as they were
+            skip += ("task", "head")
         return {key: _format(value) for key, value in values.items() if key not in skip}
 
 
@@ -87,7 +92,8 @@ _NUMBER_RANGES = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "resolution": RESO
                   "gamma": COMPOUND_BASE_RANGE, "batch": BATCH_RANGE, "threads": THREADS_RANGE}
 _WHOLE_NUMBERS = {"resolution", "batch", "threads"}
 _CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES, "device": DEVICES,
-            "memory_format": MEMORY_FORMATS, "runtime": RUNTIMES}
+            "memory_format": MEMORY_FORMATS, "runtime": RUNTIMES, "task": TASKS,
+            "head": tuple(dict.fromkeys(head for heads in HEADS.values() for head in heads))}
 
 
 def last_values(query: dict[str, str | list[str]], warnings: list[str]) -> dict[str, str]:
@@ -133,7 +139,18 @@ def parse_query(query: dict[str, str | list[str]]) -> tuple[ExplorerState, list[
                 warnings.append(warning)
         else:
             warnings.append(f"The link's parameter {quoted(key)} is not used by this page and was ignored.")
-    return replace(state, **values), capped(warnings)
+    return _valid_task(replace(state, **values), warnings), capped(warnings)
+
+
+def _valid_task(state: ExplorerState, warnings: list[str]) -> ExplorerState:
+    """The link's task and head, if that combination exists for its backbone; else classification, with why."""
+    head = None if state.head == "classifier" and state.task != "classification" else state.head
+    try:
+        return replace(state, head=check_task(state.backbone, state.task, head))
+    except ScalingError:
+        warnings.append(f"The link's task {quoted(state.task)} with head {quoted(state.head)} is not built on "
+                        f"{state.backbone}; showing classification. The combinations that exist: {combinations()}.")
+        return replace(state, task="classification", head="classifier")
 
 
 def _parse_number(key, raw, bounds, whole, default):
