@@ -21,6 +21,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from core.onnx_recipe import RECIPE as ONNX_RECIPE
+
 MAX_ACTIVE_PER_SESSION = 6
 HEARTBEAT_STALE_S = 5.0
 ACTIVE = ("queued", "running", "cancelling")
@@ -90,14 +92,15 @@ def settings_key(settings: dict) -> str:
     """The store key: settings plus library versions and host (anything that changes a timing).
 
     Runtime torch (the default) keys exactly as before runtimes existed, so stored results stay
-    valid; any other runtime is in the key with its own version (results are never mixed).
+    valid; any other runtime is in the key with its own version and export/quantization recipe
+    (results are never mixed, and a changed recipe measures again).
     """
     settings = dict(settings)
     versions = [torch_version()]
     if settings.get("runtime", "torch") == "torch":
         settings.pop("runtime", None)
     else:
-        versions.append(package_version(settings["runtime"]))
+        versions += [package_version(settings["runtime"]), ONNX_RECIPE]
     payload = json.dumps([sorted(settings.items()), *versions, host_fingerprint()])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 

@@ -27,15 +27,12 @@ import torch
 from core.counting import Profile
 from core.jobs import data_dir
 from core.modules import build_model
+from core.onnx_recipe import CALIBRATION_BATCHES, OPSET, RECIPE
 
 onnxruntime.set_default_logger_severity(3)  # quantization's graph clean-up warns per unused constant
 
 DTYPES = ("float32", "int8")
-CALIBRATION_BATCHES = 3
-OPSET = 17
 INPUT = "images"
-RECIPE = (f"torch.onnx legacy exporter, opset {OPSET}; int8: quant_pre_process, then quantize_static QDQ, "
-          f"int8 weights per channel, uint8 activations, MinMax over {CALIBRATION_BATCHES} random batches")
 INT8_CAVEAT = ("Timing and file size only: int8 by static quantization calibrated on random inputs of untrained "
                "weights. Accuracy after quantization needs trained weights and real calibration data, which this "
                "tool does not claim.")
