@@ -3,6 +3,13 @@ import gc
 from pathlib import Path
 
 import streamlit as st
+import streamlit.delta_generator
+
+# Streamlit's first element in a process asks whether it runs in a REPL by walking the whole stack
+# with source context (inspect.stack): 13% of the first visitor's script run under py-spy
+# (bench/bench_serve.py). Under `streamlit run` the answer is known; skip the walk.
+if st.runtime.exists():
+    streamlit.delta_generator._use_warning_has_been_displayed = True
 
 # A local file, not a Material icon: those are fetched from a font CDN, and the app requests nothing off its origin.
 FAVICON = Path(__file__).parent / "assets" / "favicon.png"

@@ -115,6 +115,7 @@ class ConvConfig:
     stride: int = 1
     groups: int = 1
     activation: str | None = None
+    dilation: int = 1
 
 
 @dataclass(frozen=True)
@@ -142,14 +143,21 @@ class BlockConfig:
     stride: int
     se_channels: int
     activation: str
+    dilation: int = 1
+    shortcut_stride: int | None = None
 
     @property
     def shortcut(self) -> Literal["none", "identity", "projection"]:
-        """What this block adds to its output, by its kind's rule (``SHORTCUT_RULES``)."""
+        """What this block adds to its output, by its kind's rule (``SHORTCUT_RULES``).
+
+        A dilated block (dense tasks, ``core.tasks.dilate``) may decide on its nominal stride
+        (``shortcut_stride``, torchvision's MobileNet V3) rather than the stride it runs at.
+        """
         rule = SHORTCUT_RULES[self.kind]
         if rule == "none":
             return "none"
-        if self.stride == 1 and self.in_channels == self.out_channels:
+        stride = self.stride if self.shortcut_stride is None else self.shortcut_stride
+        if stride == 1 and self.in_channels == self.out_channels:
             return "identity"
         return "projection" if rule == "identity_or_projection" else "none"
 
@@ -182,7 +190,7 @@ class BlockConfig:
             layers: list[Layer] = []
             if hid != inp:
                 layers.append(("expand", ConvConfig(inp, hid, 1, 1, 1, act)))
-            layers.append(("depthwise", ConvConfig(hid, hid, self.kernel, self.stride, hid, act)))
+            layers.append(("depthwise", ConvConfig(hid, hid, self.kernel, self.stride, hid, act, self.dilation)))
             if self.se_channels:
                 layers.append(("se", SqueezeConfig(hid, self.se_channels, *squeeze)))
             layers.append(("project", ConvConfig(hid, out, 1)))
@@ -192,7 +200,7 @@ class BlockConfig:
                       ("conv2", ConvConfig(hid, out, 3))]
         else:  # bottleneck, stride on the 3x3 conv (ResNet V1.5)
             layers = [("conv1", ConvConfig(inp, hid, 1, 1, 1, act)),
-                      ("conv2", ConvConfig(hid, hid, 3, self.stride, 1, act)),
+                      ("conv2", ConvConfig(hid, hid, 3, self.stride, 1, act, self.dilation)),
                       ("conv3", ConvConfig(hid, out, 1))]
         if self.downsample:
             layers.append(("downsample", ConvConfig(inp, out, 1, self.stride)))

@@ -17,10 +17,13 @@ from tqdm import tqdm
 
 from core.counting import DTYPE_BYTES, profile, resolve_config
 from core.families import BACKBONE_NAMES, resolve
+from core.recipes import recipe_lines, training_recipe
 from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
+from core.tasks import HEADS, TASKS, check_task
 from core.units import duration_ms, duration_range_ms, si, size_bytes
 
 MAX_SWEEP = 1_000_000
+RUNTIMES = ("torch", "onnxruntime")  # as core.latency.RUNTIMES, which imports torch
 
 
 class CliError(Exception):
@@ -40,6 +43,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def _resolution(text: str) -> int | tuple[int, int]:
+    """'224' -> 224; '480x640' -> (480, 640)."""
+    try:
+        sides = [int(part) for part in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels or HEIGHTxWIDTH") from None
+    if len(sides) > 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels or HEIGHTxWIDTH")
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
 
 
 def _backbone(text: str) -> str:
@@ -93,14 +107,24 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("backbone", type=_backbone, help="base or preset name (see 'list')")
     parser.add_argument("--width", type=float, help="width multiplier, 0.1-3.0 (default: the preset's)")
     parser.add_argument("--depth", type=float, help="depth multiplier, 0.1-4.0 (default: the preset's)")
-    parser.add_argument("--resolution", type=int, help="input side in px, 32-1024 (default: the preset's)")
+    parser.add_argument("--resolution", type=_resolution,
+                        help="input side in px, 32-1024, or HEIGHTxWIDTH (default: the preset's; 520 for "
+                             "segmentation, 800 for detection)")
     parser.add_argument("--phi", type=float, help="compound coefficient: sets width, depth and resolution")
     alpha, beta, gamma = DEFAULT_COMPOUND
     parser.add_argument("--alpha", type=float, default=alpha, help=f"compound depth base (default {alpha})")
     parser.add_argument("--beta", type=float, default=beta, help=f"compound width base (default {beta})")
     parser.add_argument("--gamma", type=float, default=gamma, help=f"compound resolution base (default {gamma})")
-    parser.add_argument("--classes", type=_positive_int, default=1000, help="classifier outputs (default 1000)")
+    parser.add_argument("--classes", type=_positive_int, help="classes (default 1000; 21 for segmentation)")
+    _task_args(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _task_args(parser: argparse.ArgumentParser) -> None:
+    heads = sorted({head for names in HEADS.values() for head in names})
+    parser.add_argument("--task", choices=TASKS, default="classification",
+                        help="classification (default), segmentation or detection (backbone + FPN)")
+    parser.add_argument("--head", choices=heads, help="segmentation: fcn, deeplabv3 (default), lraspp; detection: fpn")
 
 
 def _config(args) -> tuple:
@@ -129,14 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resolution", type=lambda text: _values(text, int), default=None,
                        help="pixels: value, list or range (default: the backbone's)")
     sweep.add_argument("--output", "-o", help="CSV file (default: standard output)")
+    _config_args(commands.add_parser("recipe", help="the reference recipe's regularization, each value sourced"))
+    _task_args(sweep)
     check = commands.add_parser("ptflops", help="ptflops' count beside the engine's, the difference itemised")
     _config_args(check)
     timing = commands.add_parser("latency", help="measure real forward latency")
     _config_args(timing)
     timing.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     timing.add_argument("--batch", type=_positive_int, default=1)
-    timing.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (GPU)")
-    timing.add_argument("--channels-last", action="store_true")
+    timing.add_argument("--runtime", choices=RUNTIMES, default="torch",
+                        help="torch (eager) or onnxruntime (exported to ONNX, cached; int8 by static quantization)")
+    timing.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
+                        help="torch: float32, bfloat16, float16 (GPU); onnxruntime: float32 or int8")
+    timing.add_argument("--channels-last", action="store_true", help="torch only")
     timing.add_argument("--threads", type=_positive_int, help="CPU threads (default: torch's)")
     timing.add_argument("--warmup", type=int, default=3)
     timing.add_argument("--repeats", type=_positive_int, default=20)
@@ -145,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--memory-limit-mb", type=_positive_int, help="refuse runs estimated above this")
     _prediction_commands(commands)
     return parser
+
+
+def _task(args) -> dict:
+    """The task keywords for the engine; a combination that does not exist exits 2 naming those that do."""
+    return {"task": args.task, "head": check_task(args.backbone, args.task, args.head)}
 
 
 def _prediction_commands(commands) -> None:
@@ -174,12 +208,17 @@ def _prediction_commands(commands) -> None:
 def _print_profile(args) -> None:
     width, depth, resolution = _config(args)
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes,
-                   batch=args.batch, dtype=args.dtype)
+                   batch=args.batch, dtype=args.dtype, **_task(args))
     if args.json:
-        print(json.dumps(cost.summary()))
+        # The recipes are ImageNet classification recipes: a dense model gets none rather than a borrowed one.
+        recipe = (training_recipe(args.backbone, cost.width, cost.depth, cost.resolution).as_dict()
+                  if cost.task == "classification" else None)
+        print(json.dumps({**cost.summary(), "training_recipe": recipe}))
         return
+    task = "" if cost.task == "classification" else f", {cost.task} with {cost.head}"
+    size = f"{cost.resolution[0]}x{cost.resolution[1]}" if isinstance(cost.resolution, tuple) else cost.resolution
     print(f"{args.backbone} (base {cost.base}): width {cost.width:g}, depth {cost.depth:g}, "
-          f"{cost.resolution} px, {cost.num_classes} classes")
+          f"{size} px, {cost.num_classes} classes{task}")
     print(f"  params        {cost.params:>16,}  ({si(cost.params)})")
     print(f"  MACs          {cost.macs:>16,}  ({si(cost.macs)}; conv + linear multiply-accumulates)")
     print(f"  FLOPs         {cost.flops:>16,}  ({si(cost.flops)}; = 2 x MACs)")
@@ -187,6 +226,9 @@ def _print_profile(args) -> None:
           f"{cost.dtype}, batch {cost.batch}; peak estimate {size_bytes(cost.peak_activation_bytes)})")
     weights = ", ".join(f"{name} {size_bytes(value)}" for name, value in cost.weight_bytes.items())
     print(f"  weights       {weights}")
+    if cost.task != "classification":
+        for part, total in cost.parts().items():
+            print(f"  {part:<13} {total['params']:>16,} params  {total['macs']:>16,} MACs")
     if not args.no_layers:
         print()
         print(cost.layers.to_string(index=False))
@@ -198,9 +240,10 @@ def _progress_bar(total: int, unit: str) -> tqdm:
 
 
 def _sweep(args) -> None:
+    task = _task(args)
     resolutions = args.resolution
     if resolutions is None:
-        resolutions = [profile(args.backbone).resolution]
+        resolutions = [profile(args.backbone, **task).resolution]
     axes = {"width": args.width, "depth": args.depth, "resolution": resolutions}
     count = math.prod(len(values) for values in axes.values())
     if count > MAX_SWEEP:
@@ -211,14 +254,14 @@ def _sweep(args) -> None:
     for width, depth, resolution in grid:  # validate everything before writing anything
         resolve_config(args.backbone, width, depth, resolution)
     handle = open(args.output, "w", newline="") if args.output else sys.stdout
-    columns = ["backbone", "width", "depth", "resolution", "params", "macs", "flops",
+    columns = ["backbone", "task", "head", "width", "depth", "resolution", "params", "macs", "flops",
                "activation_bytes", "peak_activation_bytes"]
     writer = csv.writer(handle)
     writer.writerow(columns)
     try:
         with _progress_bar(count, "config") as bar:
             for width, depth, resolution in itertools.product(*axes.values()):
-                summary = profile(args.backbone, width, depth, resolution).summary()
+                summary = profile(args.backbone, width, depth, resolution, **task).summary()
                 writer.writerow([summary[column] for column in columns])
                 bar.update()
     finally:
@@ -238,16 +281,26 @@ def _latency(args) -> None:
             args.backbone, width, depth, resolution, device=args.device, batch=args.batch,
             dtype=args.dtype, channels_last=args.channels_last, warmup=args.warmup,
             repeats=args.repeats, cap_s=args.cap, threads=args.threads,
-            memory_limit_mb=args.memory_limit_mb, progress=progress)
+            memory_limit_mb=args.memory_limit_mb, progress=progress, runtime=args.runtime, **_task(args))
     if args.json:
         print(json.dumps(result.as_dict()))
         return
     threads = f"{result.threads} thread{'s' if result.threads > 1 else ''}"
+    runtime = "torch" if result.runtime == "torch" else f"onnxruntime {result.onnxruntime_version}"
     print(f"{result.backbone}: width {result.width:g}, depth {result.depth:g}, {result.resolution} px, "
-          f"batch {result.batch}, {result.dtype}, {result.device} ({threads})")
+          f"batch {result.batch}, {result.dtype}, {result.device} ({threads}), {runtime}")
     print(f"  median {duration_ms(result.median_ms)}  (p10-p90 {duration_range_ms(result.p10_ms, result.p90_ms)}; "
           f"{result.runs} runs after {result.warmup} warm-up, {result.wall_s:.1f} s in all)  "
           f"{result.images_per_s:,.1f} images/s")
+    if result.runtime == "onnxruntime":
+        made = "found in the cache" if result.prepared_cached else "made by this run"
+        quantized = f", quantization {result.quantize_s:.1f} s" if result.dtype == "int8" else ""
+        print(f"  ONNX file {size_bytes(result.model_file_bytes)}"
+              + (f" (fp32 {size_bytes(result.fp32_file_bytes)}, "
+                 f"x{result.fp32_file_bytes / result.model_file_bytes:.2f} smaller)" if result.dtype == "int8" else "")
+              + f"; {made}: export {result.export_s:.1f} s{quantized}")
+    if result.note:
+        print(f"  note: {result.note}")
     if result.host_busy:
         print(f"  note: other processes used about {result.other_load_cores:g} cores meanwhile; "
               "the figure is noisy", file=sys.stderr)
@@ -256,6 +309,8 @@ def _latency(args) -> None:
 def _ptflops(args) -> None:
     from core.ptflops_check import cross_check
 
+    if args.task != "classification" or isinstance(args.resolution, tuple):
+        raise CliError("the ptflops cross-check covers square classifiers only: drop --task/--head and HxW")
     width, depth, resolution = _config(args)
     result = cross_check(args.backbone, width, depth, resolution)
     if args.json:
@@ -273,7 +328,7 @@ def _predict(args) -> None:
 
     width, depth, resolution = _config(args)
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes, batch=args.batch,
-                   dtype=args.dtype)
+                   dtype=args.dtype, **_task(args))
     result = predict_from_profile(cost, args.runtime, args.device, args.threads)
     if args.json:
         print(json.dumps({**result.summary(), "layers": result.layers.to_dict(orient="records")}))
@@ -311,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             _print_profile(args)
         elif args.command == "sweep":
             _sweep(args)
+        elif args.command == "recipe":
+            recipe = training_recipe(args.backbone, *_config(args))
+            print(json.dumps(recipe.as_dict()) if args.json else "\n".join(recipe_lines(recipe)))
         elif args.command == "ptflops":
             _ptflops(args)
         elif args.command == "predict":

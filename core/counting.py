@@ -34,75 +34,95 @@ def conv_output_size(size: int, kernel: int, stride: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _conv_row(name: str, stage: str, conv: ConvConfig, size: int, dtype_bytes: int) -> tuple:
-    out_size = conv_output_size(size, conv.kernel, conv.stride)
+Size = tuple[int, int]  # (height, width) in pixels
+
+
+def output_hw(size: Size, kernel: int, stride: int) -> Size:
+    """(height, width) after a convolution or pooling with 'same'-style padding (a dilated conv pads to match)."""
+    return conv_output_size(size[0], kernel, stride), conv_output_size(size[1], kernel, stride)
+
+
+def _conv_row(name: str, stage: str, conv: ConvConfig, size: Size, dtype_bytes: int) -> tuple:
+    height, width = output_hw(size, conv.kernel, conv.stride)
     weights = conv.in_channels // conv.groups * conv.out_channels * conv.kernel ** 2
     layer_type = "dwconv" if conv.groups > 1 else "conv"
     return (name, stage, layer_type, conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
-            conv.groups, out_size, weights + 2 * conv.out_channels, weights * out_size ** 2,
-            conv.out_channels * out_size ** 2 * dtype_bytes, conv.activation or "")
+            conv.groups, height, weights + 2 * conv.out_channels, weights * height * width,
+            conv.out_channels * height * width * dtype_bytes, conv.activation or "", width)
 
 
-def _tensor_row(name: str, stage: str, layer_type: str, channels: int, size: int, dtype_bytes: int,
+def _tensor_row(name: str, stage: str, layer_type: str, channels: int, size: Size, dtype_bytes: int,
                 nonlinearity: str | None = None) -> tuple:
     """A tensor written without weights: pooling, SE rescale, residual sum."""
-    return (name, stage, layer_type, channels, channels, 1, 1, 1, size, 0, 0,
-            channels * size ** 2 * dtype_bytes, nonlinearity or "")
+    return (name, stage, layer_type, channels, channels, 1, 1, 1, size[0], 0, 0,
+            channels * size[0] * size[1] * dtype_bytes, nonlinearity or "", size[1])
 
 
-def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, size: int, dtype_bytes: int) -> list[tuple]:
+def _squeeze_rows(name: str, stage: str, se: SqueezeConfig, size: Size, dtype_bytes: int) -> list[tuple]:
     """Reduce and expand 1x1 convs on the pooled vector, then the rescaled feature map."""
     rows = []
     for part, inp, out, nonlinearity in (("reduce", se.channels, se.squeeze_channels, se.activation),
                                          ("expand", se.squeeze_channels, se.channels, se.gate)):
         rows.append((f"{name}.{part}", stage, "se_conv", inp, out, 1, 1, 1, 1, inp * out + out,
-                     inp * out, out * dtype_bytes, nonlinearity))
+                     inp * out, out * dtype_bytes, nonlinearity, 1))
     rows.append(_tensor_row(name, stage, "se_scale", se.channels, size, dtype_bytes))
     return rows
 
 
-def _linear_row(name: str, inp: int, out: int, dtype_bytes: int, nonlinearity: str | None = None) -> tuple:
+def linear_row(name: str, inp: int, out: int, dtype_bytes: int, nonlinearity: str | None = None) -> tuple:
     return (name, "classifier", "linear", inp, out, 1, 1, 1, 1, inp * out + out, inp * out,
             out * dtype_bytes, nonlinearity or "")
 
 
-def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
-    """One tuple per layer (``LAYER_COLUMNS``), per image, in forward order."""
+def feature_rows(network: Network, size: Size, dtype_bytes: int = 4, prefix: str = "",
+                 head_stage: str = "head") -> list[tuple]:
+    """The convolutional part (stem, blocks, last conv) at any (height, width), in forward order.
+
+    Rows are ``LAYER_COLUMNS`` plus the output width (``output_size`` is the height); names
+    start with ``prefix`` (a dense-task model nests the backbone under ``backbone.``).
+    """
     arch = network.architecture
     squeeze = (arch.rules.se_activation, arch.rules.se_gate)
-    rows = [_conv_row("stem", "stem", network.stem, resolution, dtype_bytes)]
-    size = rows[-1][8]
+    rows = [_conv_row(f"{prefix}stem", "stem", network.stem, size, dtype_bytes)]
+    size = (rows[-1][8], rows[-1][13])
     if arch.stem_pool:
-        size = conv_output_size(size, 3, 2)
+        size = output_hw(size, 3, 2)
         channels = network.stem.out_channels
-        rows.append(("stem_pool", "stem", "maxpool", channels, channels, 3, 2, 1, size, 0, 0,
-                     channels * size ** 2 * dtype_bytes, ""))
+        rows.append((f"{prefix}stem_pool", "stem", "maxpool", channels, channels, 3, 2, 1, size[0], 0, 0,
+                     channels * size[0] * size[1] * dtype_bytes, "", size[1]))
     for stage_index, blocks in enumerate(network.stages):
         stage = f"stage{stage_index + 1}"
         for block_index, block in enumerate(blocks):
-            prefix = f"stages.{stage_index}.{block_index}"
+            name = f"{prefix}stages.{stage_index}.{block_index}"
             block_size = size
-            for name, layer in block.layers(squeeze):
+            for part, layer in block.layers(squeeze):
                 if isinstance(layer, SqueezeConfig):
-                    rows.extend(_squeeze_rows(f"{prefix}.{name}", stage, layer, size, dtype_bytes))
+                    rows.extend(_squeeze_rows(f"{name}.{part}", stage, layer, size, dtype_bytes))
                     continue
                 # the shortcut projection reads the block input, not the previous layer
-                in_size = block_size if name == "downsample" else size
-                rows.append(_conv_row(f"{prefix}.{name}", stage, layer, in_size, dtype_bytes))
-                size = rows[-1][8]
+                in_size = block_size if part == "downsample" else size
+                rows.append(_conv_row(f"{name}.{part}", stage, layer, in_size, dtype_bytes))
+                size = (rows[-1][8], rows[-1][13])
             if block.residual:  # the block's output is the sum (ReLU'd in place for ResNets)
-                rows.append(_tensor_row(prefix, stage, "residual_add", block.out_channels, size,
+                rows.append(_tensor_row(name, stage, "residual_add", block.out_channels, size,
                                         dtype_bytes, block.post_add_activation))
     if network.head is not None:
-        rows.append(_conv_row("head", "head", network.head, size, dtype_bytes))
+        rows.append(_conv_row(f"{prefix}head", head_stage, network.head, size, dtype_bytes))
+    return rows
+
+
+def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
+    """One tuple per layer (``LAYER_COLUMNS``), per image, in forward order: a square classifier."""
+    rows = [row[:-1] for row in feature_rows(network, (resolution, resolution), dtype_bytes)]
+    size = rows[-1][8]
     features = network.features
     rows.append(("pool", "head", "avgpool", features, features, size, 1, 1, 1, 0, 0,
                  features * dtype_bytes, ""))
     if network.classifier_hidden is not None:
-        rows.append(_linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
-                                arch.classifier_activation))
+        rows.append(linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
+                                network.architecture.classifier_activation))
         features = network.classifier_hidden
-    rows.append(_linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
+    rows.append(linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
     return rows
 
 
@@ -123,6 +143,10 @@ class Profile:
     activation_bytes: int
     peak_activation_bytes: int
     rows: tuple[tuple, ...] = field(repr=False, compare=False)
+    task: str = "classification"
+    head: str = "classifier"
+    feature_maps: tuple = field(default=(), repr=False, compare=False)  # core.tasks.FeatureMap, dense tasks
+    columns: tuple[str, ...] = field(default=LAYER_COLUMNS, repr=False, compare=False)
 
     @property
     def flops(self) -> int:
@@ -140,9 +164,26 @@ class Profile:
 
         Built once per profile and shared (the app caches profiles): derive, never modify in place.
         """
-        table = pd.DataFrame(self.rows, columns=list(LAYER_COLUMNS))
+        table = pd.DataFrame(self.rows, columns=list(self.columns))
         table["activation_bytes"] *= self.batch
+        if "part" not in table:  # a classifier: the pooled classifier is its head, the rest its backbone
+            table["part"] = table.type.isin(["avgpool", "linear"]).map({True: "head", False: "backbone"})
         return table
+
+    def parts(self) -> dict[str, dict[str, int]]:
+        """Params, MACs and activation bytes (this batch) of each part: backbone, neck, head.
+
+        The parts sum to the totals. Read from the rows, not the table: cheap enough for every sweep row.
+        """
+        index = self.columns.index("part") if "part" in self.columns else None
+        totals: dict[str, dict[str, int]] = {}
+        for row in self.rows:
+            part = row[index] if index is not None else ("head" if row[2] in ("avgpool", "linear") else "backbone")
+            total = totals.setdefault(part, {"params": 0, "macs": 0, "activation_bytes": 0})
+            total["params"] += row[9]
+            total["macs"] += row[10]
+            total["activation_bytes"] += row[11] * self.batch
+        return totals
 
     def summary(self) -> dict:
         """The headline numbers as plain JSON-ready values."""
@@ -152,7 +193,21 @@ class Profile:
                 "params": self.params, "macs": self.macs, "flops": self.flops,
                 "activation_bytes": self.activation_bytes,
                 "peak_activation_bytes": self.peak_activation_bytes,
-                "weight_bytes": self.weight_bytes, "layers": len(self.rows)}
+                "weight_bytes": self.weight_bytes, "layers": len(self.rows),
+                "task": self.task, "head": self.head, "parts": self.parts()}
+
+
+def totals(rows: list[tuple], input_bytes: int) -> tuple[int, int, int, int]:
+    """Params, MACs, activation bytes and the peak of one layer's input + output, per image."""
+    params = macs = activations = peak = 0
+    previous = input_bytes
+    for row in rows:
+        params += row[9]
+        macs += row[10]
+        activations += row[11]
+        peak = max(peak, previous + row[11])
+        previous = row[11]
+    return params, macs, activations, peak
 
 
 def resolve_config(backbone: str, width: float | None = None, depth: float | None = None,
@@ -170,24 +225,28 @@ def resolve_config(backbone: str, width: float | None = None, depth: float | Non
 
 
 def profile(backbone: str, width: float | None = None, depth: float | None = None,
-            resolution: int | None = None, *, num_classes: int = 1000, batch: int = 1,
-            dtype: str = "float32") -> Profile:
-    """Parameters, MACs, memory and per-layer table of a configuration, analytically."""
+            resolution: int | tuple[int, int] | None = None, *, num_classes: int | None = None, batch: int = 1,
+            dtype: str = "float32", task: str = "classification", head: str | None = None) -> Profile:
+    """Parameters, MACs, memory and per-layer table of a configuration, analytically.
+
+    ``task`` "segmentation" (``head`` fcn, deeplabv3, lraspp) or "detection" (``head`` fpn) counts the
+    dense-task network as torchvision builds it (``core.tasks``); ``resolution`` may then be
+    (height, width). ``num_classes`` defaults to 1000 (classification) or 21 (segmentation, VOC).
+    """
     if dtype not in DTYPE_BYTES:
         raise ScalingError(f"dtype {dtype!r} is not known: use one of {', '.join(DTYPE_BYTES)}")
-    if not (isinstance(batch, int) and batch >= 1) or not (isinstance(num_classes, int) and num_classes >= 1):
+    if not (isinstance(batch, int) and batch >= 1) or not (
+            num_classes is None or (isinstance(num_classes, int) and num_classes >= 1)):
         raise ScalingError("batch and num_classes must be whole numbers of at least 1")
+    if task != "classification" or head not in (None, "classifier") or isinstance(resolution, (tuple, list)):
+        from core.tasks import task_profile
+        return task_profile(backbone, width, depth, resolution, task=task, head=head, num_classes=num_classes,
+                            batch=batch, dtype=dtype)
+    num_classes = 1000 if num_classes is None else num_classes
     arch, _, width, depth, resolution = resolve_config(backbone, width, depth, resolution)
     network = scale(arch, width, depth, num_classes)
     rows = layer_rows(network, resolution, DTYPE_BYTES[dtype])
-    params = macs = activations = peak = 0
-    previous = 3 * resolution ** 2 * DTYPE_BYTES[dtype]
-    for row in rows:
-        params += row[9]
-        macs += row[10]
-        activations += row[11]
-        peak = max(peak, previous + row[11])
-        previous = row[11]
+    params, macs, activations, peak = totals(rows, 3 * resolution ** 2 * DTYPE_BYTES[dtype])
     return Profile(backbone=backbone, base=arch.name, width=width, depth=depth,
                    resolution=resolution, num_classes=num_classes, batch=batch, dtype=dtype,
                    params=params, macs=macs, activation_bytes=activations * batch,

@@ -21,6 +21,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from core.onnx_recipe import RECIPE as ONNX_RECIPE
+
 MAX_ACTIVE_PER_SESSION = 6
 HEARTBEAT_STALE_S = 5.0
 ACTIVE = ("queued", "running", "cancelling")
@@ -75,16 +77,31 @@ def host_fingerprint() -> str:
 
 
 @cache
-def torch_version() -> str:
+def package_version(name: str) -> str:
     try:
-        return metadata.version("torch")
+        return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "none"
 
 
+def torch_version() -> str:
+    return package_version("torch")
+
+
 def settings_key(settings: dict) -> str:
-    """The store key: settings plus torch version and host (anything that changes a timing)."""
-    payload = json.dumps([sorted(settings.items()), torch_version(), host_fingerprint()])
+    """The store key: settings plus library versions and host (anything that changes a timing).
+
+    Runtime torch (the default) keys exactly as before runtimes existed, so stored results stay
+    valid; any other runtime is in the key with its own version and export/quantization recipe
+    (results are never mixed, and a changed recipe measures again).
+    """
+    settings = dict(settings)
+    versions = [torch_version()]
+    if settings.get("runtime", "torch") == "torch":
+        settings.pop("runtime", None)
+    else:
+        versions += [package_version(settings["runtime"]), ONNX_RECIPE]
+    payload = json.dumps([sorted(settings.items()), *versions, host_fingerprint()])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -158,10 +175,14 @@ class LatencyQueue:
 
     def find(self, settings: dict) -> JobState | None:
         """The newest job for these settings (finished, active or failed), without queueing one."""
+        return self.find_many([settings])[0]
+
+    def find_many(self, requests: list[dict]) -> list[JobState | None]:
+        """``find`` for each of ``requests``, over one connection (a page polls many at once)."""
         with self._connect() as db:
-            row = db.execute("SELECT id FROM jobs WHERE key = ? AND status != 'cancelled' ORDER BY id DESC LIMIT 1",
-                             (settings_key(settings),)).fetchone()
-            return None if row is None else self._state(db, row[0])
+            rows = [db.execute("SELECT id FROM jobs WHERE key = ? AND status != 'cancelled' ORDER BY id DESC "
+                               "LIMIT 1", (settings_key(settings),)).fetchone() for settings in requests]
+            return [None if row is None else self._state(db, row[0]) for row in rows]
 
     def state(self, job: int) -> JobState:
         with self._connect() as db:

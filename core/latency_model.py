@@ -238,18 +238,15 @@ MeasureFn = Callable[[Config, str, str, int], float]
 
 
 def measure_ms(config: Config, runtime: str, dtype: str, threads: int) -> float:
-    """Real timed runs as the Explorer's worker makes them; their 10th percentile (see ``MEASURED``)."""
-    if runtime == "torch":
-        from core.latency import measure_latency
+    """Real timed runs as the Explorer's worker makes them (``core.measure_latency``); their 10th percentile.
 
-        return measure_latency(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
-                               dtype=dtype, threads=threads, warmup=2, repeats=REPEATS, cap_s=60).p10_ms
-    from core import ort_timing
+    With onnxruntime the first timing of a configuration includes its export (cached on disk after).
+    """
+    from core.latency import measure_latency
 
-    timings = sorted(ort_timing.timings_ms(config.backbone, config.width, config.depth, config.resolution,
-                                           batch=config.batch, dtype=dtype, threads=threads, warmup=2,
-                                           repeats=REPEATS))
-    return timings[(len(timings) - 1) // 10]
+    return measure_latency(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
+                           dtype=dtype, threads=threads, warmup=2, repeats=REPEATS, cap_s=60,
+                           runtime=runtime).p10_ms
 
 
 def calibration_configs(seed: int = 0, per_backbone: int = 6) -> list[Config]:

@@ -35,7 +35,8 @@ class ConvNormAct(nn.Sequential):
     def __init__(self, conv: ConvConfig, norm: BatchNorm):
         super().__init__(OrderedDict(
             conv=nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel, conv.stride,
-                           (conv.kernel - 1) // 2, groups=conv.groups, bias=False),
+                           (conv.kernel - 1) // 2 * conv.dilation, dilation=conv.dilation, groups=conv.groups,
+                           bias=False),
             norm=nn.BatchNorm2d(conv.out_channels, eps=norm.eps, momentum=norm.momentum),
             act=_activation(conv.activation)))
 
@@ -111,12 +112,20 @@ class Backbone(nn.Module):
 
 
 def build_model(backbone: str, width: float | None = None, depth: float | None = None,
-                num_classes: int = 1000) -> nn.Module:
+                num_classes: int | None = None, *, task: str = "classification", head: str | None = None) -> nn.Module:
     """The torch module of ``backbone`` at the given multipliers (presets fill the rest).
 
-    Build under ``torch.device("meta")`` to get shapes without allocating weights.
+    ``task``/``head`` as in ``core.profile``: a segmentation model returns per-pixel logits at the input
+    size, a detection backbone the pyramid's feature maps. Build under ``torch.device("meta")`` to get
+    shapes without allocating weights.
     """
     arch, preset, width, depth, _ = resolve_config(backbone, width, depth, None)
     dropout = arch.dropout if preset.dropout is None else preset.dropout
     norm = arch.norm if preset.norm is None else preset.norm
+    if task != "classification" or head not in (None, "classifier"):
+        from core.task_modules import DenseModel
+        from core.tasks import check_task, dense_network
+        head = check_task(backbone, task, head)
+        return DenseModel(dense_network(backbone, width, depth, task, head, num_classes), norm).eval()
+    num_classes = 1000 if num_classes is None else num_classes
     return Backbone(scale(arch, width, depth, num_classes), dropout, norm).eval()

@@ -119,18 +119,18 @@ def layer_traffic(row: tuple, batch: int, dtype_bytes: int) -> int:
     out_channels, size = row[_COLUMN["out_channels"]], row[_COLUMN["output_size"]]
     output = row[_COLUMN["activation_bytes"]]  # per image, already at dtype_bytes
     weights = row[_COLUMN["params"]] * dtype_bytes
-    if kind in ("conv", "dwconv"):
-        in_size = size * row[_COLUMN["stride"]]
-        inputs = row[_COLUMN["in_channels"]] * in_size ** 2 * dtype_bytes
+    width = row[len(LAYER_COLUMNS)] if len(row) > len(LAYER_COLUMNS) else size  # task rows: height, then width
+    if kind in ("conv", "dwconv", "maxpool"):
+        stride = row[_COLUMN["stride"]]
+        channels = out_channels if kind == "maxpool" else row[_COLUMN["in_channels"]]
+        inputs = channels * size * stride * width * stride * dtype_bytes
     elif kind in ("se_conv", "linear"):
         inputs = row[_COLUMN["in_channels"]] * dtype_bytes
-    elif kind == "maxpool":
-        inputs = out_channels * (size * row[_COLUMN["stride"]]) ** 2 * dtype_bytes
     elif kind == "avgpool":  # the kernel is the whole feature map
         inputs = out_channels * row[_COLUMN["kernel"]] ** 2 * dtype_bytes
-    elif kind == "residual_add":
+    elif kind in ("residual_add", "add", "mul"):
         inputs = 2 * output
-    else:  # se_scale: reads the feature map (and a vector), writes it rescaled
+    else:  # se_scale: reads the feature map (and a vector), writes it rescaled; upsampling: at most as much
         inputs = output
     return weights + (inputs + output) * batch
 

@@ -1,6 +1,7 @@
 """``python -m core.worker``: runs queued measurements, one at a time, outside the web server.
 
-A job is a latency measurement, or (``task="ptflops"``) a ptflops cross-check, which patches
+A job is a latency measurement (with torch or onnxruntime: export and quantization
+happen here too, inside the run's cap), or (``task="ptflops"``) a ptflops cross-check, which patches
 torch globally and so must never overlap another model run.
 
 The worker itself never imports torch. It hands each job to a warm child process and
@@ -24,6 +25,7 @@ from pathlib import Path
 from core.jobs import LatencyQueue
 
 GRACE_S = 5.0  # past the run's own cap: the child checks the cap itself between passes
+CALIBRATION_CAPS = 2  # a family's first run calibrates this host first (with onnxruntime: exports and quantizes)
 POLL_S = 0.2
 
 
@@ -31,10 +33,12 @@ def _child(pipe: Connection) -> None:
     """The warm measuring process: settings in, progress and one result or error out."""
     import torch
 
-    from core.latency import DEFAULT_CAP_S, available_devices, measure_latency, supported_dtypes
+    from core.latency import DEFAULT_CAP_S, RUNTIMES, available_devices, measure_latency, supported_dtypes
     from core.scaling import ScalingError
 
-    pipe.send(("ready", {"devices": {device: supported_dtypes(device) for device in available_devices()},
+    runtimes = {runtime: {device: supported_dtypes(device, runtime) for device in available_devices(runtime)}
+                for runtime in RUNTIMES}
+    pipe.send(("ready", {"devices": runtimes["torch"], "runtimes": runtimes,
                          "torch_version": torch.__version__, "default_threads": torch.get_num_threads(),
                          "cpu_count": os.cpu_count(), "cap_s": DEFAULT_CAP_S}))
     while True:
@@ -103,7 +107,7 @@ class Worker:
 
     def _run(self, job: int, settings: dict) -> None:
         cap_s = settings.get("cap_s") or self.info.get("cap_s", 30.0)
-        started = time.monotonic()
+        started, calibrating = time.monotonic(), True
         self.pipe.send(settings)
         while True:
             self.queue.beat()
@@ -111,7 +115,7 @@ class Worker:
                 message = self.pipe.recv()
                 if message[0] == "progress":
                     if message[1] == 0:  # calibration is over: the run's own clock starts
-                        started = time.monotonic()
+                        started, calibrating = time.monotonic(), False
                     self.queue.progress(job, message[1], message[2])
                     continue
                 kind, payload = message
@@ -121,10 +125,15 @@ class Worker:
             if self.queue.status_of(job) == "cancelling":
                 self._stop_child(job, "cancelled", "cancelled")
                 return
-            if time.monotonic() - started > cap_s + GRACE_S or not self.child.is_alive():
+            allowed = (CALIBRATION_CAPS if calibrating else 1) * cap_s
+            if time.monotonic() - started > allowed + GRACE_S or not self.child.is_alive():
                 elapsed = time.monotonic() - started
-                reason = (f"stopped after {elapsed:.0f} s, past the {cap_s:g} s cap"
-                          if self.child.is_alive() else "the measuring process died (out of memory?)")
+                if not self.child.is_alive():
+                    reason = "the measuring process died (out of memory?)"
+                elif calibrating:
+                    reason = f"stopped after {elapsed:.0f} s calibrating this host for the family, past {allowed:g} s"
+                else:
+                    reason = f"stopped after {elapsed:.0f} s, past the {cap_s:g} s cap"
                 self._stop_child(job, f"{reason}: lower the resolution, the width, the depth or the batch")
                 return
 

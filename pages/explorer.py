@@ -12,7 +12,9 @@ from ui.layer_table import layer_column_config, layer_table
 from ui.pins import pin_variant, pins
 from ui.prediction import prediction_row, roofline_panel
 from ui.ptflops_panel import ptflops_panel
+from ui.recipe_card import recipe_card
 from ui.routing import require_router
+from ui.task_panel import task_panel
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
 from ui.state import VIEWS
 
@@ -27,16 +29,21 @@ if state.mode == "compound":
     st.caption(f"Compound scaling from {start.title} (width {start.width:g}, depth {start.depth:g}, "
                f"{start.resolution} px), phi = {state.phi:g}: width {width:.3f}, depth {depth:.3f}, {resolution} px")
 
-cost = profile_or_error(state.backbone, width, depth, resolution, state.batch, state.dtype)
+cost = profile_or_error(state.backbone, width, depth, resolution, state.batch, state.dtype, state.task, state.head)
 st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:", disabled=cost is None,
                   width="stretch", on_click=pin_variant, args=(cost,), key="explorer_pin")
 share_link(state.to_query(), "explorer")
 
-if cost is not None:
+if cost is not None and cost.task != "classification":
+    task_panel(cost, state.unit)
+    st.caption("The ImageNet views and queued latency are for classifiers; `python -m core latency --task "
+               f"{cost.task} --head {cost.head} {cost.backbone}` times this network.")
+elif cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
     metric_cards(cost, base, state.unit)
     prediction_row(cost, state)
     unchanged_step_hint(cost)
+    recipe_card(cost)
     label = variant_label(state.backbone, width, depth, resolution)
     view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
                                    required=True, persist_state="session",

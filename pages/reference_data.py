@@ -1,15 +1,18 @@
 """Reference data: the published tables the curves come from, with their sources."""
 import streamlit as st
 
-from core import reference
+from core import recipes, reference, tasks
 from ui.downloads import download_csv
 from ui.routing import require_router
 
 require_router()
 TITLES = {"efficientnet": "EfficientNet B0-B7", "mobilenet_v1": "MobileNet V1", "mobilenet_v2": "MobileNet V2",
           "mobilenet_v3": "MobileNet V3", "resnet": "ResNet", "efficientnet_v2": "EfficientNet V2",
-          reference.SCALING_FILE: "Single-axis scaling (EfficientNet paper)"}
-TABLES = (*reference.FAMILY_FILES, reference.SCALING_FILE)
+          reference.SCALING_FILE: "Single-axis scaling (EfficientNet paper)",
+          recipes.RECIPE_FILE: "Training recipes (regularization)",
+          tasks.PUBLISHED_FILE: "Segmentation and detection (torchvision)"}
+TABLES = (*reference.FAMILY_FILES, reference.SCALING_FILE, recipes.RECIPE_FILE, tasks.PUBLISHED_FILE)
+LOADERS = {recipes.RECIPE_FILE: recipes.load, tasks.PUBLISHED_FILE: tasks.load_published}
 
 st.title("Reference data")
 st.markdown("Published ImageNet-1k results, copied as printed; every row names its source. `macs_m` is in "
@@ -19,7 +22,7 @@ st.markdown("Published ImageNet-1k results, copied as printed; every row names i
             "MobileNet V3 paper float rows; torchvision ResNet V1 weights.")
 for tab, name in zip(st.tabs([TITLES[name] for name in TABLES]), TABLES):
     with tab:
-        table = reference.load(name)
+        table = LOADERS[name]() if name in LOADERS else reference.load(name)
         st.dataframe(table, hide_index=True)
         st.caption("Sources: " + "; ".join(sorted(table.source.unique())))
         download_csv(table, f"{name}.csv", f"Download {TITLES[name]} (CSV)", key=f"reference_{name}_csv")

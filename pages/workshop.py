@@ -59,4 +59,4 @@ for index, lesson in enumerate(LESSONS, start=1):
             if st.button("Open this network in the Explorer", key=f"lesson_{index}_open",
                          icon=":material/tune:", help="See where the cost goes, layer by layer"):
                 open_in_explorer(ExplorerState(backbone=backbone, width=width, depth=depth, resolution=resolution,
-                                               view="inside"))
+                                               view="inside", task=lesson.task, head=lesson.head))

@@ -1,4 +1,5 @@
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -29,3 +30,4 @@ def stop_latency_workers():
                 os.kill(info, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+    shutil.rmtree(DATA_DIR / "onnx", ignore_errors=True)  # exported models: tens of MB per run

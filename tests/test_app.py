@@ -95,7 +95,8 @@ def test_preset_moves_the_sliders_to_its_values():
 def test_query_string_round_trips():
     query = {"backbone": "resnet50", "mode": "sliders", "width": "0.75", "depth": "1.5", "resolution": "192",
              "unit": "FLOPs", "view": "inside", "dtype": "float16", "batch": "8", "device": "cpu", "threads": "1",
-             "memory_format": "channels_last", "target": "jetson_orin_nano"}
+             "memory_format": "channels_last", "runtime": "onnxruntime",
+             "target": "jetson_orin_nano"}
     app = _app(query)
     _no_exceptions(app)
     assert dict(app.query_params) == query
@@ -114,6 +115,21 @@ def test_latency_settings_travel_in_the_link_and_unmeasurable_ones_say_what_to_p
     app.selectbox(key="explorer_dtype").set_value("float32").run()
     assert not app.button(key="latency_measure").disabled
     assert app.query_params["dtype"] == "float32" and app.query_params["batch"] == "4"
+
+
+def test_runtime_makes_int8_measurable_and_notes_what_each_runtime_times():
+    app = _app({"view": "latency", "dtype": "int8", "runtime": "onnxruntime", "memory_format": "channels_last"})
+    _no_exceptions(app)
+    assert not any("cannot be timed" in info.value for info in app.info)
+    assert not app.button(key="latency_measure").disabled
+    assert app.segmented_control(key="explorer_memory_format").disabled  # torch's alone
+    app.segmented_control(key="explorer_runtime").set_value("torch").run()
+    assert any("int8 cannot be timed with torch on cpu: pick runtime onnxruntime" in info.value for info in app.info)
+    assert app.query_params["runtime"] == "torch" and app.button(key="latency_measure").disabled
+    app.selectbox(key="explorer_dtype").set_value("bfloat16").run()
+    app.segmented_control(key="explorer_runtime").set_value("onnxruntime").run()
+    assert any("bfloat16 cannot be timed with onnxruntime on cpu: pick runtime torch, or float32 or int8" in info.value
+               for info in app.info)
 
 
 def test_compound_mode_scales_from_the_chosen_preset():
@@ -145,6 +161,7 @@ def test_compound_link_sets_all_three():
     ({"depth": "deep"}, "depth=`deep` is not a number"),
     ({"resolution": "8"}, "resolution=`8` is outside 32 to 1024; using 32"),
     ({"view": "everything"}, "view=`everything` is not one of"),
+    ({"runtime": "[x](javascript:alert(1))"}, "runtime=`[x](javascript:alert(1))` is not one of torch, onnxruntime"),
     ({"colour": "red"}, "`colour` is not used"),
 ])
 def test_bad_link_values_warn_and_the_page_still_renders(query, fragment):
@@ -189,6 +206,24 @@ def test_latency_runs_in_the_background_and_shows_a_median():
         app.run()
     _no_exceptions(app)
     assert _metrics(app)["Median latency"].endswith(" ms")
+
+
+def test_int8_result_shows_the_runtime_its_file_against_fp32_and_the_caveat():
+    """Right after the torch run, so the worker is warm; test_runtimes, test_cli and test_jobs time the same
+    configuration, so the suite exports and quantizes it once."""
+    app = _app({"view": "latency", "backbone": "mobilenet_v2", "width": "0.35", "resolution": "96",
+                "runtime": "onnxruntime", "dtype": "int8", "threads": "1"})
+    app.button(key="latency_measure").click().run()
+    deadline = time.time() + 120
+    while time.time() < deadline and "ONNX file (int8)" not in _metrics(app):
+        time.sleep(0.5)
+        app.run()
+    _no_exceptions(app)
+    metrics = _metrics(app)
+    assert metrics["ONNX file (int8)"].endswith("MiB") and metrics["ONNX file (float32)"].endswith("MiB")
+    assert 3 < float(metrics["int8 file smaller by"].removeprefix("x")) < 5
+    assert any("onnxruntime 1." in caption.value for caption in app.caption)
+    assert any("does not claim" in info.value for info in app.info)
 
 
 def test_ptflops_cross_check_runs_in_the_worker_and_explains_the_gap():
@@ -328,7 +363,7 @@ def test_reference_page_lists_every_table_with_sources():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/reference_data.py").run()
     _no_exceptions(app)
-    assert len(app.dataframe) == 7
+    assert len(app.dataframe) == 9  # 7 published tables, the training recipes and the task results
     assert all(caption.value.startswith("Sources:") for caption in app.caption if "Sources" in caption.value)
 
 

@@ -45,6 +45,10 @@ def test_compound_phi(capsys):
      "s cap: lower the resolution"),
     (["latency", "mobilenet_v2", "--threads", "0"], "must be at least 1"),
     (["latency", "mobilenet_v2", "--device", "tpu"], "device 'tpu' is not available"),
+    (["latency", "mobilenet_v2", "--runtime", "tvm"], "invalid choice: 'tvm' (choose from"),
+    (["latency", "mobilenet_v2", "--dtype", "int4"], "invalid choice: 'int4' (choose from"),
+    (["latency", "mobilenet_v2", "--dtype", "int8"], "int8 is timed with runtime onnxruntime"),
+    (["latency", "mobilenet_v2", "--runtime", "onnxruntime", "--dtype", "bfloat16"], "use float32 or int8"),
     (["latency", "efficientnet_b7", "--batch", "64"], "lower the batch, resolution or width"),
     (["profile", "efficientnet_b0", "--phi", "1", "--width", "2"], "not both"),
     ([], "required"),
@@ -87,6 +91,25 @@ def test_module_entry_point_runs_as_a_process():
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     listing = subprocess.run([sys.executable, "-m", "core", "list"], cwd=ROOT, capture_output=True, text=True)
     assert "efficientnet_b7" in listing.stdout.split()
+
+
+def test_bad_runtime_or_dtype_lists_the_allowed_values(capsys):
+    for flag, allowed in (("--runtime", ("torch", "onnxruntime")), ("--dtype", ("float32", "bfloat16", "int8"))):
+        assert main(["latency", "mobilenet_v2", flag, "nope"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and all(value in err for value in allowed)
+
+
+def test_latency_with_onnxruntime_int8_reports_runtime_file_sizes_and_caveat(capsys):
+    argv = ["latency", "mobilenet_v2", "--width", "0.35", "--resolution", "96", "--runtime", "onnxruntime",
+            "--dtype", "int8", "--threads", "1", "--warmup", "1", "--repeats", "3"]
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["runtime"] == "onnxruntime" and result["dtype"] == "int8"
+    assert 3 < result["fp32_file_bytes"] / result["model_file_bytes"] < 5
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime 1." in out and "ONNX file" in out and "smaller" in out and "does not claim" in out
 
 
 def test_ptflops_command_itemises_the_difference(capsys):

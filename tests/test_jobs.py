@@ -94,11 +94,23 @@ def test_a_run_that_cannot_fit_fails_with_what_to_lower(queue, worker):
     assert failed.status == "failed" and "lower the resolution" in failed.error
 
 
+def test_the_worker_exports_quantizes_and_times_with_onnxruntime(queue, worker):
+    # the configuration test_runtimes, test_cli and test_app time too: its files are made once in the suite
+    onnx = dict(SMALL, runtime="onnxruntime", dtype="int8", backbone="mobilenet_v2", width=0.35, resolution=96)
+    job = queue.submit(onnx, "alice")
+    done = wait(queue, job.id, lambda state: not state.active)
+    assert done.status == "done", done.error
+    assert done.result["runtime"] == "onnxruntime" and done.result["dtype"] == "int8" and done.result["runs"] == 3
+    assert done.result["model_file_bytes"] < done.result["fp32_file_bytes"]
+    assert queue.find(dict(onnx, runtime="torch", dtype="float32")) is None  # torch's is another entry
+
+
 def test_worker_reports_devices_and_one_worker_serves_a_store(queue, worker):
     deadline = time.time() + 60
     while queue.worker_info() is None and time.time() < deadline:
         time.sleep(0.2)
     info = queue.worker_info()
     assert "cpu" in info["devices"] and info["cap_s"] == 30
+    assert info["runtimes"]["onnxruntime"]["cpu"] == ["float32", "int8"]
     second = subprocess.run([sys.executable, "-m", "core.worker", "--db", str(queue.path)], cwd=ROOT, timeout=30)
     assert second.returncode == 0  # the lock was taken: it left at once

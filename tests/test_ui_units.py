@@ -14,6 +14,13 @@ def test_default_state_round_trips_through_the_query():
     assert parse_query(state.to_query()) == (state, [])
 
 
+def test_runtime_round_trips_through_the_query():
+    state = ExplorerState(runtime="onnxruntime", dtype="int8")
+    assert state.to_query()["runtime"] == "onnxruntime"
+    assert parse_query(state.to_query()) == (state, [])
+    assert parse_query({})[0].runtime == "torch"  # links from before runtimes existed
+
+
 def test_compound_state_carries_only_compound_keys():
     state = ExplorerState(backbone="efficientnet_b0", mode="compound", phi=2.0)
     query = state.to_query()
@@ -32,6 +39,8 @@ def test_preset_values_fill_what_a_link_leaves_out():
     ({"resolution": "5000"}, ("resolution", 1024, "outside 32 to 1024")),
     ({"width": "inf"}, ("width", 1.0, "not a number")),
     ({"mode": "auto"}, ("mode", "sliders", "not one of sliders, compound")),
+    ({"runtime": "<img src=x onerror=alert(1)>"}, ("runtime", "torch", "`<img src=x onerror=alert(1)>` is not one "
+                                                    "of torch, onnxruntime; using torch")),
 ])
 def test_bad_values_are_clamped_or_replaced_with_a_reason(query, expected):
     state, warnings = parse_query(query)
@@ -166,6 +175,9 @@ def _explorer_specs():
         yield charts.params_macs_figure(charts.params_traces(costs, unit), "v", cost.params, cost.macs, unit)
         yield charts.stage_share_figure(cost.layers, unit)
         yield charts.latency_figure(latencies, unit)
+        yield charts.latency_figure(pd.concat([
+            latencies.assign(series=series, current=index == 0, median_ms=latencies.median_ms / (index + 1))
+            for index, series in enumerate(("onnxruntime int8", "torch float32", "onnxruntime float32"))]), unit)
     yield charts.channel_profile_figure(base.layers, cost.layers, "base", "v")
 
 

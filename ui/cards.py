@@ -76,10 +76,10 @@ def unchanged_step_hint(cost: Profile) -> None:
 
 
 def profile_or_error(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
-                     dtype: str = "float32") -> Profile | None:
+                     dtype: str = "float32", task: str = "classification", head: str | None = None) -> Profile | None:
     """The profile, or None after showing what to change (the rest of the page still renders)."""
     try:
-        return cached_profile(backbone, width, depth, resolution, batch, dtype)
+        return cached_profile(backbone, width, depth, resolution, batch, dtype, task, head)
     except core.ScalingError as error:
         st.error(f"This configuration can't be profiled: {error}.", icon=":material/warning:")
         return None

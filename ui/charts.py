@@ -261,23 +261,39 @@ def stage_share_figure(layers: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
     return PlotlySpec(dict(data=data, layout=layout))
 
 
+RUNTIME_COLORS = {"torch float32": "#7f7f7f", "torch bfloat16": "#8c564b", "torch float16": "#9467bd",
+                  "onnxruntime float32": "#1f77b4", "onnxruntime int8": "#2ca02c"}
+
+
 def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
-    """Measured median latency (p10-p90 bars) against cost: the measured variant a star, presets grey."""
+    """Measured median latency (p10-p90 bars) against cost, one colour per runtime and dtype.
+
+    The measured variant is a star, the reference presets circles; names are written on the
+    panel's current runtime (``current``) only. Rows without ``series`` are torch float32's.
+    """
     factor = unit_factor(unit)
+    if "series" not in results:
+        results = results.assign(series="torch float32", current=True)
+    groups = sorted(results.groupby("series"), key=lambda group: not group[1]["current"].any())
     data = []
-    for measured, rows in results.groupby("measured", sort=True):
+    for series, rows in groups:
+        current, color = bool(rows["current"].any()), RUNTIME_COLORS.get(series, "#17becf")
         data.append(dict(
             type="scatter", x=(rows.macs * factor).tolist(), y=rows.median_ms.tolist(),
-            mode="markers+text", text=rows.label.tolist(), name="this variant" if measured else "reference presets",
+            mode="markers+text" if current else "markers", text=rows.label.tolist(),
+            name=f"{series} (selected)" if current else series,
             textposition=["top center" if index % 2 else "bottom center" for index in range(len(rows))],
-            textfont=dict(size=11, color=HIGHLIGHT if measured else "#555"), cliponaxis=False,
-            marker=dict(size=16 if measured else 9, color=HIGHLIGHT if measured else "#7f7f7f",
-                        symbol="star" if measured else "circle"),
+            textfont=dict(size=11, color=[HIGHLIGHT if measured else "#555" for measured in rows.measured]),
+            cliponaxis=False,
+            marker=dict(size=[16 if measured else 9 for measured in rows.measured], color=color,
+                        symbol=["star" if measured else "circle" for measured in rows.measured],
+                        line=dict(width=[1.5 if measured else 0 for measured in rows.measured], color=HIGHLIGHT)),
             error_y=dict(type="data", symmetric=False, array=(rows.p90_ms - rows.median_ms).tolist(),
-                         arrayminus=(rows.median_ms - rows.p10_ms).tolist(), color="#999"),
-            hovertemplate="<b>%{text}</b><br>" + unit + " %{x:.3s}<br>median %{y:.3s} ms<extra>measured</extra>"))
-    layout = _layout("Latency against cost, measured on this server", _log_axis(cost_axis_title(unit)),
-                     _log_axis("median latency, ms (bars: p10-p90)"))
+                         arrayminus=(rows.median_ms - rows.p10_ms).tolist(), color=color, thickness=1),
+            hovertemplate="<b>%{text}</b><br>" + series + "<br>" + unit
+                          + " %{x:.3s}<br>median %{y:.3s} ms<extra>measured</extra>"))
+    layout = _layout("Latency against cost, measured on this server (star: this variant)",
+                     _log_axis(cost_axis_title(unit)), _log_axis("median latency, ms (bars: p10-p90)"))
     return PlotlySpec(dict(data=data, layout=layout))
 
 

@@ -17,8 +17,8 @@ from ui import charts
 
 @st.cache_resource(max_entries=2048, show_spinner=False)
 def cached_profile(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
-                   dtype: str = "float32") -> Profile:
-    return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
+                   dtype: str = "float32", task: str = "classification", head: str | None = None) -> Profile:
+    return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype, task=task, head=head)
 
 def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:
     """The unscaled backbone every delta is measured against."""

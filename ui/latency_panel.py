@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.counting import Profile
 from core.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull
-from core.units import duration_ms, duration_range_ms
+from core.units import duration_ms, duration_range_ms, size_bytes
 from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile, latency_queue
@@ -24,7 +24,7 @@ from ui.state import ExplorerState
 REFERENCE_PRESETS = ("mobilenet_v3_small", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18")
 
 
-FALLBACK_DEVICES = {"cpu": ["float32", "bfloat16"]}
+FALLBACK_RUNTIMES = {"torch": {"cpu": ["float32", "bfloat16"]}, "onnxruntime": {"cpu": ["float32", "int8"]}}
 WARMUP, REPEATS, PRESET_REPEATS = 3, 20, 10
 
 
@@ -33,20 +33,41 @@ def session_id() -> str:
     return st.session_state.setdefault("session_id", uuid.uuid4().hex)
 
 
-def _device_settings(state: ExplorerState) -> dict:
-    """The measurement settings from the Explorer's state: one dtype and batch for memory and latency."""
-    return dict(device=state.device, dtype=state.dtype, batch=state.batch, threads=state.threads,
-                channels_last=state.memory_format == "channels_last", warmup=WARMUP)
+def _device_settings(state: ExplorerState, runtime: str | None = None, dtype: str | None = None) -> dict:
+    """The measurement settings from the Explorer's state: one dtype and batch for memory and latency.
+
+    ``runtime`` and ``dtype`` override the state's (the chart looks up the other runtimes' results).
+    The memory format is torch's alone.
+    """
+    runtime, dtype = runtime or state.runtime, dtype or state.dtype
+    return dict(runtime=runtime, device=state.device, dtype=dtype, batch=state.batch, threads=state.threads,
+                channels_last=state.memory_format == "channels_last" and runtime == "torch", warmup=WARMUP)
 
 
-def _unmeasurable(state: ExplorerState, devices: dict[str, list[str]]) -> str | None:
+def _unmeasurable(state: ExplorerState, runtimes: dict[str, dict[str, list[str]]]) -> str | None:
     """Why these settings cannot be timed here, naming what to pick instead; None if they can."""
+    devices = runtimes.get(state.runtime, {})
     if state.device not in devices:
-        return f"{state.device} is not available on this server: pick {', '.join(devices)}."
+        return f"{state.device} is not available to {state.runtime} on this server: pick {', '.join(devices)}."
     if state.dtype not in devices[state.device]:
-        return (f"{state.dtype} cannot be timed with torch on {state.device}: pick "
+        other = [runtime for runtime, choices in runtimes.items()
+                 if runtime != state.runtime and state.dtype in choices.get(state.device, [])]
+        instead = f"runtime {other[0]}, or " if other else ""
+        return (f"{state.dtype} cannot be timed with {state.runtime} on {state.device}: pick {instead}"
                 f"{' or '.join(devices[state.device])} in the sidebar's dtype.")
     return None
+
+
+def _comparisons(state: ExplorerState, runtimes: dict[str, dict[str, list[str]]]) -> list[dict]:
+    """The panel's settings under every other runtime and dtype this server times on the device (for the chart)."""
+    current = (state.runtime, state.dtype)
+    return [_device_settings(state, runtime, dtype) for runtime, devices in runtimes.items()
+            for dtype in devices.get(state.device, []) if (runtime, dtype) != current]
+
+
+def _runtimes(info: dict) -> dict[str, dict[str, list[str]]]:
+    """Runtime -> device -> dtypes the worker reported, or what this server can be expected to time."""
+    return info.get("runtimes") or dict(FALLBACK_RUNTIMES, torch=info.get("devices", FALLBACK_RUNTIMES["torch"]))
 
 
 def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
@@ -68,7 +89,7 @@ def stored_job(cost: Profile, state: ExplorerState) -> JobState | None:
 
 def measure_variant(cost: Profile, state: ExplorerState) -> str | None:
     """Queue this variant at the Explorer's settings; why not, where it cannot be timed here."""
-    blocked = _unmeasurable(state, (latency_queue().worker_info() or {}).get("devices", FALLBACK_DEVICES))
+    blocked = _unmeasurable(state, _runtimes(latency_queue().worker_info() or {}))
     if blocked is None:
         _submit([_settings(cost, _device_settings(state))])
     return blocked
@@ -79,20 +100,25 @@ def latency_panel(cost: Profile, state: ExplorerState) -> None:
     queue = latency_queue()
     info = queue.worker_info() or {}
     cap = info.get("cap_s", 30)
-    st.caption(f"Real forward passes under torch.inference_mode(), in a separate worker process, one run at a "
-               f"time for the whole server: {WARMUP} warm-up runs, then up to {REPEATS} timed runs, all within a "
-               f"{cap:g} s cap (runs that cannot fit are refused with what to lower). Results are stored per "
-               "configuration and settings, and shared with everyone who asks for the same.")
-    devices = info.get("devices", FALLBACK_DEVICES)
-    latency_controls(list(devices), info.get("cpu_count") or 1)
+    st.caption(f"Real forward passes in a separate worker process, one run at a time for the whole server: eager "
+               "torch under torch.inference_mode(), or onnxruntime on the same module exported to ONNX (int8 by "
+               f"static quantization; exporting and quantizing count in the cap, and the files are cached). "
+               f"{WARMUP} warm-up runs, then up to {REPEATS} timed runs, all within a {cap:g} s cap (runs that "
+               "cannot fit are refused with what to lower). Results are stored per configuration and settings, "
+               "and shared with everyone who asks for the same.")
+    runtimes = _runtimes(info)
+    latency_controls(sorted({device for devices in runtimes.values() for device in devices}),
+                     info.get("cpu_count") or 1)
     device = _device_settings(state)
     st.session_state["latency_last_settings"] = device
-    blocked = _unmeasurable(state, devices)
+    blocked = _unmeasurable(state, runtimes)
     if blocked:
         st.info(blocked, icon=":material/info:")
     watched = [(variant_label(cost.backbone, cost.width, cost.depth, cost.resolution), cost, _settings(cost, device))]
     watched += [(name, preset, _settings(preset, device, PRESET_REPEATS))
                 for name in REFERENCE_PRESETS for preset in [cached_profile(name, None, None, None)]]
+    others = [(name, item, dict(settings, **other)) for other in _comparisons(state, runtimes)
+              for name, item, settings in watched]
     left, right = st.columns(2)
     if left.button("Measure this variant", type="primary", key="latency_measure", disabled=bool(blocked)):
         _submit([watched[0][2]])
@@ -101,7 +127,7 @@ def latency_panel(cost: Profile, state: ExplorerState) -> None:
         _submit([settings for _, _, settings in watched[1:]])
     states = _states(watched)
     active = any(state is not None and state.active for state in states)
-    st.fragment(run_every=0.5 if active else None)(_results)(watched, state.unit, active)
+    st.fragment(run_every=0.5 if active else None)(_results)(watched, others, state.unit, active)
 
 
 def _submit(requests: list[dict]) -> None:
@@ -116,12 +142,22 @@ def _submit(requests: list[dict]) -> None:
 
 
 def _states(watched: list) -> list[JobState | None]:
-    queue = latency_queue()
-    return [queue.find(settings) for _, _, settings in watched]
+    return latency_queue().find_many([settings for _, _, settings in watched])
 
 
-def _results(watched: list, unit: str, was_active: bool) -> None:
-    """The variant's queue position, progress or result, and latency against MACs for what is measured."""
+def _row(name: str, item: Profile, result: dict, measured: bool, current: bool) -> dict:
+    runtime = result.get("runtime", "torch")  # results stored before runtimes existed are torch's
+    return {"label": name, "measured": measured, "runtime": runtime, "dtype": result["dtype"],
+            "series": f"{runtime} {result['dtype']}", "current": current, "macs": item.macs, "params": item.params,
+            "median_ms": result["median_ms"], "p10_ms": result["p10_ms"], "p90_ms": result["p90_ms"],
+            "images_per_s": result["images_per_s"]}
+
+
+def _results(watched: list, others: list, unit: str, was_active: bool) -> None:
+    """The variant's queue position, progress or result, and latency against MACs for what is measured.
+
+    The chart adds results already stored for the same configurations under the other runtimes and dtypes.
+    """
     states = _states(watched)
     if any(state is not None and state.active for state in states):
         latency_queue().ensure_worker()  # an idle worker may have exited: start it again
@@ -129,16 +165,16 @@ def _results(watched: list, unit: str, was_active: bool) -> None:
     pending = sum(1 for state in states[1:] if state is not None and state.active)
     if pending:
         st.caption(f"{pending} reference preset(s) still queued or running…")
-    rows = [{"label": name, "measured": index == 0, "macs": item.macs, "params": item.params,
-             "median_ms": state.result["median_ms"], "p10_ms": state.result["p10_ms"],
-             "p90_ms": state.result["p90_ms"], "images_per_s": state.result["images_per_s"]}
-            for index, ((name, item, _), state) in enumerate(zip(watched, states))
+    rows = [_row(name, item, state.result, index % len(watched) == 0, index < len(watched))
+            for index, ((name, item, _), state) in enumerate(zip(watched + others, states + _states(others)))
             if state is not None and state.result is not None]
     if len(rows) >= 2:
         table = pd.DataFrame(rows)
         st.plotly_chart(charts.latency_figure(table, unit), key="latency_chart")
         st.caption("Depthwise convolutions do few MACs per byte moved: on real hardware they are memory-bound, "
-                   "so latency does not follow MACs. Measured here, on this server's device.")
+                   "so latency does not follow MACs; the runtime (one colour each) can change the ranking, and "
+                   "int8 helps some networks more than others. Measured here, on this server's device; switch "
+                   "the runtime or dtype and measure again to add its points.")
         download_csv(table, "latency.csv", "Download latencies (CSV)", key="latency_csv")
     if was_active and not any(state is not None and state.active for state in states):
         st.rerun()  # everything finished: a full rerun redraws the panel without polling
@@ -166,14 +202,31 @@ def _variant_status(label: str, state: JobState | None) -> None:
 
 
 def _result_cards(result: dict) -> None:
+    onnx = result.get("runtime", "torch") == "onnxruntime"
     columns = st.columns(4)
     columns[0].metric("Median latency", duration_ms(result["median_ms"]))
     columns[1].metric("Spread (p10-p90)", duration_range_ms(result["p10_ms"], result["p90_ms"]))
     columns[2].metric("Throughput", f"{result['images_per_s']:,.1f} img/s")
     columns[3].metric("Timed runs", f"{result['runs']}")
+    if onnx:
+        int8 = result["dtype"] == "int8"
+        files = st.columns(4)
+        files[0].metric(f"ONNX file ({result['dtype']})", size_bytes(result["model_file_bytes"]),
+                        help="The exported (and quantized) model file this run loaded, as measured on disk")
+        if int8:
+            files[1].metric("ONNX file (float32)", size_bytes(result["fp32_file_bytes"]))
+            files[2].metric("int8 file smaller by", f"x{result['fp32_file_bytes'] / result['model_file_bytes']:.2f}")
+        runtime = (f"onnxruntime {result['onnxruntime_version']} (exported from torch {result['torch_version']}; "
+                   f"export {result['export_s']:.1f} s" + (f", quantization {result['quantize_s']:.1f} s" if int8
+                                                            else "")
+                   + (" when first made, cached since)" if result["prepared_cached"] else ", in this run)"))
+    else:
+        runtime = f"torch {result['torch_version']}, channels_last={result['channels_last']}"
     st.caption(f"{result['device']}, {result['dtype']}, batch {result['batch']}, {result['threads']} threads, "
-               f"channels_last={result['channels_last']}, torch {result['torch_version']}; "
-               f"{result['wall_s']:.1f} s in all; memory estimate {result['estimated_memory_mb']:,.0f} MB")
+               f"{runtime}; {result['wall_s']:.1f} s in all; memory estimate "
+               f"{result['estimated_memory_mb']:,.0f} MB")
+    if onnx and result["dtype"] == "int8":
+        st.info(result["note"], icon=":material/info:")
     if result.get("host_busy"):
         st.warning(f"Measured while the host was busy (other processes used about {result['other_load_cores']:g} "
                    "cores meanwhile): treat this figure as noisy.", icon=":material/speed:")

@@ -16,6 +16,8 @@ class Lesson:
     options: tuple[float, ...]
     answer: float
     why: str
+    task: str = "classification"
+    head: str = "classifier"
 
 
 LESSONS = (
@@ -42,6 +44,18 @@ LESSONS = (
            ("resnet50", 1.0, 1.0, 224), ("resnet50", 1.0, 1.0, 448), (2.0, 4.0, 8.0), 4.0,
            "Twice the side is four times the pixels at every layer; only the classifier, which sees a "
            "pooled vector, does not grow."),
+    Lesson("Width in a dense task: the head does not shrink",
+           "Segmentation changes where the cost sits. torchvision's DeepLabV3 runs ResNet-50's last two stages "
+           "dilated (output stride 8: 65x65 maps at 520 px instead of 33 and 17) and adds an ASPP head with a "
+           "fixed 256 channels: three dilated 3x3 convs and a 1x1 on the backbone's 2048 channels, then more "
+           "256-channel convs. Width scales the backbone; the head's output widths stay put. In classification "
+           "at 224 px, width 0.5 cuts ResNet-50's MACs to x0.26.",
+           "ResNet-50 DeepLabV3 at 520 px goes from width 1.0 to width 0.5. By about how much do its MACs change?",
+           ("resnet50", 1.0, 1.0, 520), ("resnet50", 0.5, 1.0, 520), (0.25, 0.36, 0.5), 0.36,
+           "The backbone falls to about a quarter, as in classification, but the ASPP head is 39% of the cost and "
+           "only its input width halves (2048 -> 1024 channels in, 256 out), so its MACs halve instead: the head "
+           "becomes over half the network, and the total falls to x0.36, not x0.26.",
+           task="segmentation", head="deeplabv3"),
     Lesson("Compound: all three at once",
            "EfficientNet scales depth by alpha^phi, width by beta^phi and resolution by gamma^phi with "
            "alpha = 1.2, beta = 1.1, gamma = 1.15, chosen so that alpha x beta^2 x gamma^2 is about 2.",
@@ -53,7 +67,8 @@ LESSONS = (
 
 
 def exact_ratio(lesson: Lesson) -> tuple[float, core.Profile, core.Profile]:
-    before, after = core.profile(*lesson.before), core.profile(*lesson.after)
+    task = dict(task=lesson.task, head=lesson.head)
+    before, after = core.profile(*lesson.before, **task), core.profile(*lesson.after, **task)
     return after.macs / before.macs, before, after
 
 

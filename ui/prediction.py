@@ -22,12 +22,8 @@ from ui.state import TARGETS, ExplorerState
 SWEEP_STEP, SWEEP_POINTS = 0.025, 10  # the staircase chart: this many steps either side of the width
 
 
-def _runtime(state: ExplorerState) -> str:
-    return getattr(state, "runtime", "torch")  # the measuring runtime, where the state carries one
-
-
 def _predict(cost: Profile, state: ExplorerState) -> LatencyPrediction:
-    return predict_from_profile(cost, _runtime(state), state.target, state.threads)
+    return predict_from_profile(cost, state.runtime, state.target, state.threads)
 
 
 def prediction_row(cost: Profile, state: ExplorerState) -> None:
@@ -115,7 +111,7 @@ def _host_roofline(state: ExplorerState, prediction: LatencyPrediction) -> tuple
     """(peak FLOP/s, bandwidth, title) of this host as its calibration measured it."""
     from core.latency_model import load_calibration
 
-    calibration = load_calibration(_runtime(state), prediction.dtype, prediction.threads)
+    calibration = load_calibration(state.runtime, prediction.dtype, prediction.threads)
     return calibration.peak_flops, calibration.bandwidth, "this host (measured)"
 
 

@@ -1,12 +1,13 @@
 """The Explorer's sidebar and the address bar: controls, share link and link warnings."""
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import streamlit as st
 
 from core.families import BACKBONE_NAMES
 from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
+from core.tasks import DEFAULT_HEADS, DEFAULT_RESOLUTION, available
 from ui.labels import backbone_label
 from ui.routing import page_url
 from ui.state import (
@@ -17,6 +18,7 @@ from ui.state import (
     MEMORY_FORMATS,
     MODES,
     PHI_RANGE,
+    RUNTIMES,
     THREADS_RANGE,
     UNITS,
     ExplorerState,
@@ -41,9 +43,36 @@ def _load_state(state: ExplorerState) -> None:
 
 
 def _on_backbone_change() -> None:
-    """Picking a backbone moves the sliders to its own (preset) values."""
+    """Picking a backbone moves the sliders to its own (preset) values; a task it is not built for ends."""
     state = preset_state(st.session_state[_key("backbone")], _state_from_session())
+    heads = available(state.backbone).get(state.task)
+    if heads is None:
+        state = replace(state, task="classification", head="classifier")
+    elif state.head not in heads:
+        state = replace(state, head=heads[0])
+    if state.task != "classification":
+        state = replace(state, resolution=DEFAULT_RESOLUTION[state.task])
     _load_state(state)
+
+
+def _on_task_change() -> None:
+    """A task starts at its default head (where built) and torchvision's evaluation size."""
+    state = _state_from_session()
+    heads = available(state.backbone)[state.task]
+    head = DEFAULT_HEADS[state.task] if DEFAULT_HEADS[state.task] in heads else heads[0]
+    resolution = DEFAULT_RESOLUTION.get(state.task, preset_state(state.backbone).resolution)
+    _load_state(replace(state, head=head, resolution=resolution))
+
+
+def task_controls() -> None:
+    """Task and head, offered only where the backbone is built for them (the link's are checked in ui.state)."""
+    tasks = available(st.session_state[_key("backbone")])
+    st.sidebar.selectbox("Task", tuple(tasks), key=_key("task"), on_change=_on_task_change, persist_state="session",
+                         help="Segmentation and detection count the backbone with torchvision's heads (dilated "
+                              "last stages; feature pyramid): width and depth scale the backbone only")
+    if st.session_state[_key("task")] != "classification":
+        st.sidebar.selectbox("Head", tasks[st.session_state[_key("task")]], key=_key("head"),
+                             persist_state="session")
 
 
 def explorer_sidebar() -> ExplorerState:
@@ -56,6 +85,7 @@ def explorer_sidebar() -> ExplorerState:
     sidebar = st.sidebar
     sidebar.selectbox("Backbone or preset", BACKBONE_NAMES, key=_key("backbone"), format_func=backbone_label,
                       on_change=_on_backbone_change, persist_state="session")
+    task_controls()
     sidebar.segmented_control("Scaling", MODES, key=_key("mode"), required=True, persist_state="session",
                               format_func=lambda mode: {"sliders": "Width / depth / resolution",
                                                         "compound": "Compound (phi)"}[mode])
@@ -77,7 +107,7 @@ def explorer_sidebar() -> ExplorerState:
                               help="FLOPs = 2 x MACs (a multiply and an add counted apart)")
     precision, batch = sidebar.columns(2)
     precision.selectbox("dtype", DTYPES, key=_key("dtype"), persist_state="session",
-                        help="Activation memory and latency are for this dtype")
+                        help="Activation memory and latency are for this dtype (int8 latency: runtime onnxruntime)")
     batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
                        help="Activation memory and latency are for this batch")
     state = _state_from_session()
@@ -86,14 +116,19 @@ def explorer_sidebar() -> ExplorerState:
 
 
 def latency_controls(devices: list[str], cores: int) -> None:
-    """Where latency is measured: part of the Explorer's state, so the share link carries it."""
-    columns = st.columns(3)
-    columns[0].selectbox("Device", DEVICES, key=_key("device"), persist_state="session",
+    """Where and how latency is measured: part of the Explorer's state, so the share link carries it."""
+    columns = st.columns([1.1, 0.9, 0.9, 1.3])  # each segmented control's labels on one line at 1280 px
+    columns[0].segmented_control("Runtime", RUNTIMES, key=_key("runtime"), required=True, persist_state="session",
+                                 help="torch: eager PyTorch. onnxruntime: the same module exported to ONNX (float32, "
+                                      "or int8 by static quantization); export and quantization count in the cap")
+    columns[1].selectbox("Device", DEVICES, key=_key("device"), persist_state="session",
                          format_func=lambda device: device if device in devices else f"{device} (not on this server)")
-    columns[1].number_input("CPU threads", *THREADS_RANGE, key=_key("threads"), persist_state="session",
-                            help=f"torch intra-op threads, set for every run (this server has {cores} cores)")
-    columns[2].segmented_control("Memory format", MEMORY_FORMATS, key=_key("memory_format"), required=True,
-                                 persist_state="session")
+    columns[2].number_input("CPU threads", *THREADS_RANGE, key=_key("threads"), persist_state="session",
+                            help=f"intra-op threads, set for every run (this server has {cores} cores)")
+    onnx = st.session_state[_key("runtime")] != "torch"
+    columns[3].segmented_control("Memory format", MEMORY_FORMATS, key=_key("memory_format"), required=True,
+                                 persist_state="session", disabled=onnx,
+                                 help="torch only: onnxruntime picks its own layout" if onnx else None)
 
 
 def open_in_explorer(state: ExplorerState) -> None:

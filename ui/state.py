@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, replace
 
 from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.roofline import device_names
-from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling
+from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling, ScalingError
+from core.tasks import HEADS, TASKS, check_task, combinations
 from ui.safe_text import capped, quoted
 
 PHI_RANGE = (0.0, 7.0)
@@ -23,6 +24,7 @@ VIEWS = ("position", "inside", "latency")
 DTYPES = ("float32", "bfloat16", "float16", "int8")
 DEVICES = ("cpu", "cuda", "mps")
 MEMORY_FORMATS = ("contiguous", "channels_last")
+RUNTIMES = ("torch", "onnxruntime")
 TARGETS = device_names()  # where latency is predicted: this host's calibrated model, or a roofline device
 THREADS_RANGE = (1, 64)
 DEFAULT_BACKBONE = "mobilenet_v2"
@@ -49,6 +51,9 @@ class ExplorerState:
     device: str = "cpu"
     threads: int = 2
     memory_format: str = "contiguous"
+    runtime: str = "torch"
+    task: str = "classification"
+    head: str = "classifier"
     target: str = "host"
 
     def config(self) -> tuple[float, float, int]:
@@ -68,6 +73,8 @@ class ExplorerState:
         """Query-string form; compound-only keys travel only in compound mode."""
         values = asdict(self)
         skip = ("width", "depth", "resolution") if self.mode == "compound" else ("phi", "alpha", "beta", "gamma")
+        if self.task == "classification":  # links from before tasks existed stay as they were
+            skip += ("task", "head")
         return {key: _format(value) for key, value in values.items() if key not in skip}
 
 
@@ -88,7 +95,9 @@ _NUMBER_RANGES = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "resolution": RESO
                   "gamma": COMPOUND_BASE_RANGE, "batch": BATCH_RANGE, "threads": THREADS_RANGE}
 _WHOLE_NUMBERS = {"resolution", "batch", "threads"}
 _CHOICES = {"mode": MODES, "unit": UNITS, "view": VIEWS, "dtype": DTYPES, "device": DEVICES,
-            "memory_format": MEMORY_FORMATS, "target": TARGETS}
+            "memory_format": MEMORY_FORMATS, "runtime": RUNTIMES, "task": TASKS,
+            "head": tuple(dict.fromkeys(head for heads in HEADS.values() for head in heads)),
+            "target": TARGETS}
 
 
 def last_values(query: dict[str, str | list[str]], warnings: list[str]) -> dict[str, str]:
@@ -134,7 +143,18 @@ def parse_query(query: dict[str, str | list[str]]) -> tuple[ExplorerState, list[
                 warnings.append(warning)
         else:
             warnings.append(f"The link's parameter {quoted(key)} is not used by this page and was ignored.")
-    return replace(state, **values), capped(warnings)
+    return _valid_task(replace(state, **values), warnings), capped(warnings)
+
+
+def _valid_task(state: ExplorerState, warnings: list[str]) -> ExplorerState:
+    """The link's task and head, if that combination exists for its backbone; else classification, with why."""
+    head = None if state.head == "classifier" and state.task != "classification" else state.head
+    try:
+        return replace(state, head=check_task(state.backbone, state.task, head))
+    except ScalingError:
+        warnings.append(f"The link's task {quoted(state.task)} with head {quoted(state.head)} is not built on "
+                        f"{state.backbone}; showing classification. The combinations that exist: {combinations()}.")
+        return replace(state, task="classification", head="classifier")
 
 
 def _parse_number(key, raw, bounds, whole, default):

@@ -1,0 +1,90 @@
+"""The Explorer for a dense task: cost by part, the feature maps the heads read, published results."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import tasks
+from core.counting import Profile
+from core.units import si, size_bytes
+from ui import charts
+from ui.charts import PlotlySpec
+
+PART_COLORS = {"backbone": "#1f77b4", "neck": "#2ca02c", "head": charts.HIGHLIGHT}
+
+
+def parts_figure(cost: Profile, unit: str) -> PlotlySpec:
+    """Share of params, cost and activation memory taken by backbone, neck and head (engine counts)."""
+    parts = cost.parts()
+    totals = {"params": cost.params, "macs": cost.macs, "activation_bytes": cost.activation_bytes}
+    labels = {"params": "parameters", "macs": unit, "activation_bytes": "activation memory"}
+    data = [dict(type="bar", orientation="h", name=part, y=[labels[key] for key in totals],
+                 x=[100 * values[key] / totals[key] if totals[key] else 0 for key in totals],
+                 marker=dict(color=PART_COLORS.get(part, "#7f7f7f")),
+                 hovertemplate=part + ": %{x:.1f}% of %{y}<extra></extra>")
+            for part, values in parts.items()]
+    layout = charts._layout("Where the cost goes: backbone, neck, head", charts._axis("share of the total (%)"),
+                            charts._axis(""), barmode="stack")
+    layout["legend"] = charts.LEGEND_ABOVE
+    layout["height"] = 260
+    layout["margin"] = dict(layout["margin"], t=70)
+    return PlotlySpec(dict(data=data, layout=layout))
+
+
+def pyramid_figure(cost: Profile) -> PlotlySpec:
+    """The feature maps the neck or head reads, one centred bar each, as wide as the map: a pyramid."""
+    maps = sorted(cost.feature_maps, key=lambda feature: (-feature.height * feature.width, feature.name))
+    names = [f"{feature.name} (/{feature.stride})" for feature in maps]
+    data = [dict(type="bar", orientation="h", y=names, x=[feature.width for feature in maps],
+                 base=[-feature.width / 2 for feature in maps],
+                 marker=dict(color=[PART_COLORS.get(feature.part, "#7f7f7f") for feature in maps]),
+                 customdata=[[feature.channels, feature.height, feature.width, feature.stride, feature.read_by]
+                             for feature in maps],
+                 hovertemplate="%{y}: %{customdata[0]} channels, %{customdata[1]}x%{customdata[2]} px, "
+                               "stride %{customdata[3]}<br>read by %{customdata[4]}<extra></extra>",
+                 text=[f"{feature.channels} ch, {feature.height}x{feature.width}" for feature in maps],
+                 textposition="inside", insidetextanchor="middle", showlegend=False)]
+    layout = charts._layout("Feature maps read (bar width = map width; blue backbone, green neck)",
+                            charts._axis("map width (px)", zeroline=False, showticklabels=False),
+                            charts._axis("", autorange="reversed"))
+    layout["height"] = 120 + 40 * len(maps)
+    return PlotlySpec(dict(data=data, layout=layout))
+
+
+def published(cost: Profile) -> list[dict]:
+    """torchvision's published results for exactly this network and input, else none."""
+    return tasks.published_results(cost.backbone, cost.width, cost.depth, cost.resolution, cost.task, cost.head,
+                                   cost.num_classes)
+
+
+def task_panel(cost: Profile, unit: str) -> None:
+    """Metrics, cost by part, the pyramid of feature maps, and published results with their sources."""
+    factor = charts.unit_factor(unit)
+    cards = st.columns(4)
+    cards[0].metric("Parameters", si(cost.params), help=f"{cost.params:,} exactly; includes batch norm and biases")
+    cards[1].metric(unit, si(cost.macs * factor), help=f"{cost.macs * factor:,} per image, backbone + "
+                    f"{'neck' if cost.task == 'detection' else 'head'}")
+    cards[2].metric("Activation memory", size_bytes(cost.activation_bytes))
+    results = published(cost)
+    if results:
+        row = results[0]
+        cards[3].metric(f"{row['metric']} (published)", f"{row['value']:g}",
+                        help=f"{row['model']}, {row['dataset']}: {row['source']}")
+    else:
+        cards[3].metric("Published result", "n/a", help="torchvision publishes results only for its own models at "
+                        "width 1 and depth 1, at their evaluation size (segmentation 520x520; detection: short "
+                        "side 800 px)")
+    what = ("torchvision's " + tasks.TORCHVISION_MODELS[cost.task, cost.head, cost.base]
+            if (cost.task, cost.head, cost.base) in tasks.TORCHVISION_MODELS else
+            "torchvision's construction on a backbone it does not pair it with")
+    leaves = ("The region-proposal and box heads are not counted (they depend on the proposals)."
+              if cost.task == "detection" else "Auxiliary classifier off.")
+    st.caption(f"{cost.task.capitalize()} with {cost.head}: {what}. Width and depth scale the backbone; the head "
+               f"keeps its fixed widths (ASPP 256, LR-ASPP 128, FPN 256) and FCN's inner width is a quarter of its "
+               f"input. {leaves}")
+    left, right = st.columns([1, 1])
+    left.plotly_chart(parts_figure(cost, unit), key="task_parts_chart")
+    right.plotly_chart(pyramid_figure(cost), key="task_pyramid_chart")
+    for row in results:
+        st.caption(f"Published: {row['model']} {row['metric']} {row['value']:g} on {row['dataset']} "
+                   f"({row['num_params']:,} params, {row['gflops']:g} GFLOPS at {row['eval_size']}; includes "
+                   f"{row['includes']}). Source: {row['source']}")
