@@ -30,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from core.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile, profile
+from core.families import resolve
 from core.jobs import data_dir, host_fingerprint
 from core.roofline import HOST, Device, host_device, layer_traffic, padded_macs, published_devices
 from core.scaling import ScalingError
@@ -124,6 +125,10 @@ class Calibration:
     samples: list[dict] = field(default_factory=list)  # config, measured_ms, fitted_ms, used
     seconds: float = 0.0
     created: float = 0.0
+    # Per base architecture: median measured / fitted over its calibration timings. One set of per-kind
+    # coefficients cannot see how well a runtime fuses a family's particular sequence of operators
+    # (ONNX Runtime runs MobileNet V1's conv-bn-relu chains slower than the kinds predict).
+    family_factors: dict[str, float] = field(default_factory=dict)
 
     @cached_property
     def device(self) -> Device:
@@ -132,8 +137,9 @@ class Calibration:
 
     @cached_property
     def fit_error(self) -> float:
-        """Median absolute relative error on the samples the fit used."""
-        errors = [abs(s["fitted_ms"] / s["measured_ms"] - 1) for s in self.samples if s["used"]]
+        """Median absolute relative error on the samples the fit used, family factors applied."""
+        errors = [abs(s["fitted_ms"] * self.family_factors.get(resolve(s["config"]["backbone"])[0].name, 1.0)
+                      / s["measured_ms"] - 1) for s in self.samples if s["used"]]
         return statistics.median(errors) if errors else math.nan
 
 
@@ -226,6 +232,16 @@ def fit_coefficients(features: list[list[float]], measured_ms: list[float]) -> t
         coefficients = fit(keep)
     used = set(keep) if len(keep) >= 2 * len(FEATURES) else set(everything)
     return coefficients, [i in used for i in everything]
+
+
+def family_factors(samples: list[dict], minimum: int = 2) -> dict[str, float]:
+    """Median measured / fitted per base architecture, over the samples the fit used (at least ``minimum``)."""
+    ratios: dict[str, list[float]] = {}
+    for sample in samples:
+        if sample["used"] and sample["fitted_ms"] > 0:
+            base = resolve(sample["config"]["backbone"])[0].name
+            ratios.setdefault(base, []).append(sample["measured_ms"] / sample["fitted_ms"])
+    return {base: statistics.median(values) for base, values in ratios.items() if len(values) >= minimum}
 
 
 def _dot(a: Iterable[float], b: Iterable[float]) -> float:
@@ -344,7 +360,7 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
                for config, ms, row, flag in zip(taken, measured, features, used)]
     calibration = Calibration(key=key, coefficients=dict(zip(FEATURES, coefficients)), peak_flops=peak_flops,
                               bandwidth=bandwidth, samples=samples, seconds=time.perf_counter() - started,
-                              created=time.time())
+                              created=time.time(), family_factors=family_factors(samples))
     path.write_text(json.dumps(asdict(calibration), indent=1))
     _LOADED[str(path)] = calibration
     return calibration
@@ -424,6 +440,7 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
     peak, bandwidth = target.peak(cost.dtype), target.bandwidth
     lanes = target.lanes.get(cost.dtype)
     coefficients = list(calibration.coefficients.values()) if calibration else None
+    factor = calibration.family_factors.get(cost.base, 1.0) if calibration else 1.0
     size, batch = DTYPE_BYTES[cost.dtype], cost.batch
     rows, total, bound_total, padded_total, macs_total = [], 0.0, 0.0, 0, 0
     for row in cost.rows:
@@ -436,8 +453,8 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
             seconds = bound_s
         else:
             kind = layer_kind(row)
-            seconds = (coefficients[KINDS.index(kind)] * padded if kind else 0.0) \
-                + coefficients[-2] * moved + coefficients[-1] * dispatched_ops(row)
+            seconds = factor * ((coefficients[KINDS.index(kind)] * padded if kind else 0.0)
+                                + coefficients[-2] * moved + coefficients[-1] * dispatched_ops(row))
         intensity = 2 * macs / moved if moved else 0.0
         rows.append((row[_COLUMN["name"]], row[_COLUMN["type"]], macs, padded, moved, intensity,
                      min(peak, intensity * bandwidth) / 1e9, bound_s * 1000, seconds * 1000,
@@ -450,7 +467,7 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         method = "calibrated model"
         basis = (f"per-layer model fitted to {sum(s['used'] for s in calibration.samples)} timings of small "
                  f"networks on this host ({runtime}, {threads} thread(s); median fit error "
-                 f"{calibration.fit_error:.0%})")
+                 f"{calibration.fit_error:.0%}), times {factor:.2f} for this family's own fit")
     else:
         method = "roofline lower bound"
         basis = (f"lower bound on {target.title}: each layer max(FLOPs / peak, bytes / bandwidth) from published "

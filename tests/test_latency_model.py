@@ -185,3 +185,16 @@ def test_calibration_configurations_cover_every_backbone_early_and_avoid_the_ben
     assert {config.backbone for config in configs[:16]} == set(latency_model.BACKBONES)  # a budget cut still covers all
     assert all(config.width in latency_model.CALIBRATION_WIDTHS and config.depth in latency_model.CALIBRATION_DEPTHS
                and config.resolution in latency_model.CALIBRATION_RESOLUTIONS for config in configs)
+
+
+def test_family_factor_corrects_a_family_the_kinds_misjudge(tmp_path, monkeypatch):
+    """A family that runs slower than its layer kinds predict gets its own factor from the calibration."""
+    from core import latency_model
+
+    samples = [dict(config=dict(backbone=name, width=1.0, depth=1.0, resolution=96, batch=1), measured_ms=ms,
+                    fitted_ms=10.0, used=True)
+               for name, ms in (("mobilenet_v1", 15.0), ("mobilenet_v1", 14.0), ("mobilenet_v1", 16.0),
+                                ("resnet18", 10.0), ("resnet18", 10.4), ("mobilenet_v2", 30.0))]
+    factors = latency_model.family_factors(samples)
+    assert factors["mobilenet_v1"] == pytest.approx(1.5) and factors["resnet18"] == pytest.approx(1.02)
+    assert "mobilenet_v2" not in factors  # one timing is not a family's fit
