@@ -235,10 +235,14 @@ def fit_coefficients(features: list[list[float]], measured_ms: list[float]) -> t
 
 
 def family_factors(samples: list[dict], minimum: int = 2) -> dict[str, float]:
-    """Median measured / fitted per base architecture, over the samples the fit used (at least ``minimum``)."""
+    """Median measured / fitted per base architecture (at least ``minimum`` timings of it).
+
+    Every sample counts, also those the fit left out as outliers: a family the per-kind costs misjudge
+    is exactly what the fit leaves out, and its median is robust to one noisy timing.
+    """
     ratios: dict[str, list[float]] = {}
     for sample in samples:
-        if sample["used"] and sample["fitted_ms"] > 0:
+        if sample["fitted_ms"] > 0:
             base = resolve(sample["config"]["backbone"])[0].name
             ratios.setdefault(base, []).append(sample["measured_ms"] / sample["fitted_ms"])
     return {base: statistics.median(values) for base, values in ratios.items() if len(values) >= minimum}
