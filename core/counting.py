@@ -14,10 +14,13 @@ per channel).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
+    import pandas as pd
 
 from core.architecture import ConvConfig, Network, SqueezeConfig
 from core.families import resolve
@@ -164,6 +167,7 @@ class Profile:
 
         Built once per profile and shared (the app caches profiles): derive, never modify in place.
         """
+        import pandas as pd
         table = pd.DataFrame(self.rows, columns=list(self.columns))
         table["activation_bytes"] *= self.batch
         if "part" not in table:  # a classifier: the pooled classifier is its head, the rest its backbone

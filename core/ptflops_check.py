@@ -20,10 +20,13 @@ forward pass) must never overlap: run it in a process of its own or under one lo
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import io
 from dataclasses import dataclass
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
+    import pandas as pd
 
 from core.counting import profile
 

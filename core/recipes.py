@@ -19,11 +19,14 @@ around it when they differ.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import asdict, dataclass
 from functools import cache
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
+    import pandas as pd
 
 from core.counting import profile, resolve_config
 from core.families import REFERENCE_DIR, resolve
@@ -83,6 +86,7 @@ def load() -> pd.DataFrame:
 
 @cache
 def _table() -> pd.DataFrame:
+    import pandas as pd
     return pd.read_csv(REFERENCE_DIR / f"{RECIPE_FILE}.csv", dtype={"rule_axes": str}).fillna(
         {"rule_axes": "", "rule": "", "note": ""})
 
@@ -121,6 +125,7 @@ def format_value(value: float | None) -> str:
 
 
 def _value(row) -> float | None:
+    import pandas as pd
     return None if pd.isna(row.value) else float(row.value)
 
 

@@ -10,11 +10,14 @@ hide the paper's point that single-axis scaling saturates below compound scaling
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 from functools import cache
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
+    import pandas as pd
 
 from core.counting import layer_rows
 from core.families import ARCHITECTURES, REFERENCE_DIR, resolve
@@ -64,6 +67,7 @@ CURVES = (
 
 @cache
 def _load(table: str) -> pd.DataFrame:
+    import pandas as pd
     if table not in (*FAMILY_FILES, SCALING_FILE):
         raise KeyError(f"no reference table {table!r}: use one of {', '.join(FAMILY_FILES)}, {SCALING_FILE}")
     rows = pd.read_csv(REFERENCE_DIR / f"{table}.csv", dtype={"release": str})
@@ -80,6 +84,7 @@ def load(table: str) -> pd.DataFrame:
 
 @cache
 def _curves() -> pd.DataFrame:
+    import pandas as pd
     frames = []
     for curve in CURVES:
         rows = _load(curve.file).query(curve.query).copy()
@@ -128,6 +133,7 @@ class PublishedAccuracy:
 
 @cache
 def _published_networks() -> dict[tuple, PublishedAccuracy]:
+    import pandas as pd
     networks = {}
     for point in _curves().itertuples():
         key = _network_key(point.backbone, float(point.width_mult), float(point.depth_mult),
@@ -243,6 +249,7 @@ def scaling_series(backbone: str) -> pd.DataFrame:
     printed), top1, source, notes. Single-axis series next to the compound one show how
     much less one-way scaling buys at the same cost.
     """
+    import pandas as pd
     base = resolve(backbone)[0].name
     frames = [_series_points(series).assign(series=series.label, axis=series.axis)
               for series in SERIES if base in series.backbones]

@@ -5,9 +5,12 @@ FLOPs = 2 x MACs); anything not published or computed is labelled an estimate.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
+    import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -207,6 +210,7 @@ def params_macs_figure(traces: list[dict], label: str, params: int, macs: int, u
 
 def block_widths(layers: pd.DataFrame) -> pd.DataFrame:
     """Per block: its output width and its widest inner (expanded) width, plus stem and head."""
+    import pandas as pd
     convs = layers[layers.type.isin(["conv", "dwconv"]) & ~layers.name.str.endswith("downsample")]
     block = convs.name.where(~convs.name.str.startswith("stages."), convs.name.str.rsplit(".", n=1).str[0])
     grouped = convs.groupby(block, sort=False)

@@ -5,7 +5,10 @@ which is cheaper than recomputing and far cheaper than ``st.cache_data``'s copy.
 """
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
+    import pandas as pd
 import streamlit as st
 
 import core
@@ -34,6 +37,7 @@ def reference_points() -> pd.DataFrame:
 @st.cache_resource(show_spinner=False)
 def reference_costs() -> pd.DataFrame:
     """Engine-computed params and MACs of every published curve point."""
+    import pandas as pd
     points = reference_points()
     rows = []
     for point in points.itertuples():

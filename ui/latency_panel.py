@@ -6,9 +6,12 @@ to everyone who asks for the same settings, also after a restart.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import uuid
 
-import pandas as pd
+if TYPE_CHECKING:
+    pass
 import streamlit as st
 
 from core.counting import Profile
@@ -158,6 +161,7 @@ def _results(watched: list, others: list, unit: str, was_active: bool) -> None:
 
     The chart adds results already stored for the same configurations under the other runtimes and dtypes.
     """
+    import pandas as pd
     states = _states(watched)
     if any(state is not None and state.active for state in states):
         latency_queue().ensure_worker()  # an idle worker may have exited: start it again

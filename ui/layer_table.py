@@ -1,7 +1,10 @@
 """The per-layer table as shown and downloaded: cost in the chosen unit, shares, readable numbers."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
+    import pandas as pd
 import streamlit as st
 
 from core.counting import Profile

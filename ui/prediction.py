@@ -6,7 +6,10 @@ calibration yet the page says how to make one.
 """
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
 import streamlit as st
 
 from core.counting import Profile
@@ -117,6 +120,7 @@ def _host_roofline(state: ExplorerState, prediction: LatencyPrediction) -> tuple
 
 def _alignment(column, prediction: LatencyPrediction) -> None:
     """Layers whose channel counts are not a multiple of the lane width, with the padded MACs they waste."""
+    import pandas as pd
     lanes = prediction.lanes
     layers = prediction.layers
     wasted = layers[layers.padded_macs > layers.macs]
@@ -137,6 +141,7 @@ def _alignment(column, prediction: LatencyPrediction) -> None:
 
 def _staircase(cost: Profile, state: ExplorerState) -> None:
     """Predicted latency over nearby widths, with stored measurements of the same settings."""
+    import pandas as pd
     from dataclasses import replace
 
     from core.scaling import WIDTH_RANGE

@@ -5,7 +5,10 @@ in the web server where two sessions could interleave.
 """
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
 import streamlit as st
 
 from core.counting import Profile
@@ -34,6 +37,7 @@ def ptflops_panel(cost: Profile) -> None:
 
 
 def _ptflops_result(settings: dict) -> None:
+    import pandas as pd
     state = latency_queue().find(settings)
     if state is None:
         st.caption("ptflops (0.7.5, pytorch backend) counts more than conv + linear MACs. Run it to see by how "
