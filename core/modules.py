@@ -83,18 +83,23 @@ class Block(nn.Module):
         return self.out_act(out + (self.downsample(x) if self.shortcut == "projection" else x))
 
 
+def backbone_body(network: Network, norm: BatchNorm) -> tuple[nn.Module, nn.Module, nn.Sequential, nn.Module]:
+    """Stem, stem pool, stages of blocks and head conv: what a classifier and a dense model's backbone share."""
+    arch = network.architecture
+    squeeze = (arch.rules.se_activation, arch.rules.se_gate)
+    stages = nn.Sequential(*(nn.Sequential(*(Block(block, squeeze, norm) for block in blocks))
+                             for blocks in network.stages))
+    return (ConvNormAct(network.stem, norm), nn.MaxPool2d(3, 2, 1) if arch.stem_pool else nn.Identity(), stages,
+            nn.Identity() if network.head is None else ConvNormAct(network.head, norm))
+
+
 class Backbone(nn.Module):
     """Stem, stages of blocks, optional head conv, global pool, classifier."""
 
     def __init__(self, network: Network, dropout: float, norm: BatchNorm):
         super().__init__()
         arch = network.architecture
-        squeeze = (arch.rules.se_activation, arch.rules.se_gate)
-        self.stem = ConvNormAct(network.stem, norm)
-        self.stem_pool = nn.MaxPool2d(3, 2, 1) if arch.stem_pool else nn.Identity()
-        self.stages = nn.Sequential(*(nn.Sequential(*(Block(block, squeeze, norm) for block in blocks))
-                                      for blocks in network.stages))
-        self.head = nn.Identity() if network.head is None else ConvNormAct(network.head, norm)
+        self.stem, self.stem_pool, self.stages, self.head = backbone_body(network, norm)
         self.pool = nn.AdaptiveAvgPool2d(1)
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         features = network.features

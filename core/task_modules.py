@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.architecture import BatchNorm
-from core.modules import Block, ConvNormAct, _activation
+from core.modules import _activation, backbone_body
 from core.tasks import FPN_CHANNELS, DenseNetwork, HeadConv
 
 
@@ -23,14 +23,7 @@ class FeatureBackbone(nn.Module):
 
     def __init__(self, dense: DenseNetwork, norm: BatchNorm):
         super().__init__()
-        network = dense.network
-        arch = network.architecture
-        squeeze = (arch.rules.se_activation, arch.rules.se_gate)
-        self.stem = ConvNormAct(network.stem, norm)
-        self.stem_pool = nn.MaxPool2d(3, 2, 1) if arch.stem_pool else nn.Identity()
-        self.stages = nn.Sequential(*(nn.Sequential(*(Block(block, squeeze, norm) for block in blocks))
-                                      for blocks in network.stages))
-        self.head = nn.Identity() if network.head is None else ConvNormAct(network.head, norm)
+        self.stem, self.stem_pool, self.stages, self.head = backbone_body(dense.network, norm)
         self.taps = {tap.layer.removeprefix("backbone."): tap.key for tap in dense.taps}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
