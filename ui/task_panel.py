@@ -43,7 +43,7 @@ def pyramid_figure(cost: Profile) -> PlotlySpec:
                                "stride %{customdata[3]}<br>read by %{customdata[4]}<extra></extra>",
                  text=[f"{feature.channels} ch, {feature.height}x{feature.width}" for feature in maps],
                  textposition="inside", insidetextanchor="middle", showlegend=False)]
-    layout = charts._layout("Feature maps read (bar width = map width; blue backbone, green neck)",
+    layout = charts._layout("Feature maps the head reads (bar = map width)",
                             charts._axis("map width (px)", zeroline=False, showticklabels=False),
                             charts._axis("", autorange="reversed"))
     layout["height"] = 120 + 40 * len(maps)
@@ -87,4 +87,4 @@ def task_panel(cost: Profile, unit: str) -> None:
     for row in results:
         st.caption(f"Published: {row['model']} {row['metric']} {row['value']:g} on {row['dataset']} "
                    f"({row['num_params']:,} params, {row['gflops']:g} GFLOPS at {row['eval_size']}; includes "
-                   f"{row['includes']}). Source: {row['source']}")
+                   f"{row['includes']}). Source: `{row['source']}`")  # a code span: no anchor off the app's origin
