@@ -410,9 +410,9 @@ def published_results(backbone: str, width: float, depth: float, resolution: int
     segmentation at 520x520 with 21 classes; detection with the short side at 800 px (torchvision's
     transform). Their counts include what the row's ``includes`` says, which the engine leaves out.
     """
-    if task == "classification" or backbone not in ("resnet50", "mobilenet_v3_large") or (width, depth) != (1, 1):
+    head = DEFAULT_HEADS.get(task) if head is None else head
+    if (task, head, backbone) not in TORCHVISION_MODELS or (width, depth) != (1, 1):
         return []
-    head = DEFAULT_HEADS[task] if head is None else head
     height, side = input_size(resolution)
     if task == "segmentation" and ((height, side) != (520, 520) or num_classes not in (None, SEGMENTATION_CLASSES)):
         return []

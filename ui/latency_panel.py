@@ -6,12 +6,8 @@ to everyone who asks for the same settings, also after a restart.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import uuid
 
-if TYPE_CHECKING:
-    pass
 import streamlit as st
 
 from core.counting import Profile

@@ -6,10 +6,6 @@ calibration yet the page says how to make one.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 import streamlit as st
 
 from core.counting import Profile

@@ -5,10 +5,6 @@ in the web server where two sessions could interleave.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 import streamlit as st
 
 from core.counting import Profile
