@@ -53,8 +53,8 @@ def run(args) -> None:
           f"224 px; load average before: {os.getloadavg()[0]:.2f}\n")
     torch.set_num_threads(args.threads)
     # torch.onnx's and the quantizer's one-off imports are paid here, not in the first model's times
-    onnx_runtime.prepare(core.profile("mobilenet_v2", 0.35, 1.0, 96), 1, "int8")
-    made = {backbone: onnx_runtime.prepare(core.profile(backbone), 1, "int8")  # fp32 file first, then int8
+    onnx_runtime.prepare(core.profile("mobilenet_v2", 0.35, 1.0, 96), "int8")
+    made = {backbone: onnx_runtime.prepare(core.profile(backbone), "int8")  # fp32 file first, then int8
             for _, backbone in MODELS}
 
     busiest, rounds = 0.0, {label: [[] for _ in RUNS] for label, _ in MODELS}

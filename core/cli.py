@@ -17,12 +17,16 @@ from tqdm import tqdm
 
 from core.counting import DTYPE_BYTES, profile, resolve_config
 from core.families import BACKBONE_NAMES, resolve
+from core.job_settings import MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, host_cores
 from core.recipes import recipe_lines, training_recipe
 from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
 from core.tasks import HEADS, TASKS, check_task
 from core.units import duration_ms, duration_range_ms, si, size_bytes
 
 MAX_SWEEP = 1_000_000
+MAX_CLASSES = 100_000
+PHI_RANGE = (-10.0, 10.0)  # beyond it every axis leaves the engine's range anyway
+COMPOUND_BASE_RANGE = (1.0, 2.0)
 RUNTIMES = ("torch", "onnxruntime")  # as core.latency.RUNTIMES, which imports torch
 
 
@@ -35,31 +39,61 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message} (see --help)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+def _whole(text: str, low: int, high: int, what: str = "") -> int:
+    """A whole number written in ASCII digits, from ``low`` to ``high`` (``what`` says where the bound comes from)."""
+    stripped = text.strip()
+    if not (stripped.isascii() and stripped.lstrip("+-").isdigit()) or len(stripped) > 12:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number from {low:,} to {high:,}")
+    value = int(stripped)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value:,} is out of range: use {low:,} to {high:,}{what}")
     return value
+
+
+def _bounded_int(low: int, high: int, what: str = ""):
+    return lambda text: _whole(text, low, high, what)
+
+
+def _number(text: str) -> float:
+    """A finite number in ASCII ('nan', 'inf', '1e400' and booleans are refused)."""
+    try:
+        if not text.isascii():
+            raise ValueError
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number")
+    return value
+
+
+def _bounded(low: float, high: float, what: str = ""):
+    """A finite number from ``low`` to ``high``."""
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range: use {low:g} to {high:g}{what}")
+        return value
+    return parse
 
 
 def _resolution(text: str) -> int | tuple[int, int]:
     """'224' -> 224; '480x640' -> (480, 640)."""
-    try:
-        sides = [int(part) for part in text.lower().split("x")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels or HEIGHTxWIDTH") from None
-    if len(sides) > 2:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels or HEIGHTxWIDTH")
+    parts = text.lower().split("x")
+    if len(parts) > 2 or not all(part.isascii() and part.isdigit() and len(part) <= 6 for part in parts):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number of pixels or HEIGHTxWIDTH")
+    sides = [int(part) for part in parts]
     return sides[0] if len(sides) == 1 else (sides[0], sides[1])
+
+
+def _threads(text: str) -> int:
+    return _whole(text, 1, host_cores(), " (this host's cores: more threads only oversubscribe them)")
 
 
 def _backbone(text: str) -> str:
     if text not in BACKBONE_NAMES:
         raise argparse.ArgumentTypeError(
-            f"unknown backbone {text!r}; choose from: {', '.join(BACKBONE_NAMES)}")
+            f"unknown backbone {text[:40]!r}; choose from: {', '.join(BACKBONE_NAMES)}")
     return text
 
 
@@ -83,21 +117,25 @@ class Steps(Sequence):
 
 def _values(text: str, kind=float) -> Sequence:
     """'0.5' -> [0.5]; '0.5,1,2' -> a list; '0.5:2:0.25' -> start to stop inclusive by step."""
-    try:
-        if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
-            if not (step > 0 and stop >= start and math.isfinite(stop)):
-                raise argparse.ArgumentTypeError(f"range {text!r} needs start <= stop and a positive step")
-            values = Steps(start, step, int(math.floor((stop - start) / step + 1e-9)) + 1, kind)
-            whole = start == int(start) and step == int(step)
-        else:
-            values = [float(part) for part in text.split(",")]
-            whole = all(value == int(value) for value in values if math.isfinite(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number, a list a,b,c or a range start:stop:step") from None
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise argparse.ArgumentTypeError(f"range {text[:40]!r} must be start:stop:step")
+        start, stop, step = (_number(part) for part in parts)
+        if not (step > 0 and stop >= start):
+            raise argparse.ArgumentTypeError(f"range {text[:40]!r} needs start <= stop and a positive step")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > MAX_SWEEP:
+            raise argparse.ArgumentTypeError(f"range {text[:40]!r} has {count:.3g} values, above the sweep limit of "
+                                             f"{MAX_SWEEP:,}: take a larger step")
+        values = Steps(start, step, int(count), kind)
+        whole = start == int(start) and step == int(step)
+    else:
+        values = [_number(part) for part in text.split(",")]
+        whole = all(value == int(value) for value in values)
     if kind is int:
         if not whole:
-            raise argparse.ArgumentTypeError(f"{text!r} must be whole numbers of pixels")
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} must be whole numbers of pixels")
         if isinstance(values, list):
             values = [int(value) for value in values]
     return values
@@ -105,17 +143,21 @@ def _values(text: str, kind=float) -> Sequence:
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("backbone", type=_backbone, help="base or preset name (see 'list')")
-    parser.add_argument("--width", type=float, help="width multiplier, 0.1-3.0 (default: the preset's)")
-    parser.add_argument("--depth", type=float, help="depth multiplier, 0.1-4.0 (default: the preset's)")
+    parser.add_argument("--width", type=_number, help="width multiplier, 0.1-3.0 (default: the preset's)")
+    parser.add_argument("--depth", type=_number, help="depth multiplier, 0.1-4.0 (default: the preset's)")
     parser.add_argument("--resolution", type=_resolution,
                         help="input side in px, 32-1024, or HEIGHTxWIDTH (default: the preset's; 520 for "
                              "segmentation, 800 for detection)")
-    parser.add_argument("--phi", type=float, help="compound coefficient: sets width, depth and resolution")
+    parser.add_argument("--phi", type=_bounded(*PHI_RANGE),
+                        help=f"compound coefficient, {PHI_RANGE[0]:g} to {PHI_RANGE[1]:g}: sets width, depth and "
+                             "resolution")
     alpha, beta, gamma = DEFAULT_COMPOUND
-    parser.add_argument("--alpha", type=float, default=alpha, help=f"compound depth base (default {alpha})")
-    parser.add_argument("--beta", type=float, default=beta, help=f"compound width base (default {beta})")
-    parser.add_argument("--gamma", type=float, default=gamma, help=f"compound resolution base (default {gamma})")
-    parser.add_argument("--classes", type=_positive_int, help="classes (default 1000; 21 for segmentation)")
+    base = _bounded(*COMPOUND_BASE_RANGE)
+    parser.add_argument("--alpha", type=base, default=alpha, help=f"compound depth base (default {alpha})")
+    parser.add_argument("--beta", type=base, default=beta, help=f"compound width base (default {beta})")
+    parser.add_argument("--gamma", type=base, default=gamma, help=f"compound resolution base (default {gamma})")
+    parser.add_argument("--classes", type=_bounded_int(1, MAX_CLASSES),
+                        help="classes (default 1000; 21 for segmentation)")
     _task_args(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -144,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost = commands.add_parser("profile", help="params, MACs, memory and the per-layer table")
     _config_args(cost)
     cost.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32", help="activation dtype")
-    cost.add_argument("--batch", type=_positive_int, default=1, help="batch size for activation memory")
+    cost.add_argument("--batch", type=_bounded_int(1, MAX_BATCH), default=1, help="batch size for activation memory")
     cost.add_argument("--no-layers", action="store_true", help="summary only")
     sweep = commands.add_parser("sweep", help="profile a grid of configurations to CSV")
     sweep.add_argument("backbone", type=_backbone)
@@ -160,18 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
     timing = commands.add_parser("latency", help="measure real forward latency")
     _config_args(timing)
     timing.add_argument("--device", default="cpu", help="cpu, cuda or mps")
-    timing.add_argument("--batch", type=_positive_int, default=1)
+    timing.add_argument("--batch", type=_bounded_int(1, MAX_BATCH), default=1)
     timing.add_argument("--runtime", choices=RUNTIMES, default="torch",
                         help="torch (eager) or onnxruntime (exported to ONNX, cached; int8 by static quantization)")
     timing.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
                         help="torch: float32, bfloat16, float16 (GPU); onnxruntime: float32 or int8")
     timing.add_argument("--channels-last", action="store_true", help="torch only")
-    timing.add_argument("--threads", type=_positive_int, help="CPU threads (default: torch's)")
-    timing.add_argument("--warmup", type=int, default=3)
-    timing.add_argument("--repeats", type=_positive_int, default=20)
-    timing.add_argument("--cap", type=float, help="wall-clock cap in seconds for building, warm-up and timing "
-                        "(default 30, or $CSL_LATENCY_CAP_S); runs that cannot fit are refused")
-    timing.add_argument("--memory-limit-mb", type=_positive_int, help="refuse runs estimated above this")
+    timing.add_argument("--threads", type=_threads, help=f"CPU threads, at most this host's cores "
+                        f"({host_cores()}) (default: torch's)")
+    timing.add_argument("--warmup", type=_bounded_int(0, MAX_WARMUP), default=3)
+    timing.add_argument("--repeats", type=_bounded_int(1, MAX_REPEATS), default=20)
+    timing.add_argument("--cap", type=_bounded(0.001, MAX_CAP_S, " seconds"),
+                        help="wall-clock cap in seconds for building, warm-up and timing (default 30, or "
+                             "$CSL_LATENCY_CAP_S; at most an hour); runs that cannot fit are refused")
+    timing.add_argument("--memory-limit-mb", type=_bounded_int(64, 2 ** 30),
+                        help="refuse runs whose process is estimated above this many MB (default 2048)")
     _prediction_commands(commands)
     return parser
 
@@ -188,19 +233,19 @@ def _prediction_commands(commands) -> None:
     predict = commands.add_parser("predict", help="predicted latency: this host's calibrated model, or a "
                                   "roofline lower bound on another device")
     _config_args(predict)
-    predict.add_argument("--batch", type=_positive_int, default=1)
+    predict.add_argument("--batch", type=_bounded_int(1, MAX_BATCH), default=1)
     predict.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32")
     predict.add_argument("--runtime", choices=RUNTIMES, default="torch")
     predict.add_argument("--device", choices=device_names(), default="host",
                          help="host (calibrated model) or a device of assets/devices/devices.csv (roofline bound)")
-    predict.add_argument("--threads", type=_positive_int, help="threads the host calibration used (default: all cores)")
+    predict.add_argument("--threads", type=_threads, help="threads the host calibration used (default: all cores)")
     predict.add_argument("--no-layers", action="store_true", help="summary only")
     calibrate = commands.add_parser("calibrate", help="fit this host's latency model for a runtime (times real "
                                     "networks; cached per host and library versions)")
     calibrate.add_argument("--runtime", choices=RUNTIMES, default="torch")
     calibrate.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32")
-    calibrate.add_argument("--threads", type=_positive_int, help="threads to time with (default: all cores)")
-    calibrate.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
+    calibrate.add_argument("--threads", type=_threads, help="threads to time with (default: all cores)")
+    calibrate.add_argument("--budget", type=_bounded(1, MAX_CAP_S, " seconds"), default=DEFAULT_BUDGET_S,
                            help=f"seconds of timing at most (default {DEFAULT_BUDGET_S:g})")
     calibrate.add_argument("--force", action="store_true", help="calibrate again even if a cached fit exists")
 
@@ -253,7 +298,10 @@ def _sweep(args) -> None:
     grid = itertools.product(*axes.values())
     for width, depth, resolution in grid:  # validate everything before writing anything
         resolve_config(args.backbone, width, depth, resolution)
-    handle = open(args.output, "w", newline="") if args.output else sys.stdout
+    try:
+        handle = open(args.output, "w", newline="") if args.output else sys.stdout
+    except OSError as error:
+        raise CliError(f"cannot write {args.output!r}: {error.strerror}") from None
     columns = ["backbone", "task", "head", "width", "depth", "resolution", "params", "macs", "flops",
                "activation_bytes", "peak_activation_bytes"]
     writer = csv.writer(handle)

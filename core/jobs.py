@@ -1,7 +1,8 @@
 """The latency queue and result store: one SQLite file shared by web processes and the worker.
 
 Web processes only queue measurements and read their state; ``core.worker`` (another
-process) runs them one at a time. A measurement is keyed by its settings, the torch
+process) runs them one at a time. A fault of the store (deleted, corrupt, read-only, full) heals
+where it can and is otherwise one ``StoreUnavailable`` line, never a traceback on a page. A measurement is keyed by its settings, the torch
 version and a host fingerprint, so two sessions asking for the same thing share one
 run, and a finished result outlives a restart. Torch-free: the web server imports this.
 """
@@ -21,11 +22,18 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from core.job_settings import check_job
 from core.onnx_recipe import RECIPE as ONNX_RECIPE
 
 MAX_ACTIVE_PER_SESSION = 6
+MAX_QUEUED = int(os.environ.get("CSL_MAX_QUEUED", "100"))  # waiting runs for the whole server, every session
+MAX_ATTEMPTS = 2  # a run its worker died during is retried once, then failed
+KEEP_RESULTS = 20_000  # stored results kept (newest first); older ones are pruned
+KEEP_FAILED_S = 86_400.0  # failed and cancelled jobs are shown for a day, then pruned
 HEARTBEAT_STALE_S = 5.0
 ACTIVE = ("queued", "running", "cancelling")
+WORKER_DIED = ("the worker stopped twice while running this (killed, or out of memory): lower the batch, the "
+               "resolution or the width")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -39,7 +47,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     done INTEGER NOT NULL DEFAULT 0,
     total INTEGER NOT NULL DEFAULT 0,
     result TEXT,
-    error TEXT
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key, id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, id);
@@ -55,12 +64,23 @@ CREATE TABLE IF NOT EXISTS worker (
     info TEXT
 );
 """
+# What a page says when the store fails, by SQLite's error name
+_STORE_FAULTS = {"SQLITE_READONLY": "the result store is read-only", "SQLITE_FULL": "the disk holding the result "
+                 "store is full", "SQLITE_CANTOPEN": "the result store cannot be opened", "SQLITE_BUSY":
+                 "the result store is busy", "SQLITE_LOCKED": "the result store is busy", "SQLITE_IOERR":
+                 "the result store had a disk error", "SQLITE_CORRUPT": "the result store is damaged",
+                 "SQLITE_NOTADB": "the result store is damaged", "SQLITE_PERM": "the result store may not be written"}
 
 
-def data_dir() -> Path:
+class StoreUnavailable(Exception):
+    """The result store cannot be read or written right now; the message says why in one line."""
+
+
+def data_dir(create: bool = True) -> Path:
     """Where the result store lives: ``CSL_DATA_DIR``, else ~/.cache/channel-scaling-lab."""
     path = Path(os.environ.get("CSL_DATA_DIR") or Path.home() / ".cache" / "channel-scaling-lab")
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -117,6 +137,7 @@ class JobState:
     total: int
     result: dict | None
     error: str | None
+    attempts: int = 1  # 2: the worker died during the first attempt and this is the retry
 
     @property
     def active(self) -> bool:
@@ -124,12 +145,22 @@ class JobState:
 
 
 class LatencyQueue:
-    """Queue measurements, read their state and results, cancel them; safe from many processes."""
+    """Queue measurements, read their state and results, cancel them; safe from many processes.
+
+    Every call opens its own connection, so a store that was deleted, replaced or repaired by
+    another process is seen at once. A missing schema is created and a corrupt file is moved aside
+    (kept as ``*.corrupt-<time>`` for inspection) and started afresh; any other fault (read-only,
+    full disk) raises ``StoreUnavailable`` with one line that says why, and pages keep their numbers.
+    """
 
     def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path else data_dir() / "latency.sqlite3"
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        # One store, one worker, whatever name reaches it: a symlinked path is the same store.
+        self.path = Path(os.path.realpath(path if path else data_dir(create=False) / "latency.sqlite3"))
+
+    @property
+    def lock_path(self) -> Path:
+        """The file lock that keeps one worker per store."""
+        return self.path.with_suffix(".worker.lock")
 
     @contextmanager
     def _connect(self):
@@ -138,15 +169,61 @@ class LatencyQueue:
             db.execute("PRAGMA synchronous=NORMAL")
             yield db
 
+    def _use(self, work):
+        """``work(db)`` on a fresh connection; a corrupt file, then a missing schema, are healed on the way."""
+        for attempt in (1, 2, 3):
+            try:
+                with self._connect() as db:
+                    return work(db)
+            except sqlite3.DatabaseError as error:
+                if attempt < 3 and self._heal(error):
+                    continue
+                name = getattr(error, "sqlite_errorname", "")
+                reason = next((text for code, text in _STORE_FAULTS.items() if name.startswith(code)),
+                              f"the result store failed ({str(error)[:80]})")
+                raise StoreUnavailable(f"{reason} ({self.path})") from error
+            except OSError as error:
+                raise StoreUnavailable(f"the result store cannot be reached ({error.strerror}: {self.path})") \
+                    from error
+
+    def _heal(self, error: sqlite3.DatabaseError) -> bool:
+        """Repair what can be repaired: True to try again."""
+        name, text = getattr(error, "sqlite_errorname", ""), str(error)
+        if "no such table" in text or "no such column" in text:  # new, deleted or older store
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+                if "attempts" not in columns:
+                    db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            return True
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.replace(f"{self.path}{suffix}", f"{self.path}.corrupt-{stamp}{suffix}")
+                except FileNotFoundError:
+                    pass  # another process moved it first
+            return True
+        if name.startswith("SQLITE_CANTOPEN") and not self.path.parent.exists():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # a deleted data directory
+            except OSError:
+                return False
+            return True
+        return False
+
     # ---- asking ----------------------------------------------------------------------------
 
     def submit(self, settings: dict, session: str) -> JobState:
         """The finished or active job for these settings, else a new queued one; ``session`` waits on it.
 
-        Raises ``QueueFull`` when the session already waits on ``MAX_ACTIVE_PER_SESSION`` runs.
+        Raises ``BadSettings`` for settings no run may use, and ``QueueFull`` when the session already
+        waits on ``MAX_ACTIVE_PER_SESSION`` runs or the server has ``MAX_QUEUED`` waiting.
         """
+        check_job(settings)
         key = settings_key(settings)
-        with self._connect() as db:
+
+        def work(db) -> JobState:
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute("SELECT id, status FROM jobs WHERE key = ? AND status NOT IN "
@@ -162,6 +239,10 @@ class LatencyQueue:
                     if waiting >= MAX_ACTIVE_PER_SESSION:
                         raise QueueFull(f"you already have {waiting} measurements queued: wait for one to "
                                         "finish or cancel one")
+                    queued = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
+                    if queued >= MAX_QUEUED:
+                        raise QueueFull(f"the server's queue is full ({queued} runs waiting): try again in a few "
+                                        "minutes")
                     job = db.execute("INSERT INTO jobs (key, settings, status, created) VALUES (?, ?, 'queued', ?)",
                                      (key, json.dumps(settings), time.time())).lastrowid
                 else:
@@ -173,24 +254,34 @@ class LatencyQueue:
                 raise
             return self._state(db, job)
 
+        return self._use(work)
+
     def find(self, settings: dict) -> JobState | None:
         """The newest job for these settings (finished, active or failed), without queueing one."""
         return self.find_many([settings])[0]
 
     def find_many(self, requests: list[dict]) -> list[JobState | None]:
         """``find`` for each of ``requests``, over one connection (a page polls many at once)."""
-        with self._connect() as db:
+        keys = [settings_key(settings) for settings in requests]
+
+        def work(db) -> list[JobState | None]:
             rows = [db.execute("SELECT id FROM jobs WHERE key = ? AND status != 'cancelled' ORDER BY id DESC "
-                               "LIMIT 1", (settings_key(settings),)).fetchone() for settings in requests]
+                               "LIMIT 1", (key,)).fetchone() for key in keys]
             return [None if row is None else self._state(db, row[0]) for row in rows]
 
+        return self._use(work)
+
     def state(self, job: int) -> JobState:
-        with self._connect() as db:
-            return self._state(db, job)
+        return self._use(lambda db: self._state(db, job))
+
+    def is_waiting(self, job: int, session: str) -> bool:
+        """Whether ``session`` asked for this job (only then can it cancel it)."""
+        return self._use(lambda db: db.execute("SELECT 1 FROM waiters WHERE job = ? AND session = ?",
+                                               (job, session)).fetchone() is not None)
 
     def cancel(self, job: int, session: str) -> None:
         """Stop waiting; the run itself stops once nobody else waits on it."""
-        with self._connect() as db:
+        def work(db) -> None:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM waiters WHERE job = ? AND session = ?", (job, session))
             if not db.execute("SELECT 1 FROM waiters WHERE job = ?", (job,)).fetchone():
@@ -199,10 +290,12 @@ class LatencyQueue:
                 db.execute("UPDATE jobs SET status = 'cancelling' WHERE id = ? AND status = 'running'", (job,))
             db.execute("COMMIT")
 
+        self._use(work)
+
     def _state(self, db, job: int) -> JobState:
-        status, created, started, finished, done, total, result, error = db.execute(
-            "SELECT status, created, started, finished, done, total, result, error FROM jobs WHERE id = ?",
-            (job,)).fetchone()
+        status, created, started, finished, done, total, result, error, attempts = db.execute(
+            "SELECT status, created, started, finished, done, total, result, error, attempts FROM jobs "
+            "WHERE id = ?", (job,)).fetchone()
         if status == "queued":
             position = db.execute("SELECT COUNT(*) FROM jobs WHERE (status = 'queued' AND id < ?) "
                                   "OR status IN ('running', 'cancelling')", (job,)).fetchone()[0]
@@ -210,80 +303,113 @@ class LatencyQueue:
             position = 0 if status in ACTIVE else -1
         elapsed = (finished or time.time()) - (started or created)
         return JobState(job, status, position, elapsed, done, total,
-                        None if result is None else json.loads(result), error)
+                        None if result is None else json.loads(result), error, max(1, attempts))
 
     # ---- the worker's side -----------------------------------------------------------------
 
     def claim(self) -> tuple[int, dict] | None:
-        """The oldest queued job, now marked running."""
-        with self._connect() as db:
+        """The oldest queued job, now marked running (one more attempt); its settings as stored."""
+        def work(db):
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT id, settings FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
             if row is not None:
-                db.execute("UPDATE jobs SET status = 'running', started = ? WHERE id = ?", (time.time(), row[0]))
+                db.execute("UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1 WHERE id = ?",
+                           (time.time(), row[0]))
             db.execute("COMMIT")
-        return None if row is None else (row[0], json.loads(row[1]))
+            return row
+
+        row = self._use(work)
+        if row is None:
+            return None
+        try:
+            return row[0], json.loads(row[1])
+        except ValueError:
+            return row[0], None  # not JSON: the worker fails it
 
     def progress(self, job: int, done: int, total: int) -> None:
-        with self._connect() as db:
-            db.execute("UPDATE jobs SET done = ?, total = ? WHERE id = ?", (done, total, job))
+        self._use(lambda db: db.execute("UPDATE jobs SET done = ?, total = ? WHERE id = ?", (done, total, job)))
 
     def finish(self, job: int, result: dict | None = None, error: str | None = None,
                status: str | None = None) -> None:
         status = status or ("done" if error is None else "failed")
-        with self._connect() as db:
-            db.execute("UPDATE jobs SET status = ?, finished = ?, result = ?, error = ? WHERE id = ?",
-                       (status, time.time(), None if result is None else json.dumps(result), error, job))
+        self._use(lambda db: db.execute(
+            "UPDATE jobs SET status = ?, finished = ?, result = ?, error = ? WHERE id = ?",
+            (status, time.time(), None if result is None else json.dumps(result), error, job)))
 
     def status_of(self, job: int) -> str:
-        with self._connect() as db:
-            return db.execute("SELECT status FROM jobs WHERE id = ?", (job,)).fetchone()[0]
+        return self._use(lambda db: db.execute("SELECT status FROM jobs WHERE id = ?", (job,)).fetchone()[0])
 
     def recover(self) -> None:
-        """Requeue runs a dead worker left running (a new worker calls this first)."""
-        with self._connect() as db:
+        """Requeue runs a dead worker left running, once: a run it died during twice fails (a new worker calls this)."""
+        def work(db) -> None:
+            now = time.time()
+            db.execute("UPDATE jobs SET status = 'failed', finished = ?, error = ? WHERE status = 'running' "
+                       "AND attempts >= ?", (now, WORKER_DIED, MAX_ATTEMPTS))
             db.execute("UPDATE jobs SET status = 'queued', started = NULL, done = 0, total = 0 "
                        "WHERE status = 'running'")
-            db.execute("UPDATE jobs SET status = 'cancelled', finished = ? WHERE status = 'cancelling'",
-                       (time.time(),))
+            db.execute("UPDATE jobs SET status = 'cancelled', finished = ? WHERE status = 'cancelling'", (now,))
+
+        self._use(work)
+
+    def prune(self, keep_results: int = KEEP_RESULTS, keep_failed_s: float = KEEP_FAILED_S) -> int:
+        """Drop what no page needs: failed and cancelled jobs after a while, results superseded for the same
+        key, the oldest results past ``keep_results``, waiters of finished jobs. Returns the jobs dropped."""
+        def work(db) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            dropped = db.execute("DELETE FROM jobs WHERE status IN ('failed', 'cancelled') AND finished < ?",
+                                 (time.time() - keep_failed_s,)).rowcount
+            dropped += db.execute("DELETE FROM jobs WHERE status = 'done' AND id NOT IN "
+                                  "(SELECT MAX(id) FROM jobs WHERE status = 'done' GROUP BY key)").rowcount
+            dropped += db.execute("DELETE FROM jobs WHERE status = 'done' AND id NOT IN (SELECT id FROM jobs "
+                                  "WHERE status = 'done' ORDER BY finished DESC LIMIT ?)", (keep_results,)).rowcount
+            db.execute(f"DELETE FROM waiters WHERE job NOT IN (SELECT id FROM jobs WHERE status IN "
+                       f"({', '.join('?' * len(ACTIVE))}))", ACTIVE)
+            db.execute("COMMIT")
+            return dropped
+
+        return self._use(work)
 
     def beat(self, info: dict | None = None) -> None:
-        with self._connect() as db:
-            if info is None:
-                db.execute("UPDATE worker SET heartbeat = ? WHERE id = 1", (time.time(),))
-            else:
-                db.execute("INSERT OR REPLACE INTO worker (id, pid, heartbeat, info) VALUES (1, ?, ?, ?)",
-                           (os.getpid(), time.time(), json.dumps(info)))
+        if info is None:
+            self._use(lambda db: db.execute("UPDATE worker SET heartbeat = ? WHERE id = 1", (time.time(),)))
+        else:
+            self._use(lambda db: db.execute("INSERT OR REPLACE INTO worker (id, pid, heartbeat, info) "
+                                            "VALUES (1, ?, ?, ?)", (os.getpid(), time.time(), json.dumps(info))))
 
     def retire(self) -> None:
         """A worker that leaves says so, so that the next page starts a new one at once."""
-        with self._connect() as db:
-            db.execute("UPDATE worker SET heartbeat = NULL WHERE id = 1 AND pid = ?", (os.getpid(),))
+        self._use(lambda db: db.execute("UPDATE worker SET heartbeat = NULL WHERE id = 1 AND pid = ?",
+                                        (os.getpid(),)))
 
     def worker_info(self) -> dict | None:
         """What the live worker reported (devices, dtypes, torch version), or None if none is alive."""
-        with self._connect() as db:
-            row = db.execute("SELECT heartbeat, info FROM worker WHERE id = 1").fetchone()
+        row = self._use(lambda db: db.execute("SELECT heartbeat, info FROM worker WHERE id = 1").fetchone())
         if row is None or row[0] is None or time.time() - row[0] > HEARTBEAT_STALE_S:
             return None
         return json.loads(row[1])
 
     def worker_pid(self) -> int | None:
         """The pid of the last worker that served this store (alive or not)."""
-        with self._connect() as db:
-            row = db.execute("SELECT pid FROM worker WHERE id = 1").fetchone()
+        row = self._use(lambda db: db.execute("SELECT pid FROM worker WHERE id = 1").fetchone())
         return None if row is None else row[0]
 
     def ensure_worker(self) -> None:
-        """Start ``python -m core.worker`` for this store unless one is alive (a file lock keeps it single)."""
-        if self.worker_info() is not None:
+        """Start ``python -m core.worker`` for this store unless one is alive (a file lock keeps it single).
+
+        Under a supervisor (``CSL_WORKER_SUPERVISED=1``, set by deploy/start.sh) the supervisor owns the
+        worker and pages never start one.
+        """
+        if os.environ.get("CSL_WORKER_SUPERVISED") == "1" or self.worker_info() is not None:
             return
-        log = open(self.path.with_suffix(".worker.log"), "ab")
-        subprocess.Popen([sys.executable, "-m", "core.worker", "--db", str(self.path)],
-                         cwd=Path(__file__).resolve().parents[1], stdin=subprocess.DEVNULL, stdout=log,
-                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-        log.close()
+        try:
+            with open(self.path.with_suffix(".worker.log"), "ab") as log:
+                subprocess.Popen([sys.executable, "-m", "core.worker", "--db", str(self.path)],
+                                 cwd=Path(__file__).resolve().parents[1], stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        except OSError as error:
+            raise StoreUnavailable(f"the latency worker cannot be started ({error.strerror}: {self.path.parent})") \
+                from error
 
 
 class QueueFull(Exception):
-    """A session asked for more measurements than it may have queued at once."""
+    """A session, or the whole server, has as many measurements queued as it may."""

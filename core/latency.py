@@ -23,12 +23,13 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from core.counting import DTYPE_BYTES, Profile, profile
+from core.counting import Profile, profile
+from core.job_settings import MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, check_threads, default_cap_s, number
+from core.memory import MB, child_memory_limit_mb, job_bytes, rss_mb
 from core.modules import build_model
 from core.scaling import ScalingError
 
-DEFAULT_MEMORY_LIMIT_MB = int(os.environ.get("CSL_LATENCY_MEMORY_LIMIT_MB", "2048"))
-DEFAULT_CAP_S = float(os.environ.get("CSL_LATENCY_CAP_S", "30"))
+DEFAULT_CAP_S = default_cap_s()
 MIN_TIMED_RUNS = 3
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 RUNTIMES = ("torch", "onnxruntime")
@@ -104,13 +105,20 @@ def supported_dtypes(device: str, runtime: str = "torch") -> list[str]:
 
 
 def estimate_memory_bytes(backbone: str, width: float | None, depth: float | None,
-                          resolution: int | None, batch: int = 1, dtype: str = "float32") -> int:
-    """Weights plus twice the largest layer input+output at this batch: an estimate, not a measurement."""
-    return _memory_bytes(profile(backbone, width, depth, resolution, batch=batch, dtype=dtype))
+                          resolution: int | None, batch: int = 1, dtype: str = "float32",
+                          runtime: str = "torch", task: str = "classification", head: str | None = None) -> int:
+    """The peak resident memory of a run in this process: what it holds now plus what the run adds
+    (``core.memory``, fitted to measured peaks). An estimate, not a measurement."""
+    onnx = runtime == "onnxruntime"
+    cost = profile(backbone, width, depth, resolution, batch=batch, dtype="float32" if onnx else dtype,
+                   task=task, head=head)
+    return _memory_bytes(cost, runtime, dtype)
 
 
-def _memory_bytes(cost: Profile) -> int:
-    return cost.params * DTYPE_BYTES[cost.dtype] + 2 * cost.peak_activation_bytes
+def _memory_bytes(cost: Profile, runtime: str, dtype: str) -> int:
+    one_image = cost if cost.batch == 1 and cost.dtype == "float32" else profile(
+        cost.backbone, cost.width, cost.depth, cost.resolution, task=cost.task, head=cost.head)
+    return int((rss_mb() or 0.0) * MB + job_bytes(cost, one_image, runtime, dtype))
 
 
 @dataclass(frozen=True)
@@ -155,8 +163,8 @@ def _calibrate_onnx(base: str, device: str, dtype: str, threads: int) -> HostSpe
 
     cost = profile(base)
     with _threads(threads):
-        prepared = onnx_runtime.prepare(cost, 1, dtype)
-    session = onnx_runtime.session(prepared.path, device, threads)
+        prepared = onnx_runtime.prepare(cost, dtype)
+    session = onnx_runtime.session(prepared.path, device, threads, 1)
     feed = onnx_runtime.random_feed(1, cost.resolution)
     timings = []
     for _ in range(3):
@@ -188,11 +196,11 @@ def _calibrate(base: str, device: str, dtype: str, threads: int) -> HostSpeed:
 def estimate_seconds(cost: Profile, speed: HostSpeed) -> tuple[float, float]:
     """(seconds to make ready, seconds per forward pass) of a configuration on this host: an estimate.
 
-    Making ready is building, and with onnxruntime exporting and quantizing (calibration passes included).
+    Making ready is building, and with onnxruntime exporting and quantizing (calibration passes, at batch 1,
+    included).
     """
-    forward_macs = cost.macs * cost.batch
-    ready = cost.params / speed.params_per_s + forward_macs * speed.calibration_s_per_mac
-    return ready, forward_macs / speed.macs_per_s
+    ready = cost.params / speed.params_per_s + cost.macs * speed.calibration_s_per_mac  # calibrated at batch 1
+    return ready, cost.macs * cost.batch / speed.macs_per_s
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -267,13 +275,17 @@ def check_settings(device: str, batch: int, dtype: str, threads: int | None, war
     if channels_last and runtime == "onnxruntime":
         raise LatencyError("channels_last applies to runtime torch only (onnxruntime picks its own layout): "
                            "leave it off")
-    if not (isinstance(batch, int) and 1 <= batch <= 1024):
-        raise LatencyError(f"batch {batch!r} is out of range: use 1 to 1024")
-    if threads is not None and not (isinstance(threads, int) and threads >= 1):
-        raise LatencyError(f"threads {threads!r} must be at least 1 (leave it out for torch's default, "
-                           f"{torch.get_num_threads()} here)")
-    if warmup < 0 or repeats < 1 or not cap_s > 0:
-        raise LatencyError("warmup must be at least 0, repeats at least 1 and the time cap positive")
+    try:
+        number("batch", batch, 1, MAX_BATCH, whole=True)
+        if threads is not None:
+            check_threads(threads)
+        number("warmup", warmup, 0, MAX_WARMUP, whole=True)
+        number("repeats", repeats, 1, MAX_REPEATS, whole=True)
+        number("the time cap (cap_s)", cap_s, 0.001, MAX_CAP_S)
+    except ScalingError as error:
+        raise LatencyError(str(error)) from None
+    if not isinstance(channels_last, bool):
+        raise LatencyError("channels_last must be True or False")
 
 
 def measure_latency(backbone: str, width: float | None = None, depth: float | None = None,
@@ -301,12 +313,16 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
     # onnxruntime: MACs and memory of the fp32 module that is exported, plus the exported copy
     cost = profile(backbone, width, depth, resolution, batch=batch, dtype="float32" if onnx else dtype,
                    task=task, head=head)
-    needed = _memory_bytes(cost) + (cost.params * 4 if onnx else 0)
-    limit_mb = DEFAULT_MEMORY_LIMIT_MB if memory_limit_mb is None else memory_limit_mb
-    if needed > limit_mb * 2 ** 20:
+    try:
+        limit_mb = child_memory_limit_mb() if memory_limit_mb is None else number(
+            "memory_limit_mb", memory_limit_mb, 1, 2 ** 40)
+    except ScalingError as error:
+        raise LatencyError(str(error)) from None
+    needed = _memory_bytes(cost, runtime, dtype)
+    if needed > limit_mb * MB:
         raise LatencyError(
-            f"this run needs about {needed / 2 ** 20:,.0f} MB, above the {limit_mb:,} MB limit: "
-            "lower the batch, resolution or width")
+            f"this run needs about {needed / MB:,.0f} MB with what this process holds already, above the "
+            f"{limit_mb:,.0f} MB limit: lower the batch, resolution or width")
     threads = threads or torch.get_num_threads()
     with _RUN_LOCK:
         speed = host_speed(cost.base, device, dtype, threads, runtime)  # once per process, before the clock
@@ -314,7 +330,7 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
         if progress is not None:
             progress(0, warmup + repeats)  # the clock starts now
         build_s, forward_s = estimate_seconds(cost, speed)
-        if onnx and _onnx_cached(cost, batch, dtype):
+        if onnx and _onnx_cached(cost, dtype):
             build_s = 0.0  # nothing to export or quantize
         planned = build_s + (min(warmup, 1) + MIN_TIMED_RUNS) * forward_s
         if planned > cap_s:
@@ -331,9 +347,9 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
                        progress, started, threads)
 
 
-def _onnx_cached(cost: Profile, batch: int, dtype: str) -> bool:
+def _onnx_cached(cost: Profile, dtype: str) -> bool:
     from core import onnx_runtime
-    return onnx_runtime.is_cached(cost, batch, dtype)
+    return onnx_runtime.is_cached(cost, dtype)
 
 
 def _hw(resolution: int | tuple[int, int]) -> tuple[int, int]:
@@ -410,21 +426,34 @@ def _timed_runs(cost, device, batch, dtype, channels_last, warmup, repeats, dead
     return _result(cost, device, batch, dtype, channels_last, threads, passes, needed, started, "torch")
 
 
+def _prepare_onnx(cost: Profile, dtype: str):
+    from core import onnx_runtime
+
+    try:
+        return onnx_runtime.prepare(cost, dtype)
+    except (RuntimeError, ValueError, OSError) as error:  # the exporter's or quantizer's own failure, a full disk
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise LatencyError(f"preparing the ONNX model failed: {first_line}. Try runtime torch, or a smaller "
+                           "configuration") from error
+
+
 def _onnx_timed_runs(cost, device, batch, dtype, channels_last, warmup, repeats, deadline, needed,
                      progress, started, threads) -> LatencyResult:
     from core import onnx_runtime
 
+    prepared = _prepare_onnx(cost, dtype)
     try:
-        prepared = onnx_runtime.prepare(cost, batch, dtype)
-    except (RuntimeError, ValueError, OSError) as error:  # the exporter's or quantizer's own failure
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise LatencyError(f"preparing the ONNX model failed: {first_line}. Try runtime torch, or a smaller "
-                           "configuration") from error
+        session = onnx_runtime.session(prepared.path, device, threads, batch)
+    except Exception:  # noqa: BLE001 - onnxruntime's load errors (InvalidProtobuf, Fail) share no base class
+        if not prepared.cached:
+            raise
+        onnx_runtime.discard(cost, dtype)  # a damaged cached file: made again, once
+        prepared = _prepare_onnx(cost, dtype)
+        session = onnx_runtime.session(prepared.path, device, threads, batch)
     if time.perf_counter() > deadline:
         making = "exporting and quantizing" if dtype == "int8" else "exporting"
         raise LatencyError(f"stopped: {making} took the whole cap (the file is cached now, so measuring again "
                            "starts at timing): lower the resolution, the width or the depth, or raise the cap")
-    session = onnx_runtime.session(prepared.path, device, threads)
     feed = onnx_runtime.random_feed(batch, cost.resolution)
 
     def one_pass() -> float:

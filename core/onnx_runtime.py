@@ -2,8 +2,11 @@
 
 Export and quantization run where the timing runs (the latency worker or the command line,
 never the web server) and count against the run's cap. Their files are cached under
-``core.jobs.data_dir()/onnx``, keyed by the configuration, the batch, the recipe and the
-library versions; least recently used files go first once the cache passes its size limit.
+``core.jobs.data_dir()/onnx``, keyed by the configuration, the recipe and the library versions;
+least recently used files go first once the cache passes its size limit. A file is exported (and
+calibrated) at batch 1 with a free batch axis, which each session fixes to its batch: tracing and
+calibrating at batch 64 cost gigabytes for nothing. A cached file that does not load is deleted and
+made again once.
 int8 is static QDQ quantization calibrated on random inputs of a randomly initialised network:
 the timing and the file size are real, an accuracy for such a model would mean nothing.
 """
@@ -27,12 +30,13 @@ import torch
 from core.counting import Profile
 from core.jobs import data_dir
 from core.modules import build_model
-from core.onnx_recipe import CALIBRATION_BATCHES, OPSET, RECIPE
+from core.onnx_recipe import CALIBRATION_BATCHES, OPSET, RECIPE, TEMPORARY, WORK
 
 onnxruntime.set_default_logger_severity(3)  # quantization's graph clean-up warns per unused constant
 
 DTYPES = ("float32", "int8")
 INPUT = "images"
+BATCH_AXIS = "batch"
 INT8_CAVEAT = ("Timing and file size only: int8 by static quantization calibrated on random inputs of untrained "
                "weights. Accuracy after quantization needs trained weights and real calibration data, which this "
                "tool does not claim.")
@@ -78,42 +82,65 @@ def cache_dir() -> Path:
     return path
 
 
-def cache_key(cost: Profile, batch: int, dtype: str) -> str:
-    """Anything that changes the file: configuration, batch, dtype, recipe and library versions."""
+def cache_key(cost: Profile, dtype: str) -> str:
+    """Anything that changes the file: configuration, dtype, recipe and library versions (not the batch)."""
     versions = [metadata.version(name) for name in ("torch", "onnx", "onnxruntime")]
     payload = json.dumps([cost.backbone, cost.width, cost.depth, cost.resolution, cost.num_classes, cost.task,
-                          cost.head, batch, dtype, RECIPE, versions])
+                          cost.head, dtype, RECIPE, versions])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def is_cached(cost: Profile, batch: int, dtype: str) -> bool:
-    key = cache_key(cost, batch, dtype)
-    return (cache_dir() / f"{key}.onnx").exists() and (cache_dir() / f"{key}.json").exists()
+def _entry(cost: Profile, dtype: str) -> tuple[Path, Path]:
+    """(model file, record) of a cache entry."""
+    key = cache_key(cost, dtype)
+    return cache_dir() / f"{key}.onnx", cache_dir() / f"{key}.json"
 
 
-def prepare(cost: Profile, batch: int, dtype: str) -> Prepared:
-    """The ONNX file for this configuration, batch and dtype: from the cache, else exported (and quantized)."""
-    fp32 = _cached_or_made(cost, batch, "float32", lambda target: _export(cost, batch, target))
+def is_cached(cost: Profile, dtype: str) -> bool:
+    return all(path.exists() for path in _entry(cost, dtype))
+
+
+def discard(cost: Profile, dtype: str) -> None:
+    """Delete a cache entry (a file that failed to load); the next ``prepare`` makes it again."""
+    for path in _entry(cost, dtype):
+        path.unlink(missing_ok=True)
+
+
+def prepare(cost: Profile, dtype: str) -> Prepared:
+    """The ONNX file for this configuration and dtype: from the cache, else exported (and quantized).
+
+    A cached fp32 file that the quantizer cannot read is deleted and exported again, once.
+    """
+    fp32 = _cached_or_made(cost, "float32", lambda target: _export(cost, target))
     if dtype == "float32":
         result = fp32
     else:
-        result = _cached_or_made(cost, batch, dtype, lambda target: _quantize(fp32.path, target, batch, cost))
+        try:
+            result = _cached_or_made(cost, dtype, lambda target: _quantize(fp32.path, target, cost))
+        except Exception:
+            if not fp32.cached:
+                raise
+            discard(cost, "float32")
+            fp32 = _cached_or_made(cost, "float32", lambda target: _export(cost, target))
+            result = _cached_or_made(cost, dtype, lambda target: _quantize(fp32.path, target, cost))
         result = Prepared(result.path, result.file_bytes, fp32.file_bytes, fp32.export_s, result.quantize_s,
                           result.calibration_s, result.cached and fp32.cached)
     evict(keep={fp32.path, result.path})
     return result
 
 
-def _cached_or_made(cost: Profile, batch: int, dtype: str, make) -> Prepared:
+def _cached_or_made(cost: Profile, dtype: str, make) -> Prepared:
     """Read the entry's record if both files are there; else make it under a temporary name and move it in."""
-    key = cache_key(cost, batch, dtype)
-    path, record = cache_dir() / f"{key}.onnx", cache_dir() / f"{key}.json"
+    path, record = _entry(cost, dtype)
     if path.exists() and record.exists():
-        os.utime(path)  # recently used: evicted last
-        times = json.loads(record.read_text())
-        return Prepared(path, path.stat().st_size, path.stat().st_size, times["export_s"], times["quantize_s"],
-                        times["calibration_s"], True)
-    partial = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        try:
+            times = json.loads(record.read_text())
+            os.utime(path)  # recently used: evicted last
+            return Prepared(path, path.stat().st_size, path.stat().st_size, times["export_s"],
+                            times["quantize_s"], times["calibration_s"], True)
+        except (OSError, ValueError, KeyError, TypeError):  # a damaged record: make the entry again
+            pass
+    partial = path.with_name(f"{path.name}{TEMPORARY}{os.getpid()}")
     started = time.perf_counter()
     try:
         calibration_s = make(partial)
@@ -121,7 +148,7 @@ def _cached_or_made(cost: Profile, batch: int, dtype: str, make) -> Prepared:
         times = {"export_s": made_s if dtype == "float32" else 0.0,
                  "quantize_s": 0.0 if dtype == "float32" else made_s,
                  "calibration_s": calibration_s or 0.0, "dtype": dtype, "backbone": cost.backbone,
-                 "width": cost.width, "depth": cost.depth, "resolution": cost.resolution, "batch": batch}
+                 "width": cost.width, "depth": cost.depth, "resolution": cost.resolution}
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -130,17 +157,18 @@ def _cached_or_made(cost: Profile, batch: int, dtype: str, make) -> Prepared:
                     times["calibration_s"], False)
 
 
-def _export(cost: Profile, batch: int, target: Path) -> None:
+def _export(cost: Profile, target: Path) -> None:
     model = build_model(cost.backbone, cost.width, cost.depth, cost.num_classes, task=cost.task, head=cost.head)
-    images = torch.randn(input_shape(batch, cost.resolution))
+    images = torch.randn(input_shape(1, cost.resolution))
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of dynamo, which needs onnxscript (not installed).
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(model, (images,), str(target), dynamo=False, opset_version=OPSET,
-                          input_names=[INPUT], output_names=["logits"])
+                          input_names=[INPUT], output_names=["logits"],
+                          dynamic_axes={INPUT: {0: BATCH_AXIS}, "logits": {0: BATCH_AXIS}})
 
 
-def _quantize(source: Path, target: Path, batch: int, cost: Profile) -> float:
+def _quantize(source: Path, target: Path, cost: Profile) -> float:
     """Static QDQ quantization after ORT's recommended pre-processing; returns the calibration seconds."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -150,7 +178,7 @@ def _quantize(source: Path, target: Path, batch: int, cost: Profile) -> float:
 
         def __init__(self):
             generator = np.random.default_rng(0)
-            shape = input_shape(batch, cost.resolution)
+            shape = input_shape(1, cost.resolution)
             self.batches = iter([{INPUT: generator.standard_normal(shape, dtype=np.float32)}
                                  for _ in range(CALIBRATION_BATCHES)])
             self.first: float | None = None
@@ -165,7 +193,7 @@ def _quantize(source: Path, target: Path, batch: int, cost: Profile) -> float:
             return batch
 
     reader = RandomBatches()
-    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=f"{target.name}.work-") as work:
+    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=f"{target.name}{WORK}{os.getpid()}-") as work:
         processed = Path(work) / "processed.onnx"
         # ORT's recommended pre-processing (shape inference, graph optimisation); the quantizer warns without it
         quant_pre_process(str(source), str(processed))
@@ -184,7 +212,7 @@ def evict(keep: set[Path] = frozenset(), limit: int | None = None) -> list[Path]
     limit = cache_limit_bytes() if limit is None else limit
     folder = cache_dir()
     now = time.time()
-    for stale in [*folder.glob("*.tmp-*"), *folder.glob("*.work-*")]:
+    for stale in [*folder.glob(f"*{TEMPORARY}*"), *folder.glob(f"*{WORK}*")]:
         if now - stale.stat().st_mtime <= STALE_TEMP_S:
             continue
         if stale.is_dir():
@@ -206,9 +234,11 @@ def evict(keep: set[Path] = frozenset(), limit: int | None = None) -> list[Path]
     return removed
 
 
-def session(path: Path, device: str, threads: int) -> onnxruntime.InferenceSession:
-    """A session with ``threads`` intra-op threads, one inter-op thread and sequential execution."""
+def session(path: Path, device: str, threads: int, batch: int) -> onnxruntime.InferenceSession:
+    """A session with ``threads`` intra-op threads, one inter-op thread, sequential execution, and the
+    file's free batch axis fixed to ``batch`` (static shapes, as a static export would have)."""
     options = onnxruntime.SessionOptions()
+    options.add_free_dimension_override_by_name(BATCH_AXIS, batch)
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL

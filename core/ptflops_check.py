@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numb
     import pandas as pd
 
 from core.counting import profile
+from core.memory import JOB_MEMORY, MB, child_memory_limit_mb, rss_mb
+from core.scaling import ScalingError
 
 # Elementwise ops per output element, as ptflops' pytorch backend counts them.
 NONLINEARITY_OPS = {"relu": 2, "relu6": 1, "silu": 1, "hardswish": 0, "hardsigmoid": 0, "sigmoid": 0, "": 0}
@@ -86,24 +88,34 @@ def ptflops_count(backbone: str, width: float | None = None, depth: float | None
     Not thread-safe (see the module docstring): call it where nothing else runs a model.
     """
     import ptflops  # heavy and optional: imported on use
+    import torch
 
     from core.modules import build_model
     cost = profile(backbone, width, depth, resolution)
     model = build_model(backbone, cost.width, cost.depth)
-    ops, params = ptflops.get_model_complexity_info(
-        model, (3, cost.resolution, cost.resolution), as_strings=False, print_per_layer_stat=False,
-        backend="pytorch", ost=io.StringIO())
+    with torch.no_grad():  # counts are the same; without it autograd keeps every activation (GBs at large sizes)
+        ops, params = ptflops.get_model_complexity_info(
+            model, (3, cost.resolution, cost.resolution), as_strings=False, print_per_layer_stat=False,
+            backend="pytorch", ost=io.StringIO())
+    if ops is None:  # ptflops catches the forward pass's own error and returns None
+        raise RuntimeError("ptflops' forward pass failed (out of memory?)")
     return int(ops), int(params)
 
 
 def cross_check(backbone: str, width: float | None = None, depth: float | None = None,
-                resolution: int | None = None) -> dict:
+                resolution: int | None = None, memory_limit_mb: float | None = None) -> dict:
     """ptflops' real figure next to the engine's MACs and its itemised prediction, as plain JSON.
 
     Builds the module and runs ptflops: run it in the latency worker (the app) or alone (the CLI).
+    Refused up front, like a latency run, when this process's memory plus the estimate passes the limit.
     """
-    ops, params = ptflops_count(backbone, width, depth, resolution)
     cost = profile(backbone, width, depth, resolution)
+    limit_mb = child_memory_limit_mb() if memory_limit_mb is None else memory_limit_mb
+    needed = (rss_mb() or 0.0) * MB + JOB_MEMORY["ptflops"].bytes(cost, cost)
+    if needed > limit_mb * MB:
+        raise ScalingError(f"ptflops on this network needs about {needed / MB:,.0f} MB, above the {limit_mb:,.0f} MB "
+                           "limit: lower the resolution, the width or the depth")
+    ops, params = ptflops_count(backbone, width, depth, resolution)
     parts = predicted(backbone, cost.width, cost.depth, cost.resolution)
     return {"backbone": backbone, "width": cost.width, "depth": cost.depth, "resolution": cost.resolution,
             "ptflops_ops": ops, "ptflops_params": params, "engine_macs": cost.macs, "engine_params": cost.params,

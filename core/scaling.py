@@ -138,7 +138,8 @@ def check_config(arch: Architecture, width_mult: float, depth_mult: float, resol
     """Raise ``ScalingError`` with what to change if a configuration is out of range."""
     for label, value, (low, high) in (("width", width_mult, WIDTH_RANGE),
                                       ("depth", depth_mult, DEPTH_RANGE)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)
+                                           and low <= value <= high):
             raise ScalingError(f"{label} multiplier {value} is out of range: use {low} to {high}")
     if not isinstance(resolution, int) or isinstance(resolution, bool):
         raise ScalingError(f"resolution {resolution!r} must be a whole number of pixels")

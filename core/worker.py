@@ -4,11 +4,13 @@ A job is a latency measurement (with torch or onnxruntime: export and quantizati
 happen here too, inside the run's cap), or (``task="ptflops"``) a ptflops cross-check, which patches
 torch globally and so must never overlap another model run.
 
-The worker itself never imports torch. It hands each job to a warm child process and
-watches it: progress goes to the store, a run past its hard cap or cancelled by
-everyone waiting on it is stopped by killing the child (a forward pass cannot be
-interrupted from inside), and a fresh child takes the next job. A file lock keeps one
-worker per store; it exits after a while with nothing to do (web pages start it again).
+The worker itself never imports torch. It checks each job's settings (``core.job_settings``),
+hands the job to a warm child process and watches it: progress goes to the store; a run past its
+hard cap, over its memory limit, or cancelled by everyone waiting on it is stopped by killing the
+child (a forward pass cannot be interrupted from inside), and a fresh child takes the next job.
+Whatever a job does (raise, die, exhaust memory, fill the disk), it ends as a failed job with a
+message and the worker goes on. A file lock keeps one worker per store; it exits after a while
+with nothing to do (web pages, or deploy/start.sh, start it again).
 """
 from __future__ import annotations
 
@@ -16,35 +18,45 @@ import argparse
 import fcntl
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import time
+import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from core.jobs import LatencyQueue
+from core.job_settings import BadSettings, check_job, default_cap_s
+from core.jobs import LatencyQueue, StoreUnavailable
+from core.memory import (child_memory_limit_mb, limit_address_space, out_of_memory_message, peak_rss_mb,
+                         reset_peak_rss, rss_mb, trim_heap)
+from core.onnx_recipe import leftovers
 
 GRACE_S = 5.0  # past the run's own cap: the child checks the cap itself between passes
 CALIBRATION_CAPS = 2  # a family's first run calibrates this host first (with onnxruntime: exports and quantizes)
 POLL_S = 0.2
+PRUNE_EVERY_S = 600.0
+STORE_RETRY_S = 2.0
 
 
-def _child(pipe: Connection) -> None:
+def _child(pipe: Connection, limit_mb: float) -> None:
     """The warm measuring process: settings in, progress and one result or error out."""
     import torch
 
-    from core.latency import DEFAULT_CAP_S, RUNTIMES, available_devices, measure_latency, supported_dtypes
+    from core.latency import RUNTIMES, available_devices, measure_latency, supported_dtypes
     from core.scaling import ScalingError
 
+    limit_address_space(limit_mb)  # an allocation past the backstop fails inside the job, not the machine
     runtimes = {runtime: {device: supported_dtypes(device, runtime) for device in available_devices(runtime)}
                 for runtime in RUNTIMES}
     pipe.send(("ready", {"devices": runtimes["torch"], "runtimes": runtimes,
                          "torch_version": torch.__version__, "default_threads": torch.get_num_threads(),
-                         "cpu_count": os.cpu_count(), "cap_s": DEFAULT_CAP_S}))
+                         "cpu_count": os.cpu_count(), "cap_s": default_cap_s(),
+                         "memory_limit_mb": limit_mb, "pid": os.getpid()}))
     while True:
         try:
             settings = pipe.recv()
-        except EOFError:  # the worker is gone
+        except (EOFError, OSError):  # the worker is gone
             return
         last = [0.0]
 
@@ -53,18 +65,30 @@ def _child(pipe: Connection) -> None:
                 last[0] = time.monotonic()
                 pipe.send(("progress", done, total))
 
+        reset_peak_rss()
         try:
             if settings.get("task") == "ptflops":  # ptflops patches torch globally: here it runs alone
                 from core.ptflops_check import cross_check
 
-                config = {key: settings[key] for key in ("backbone", "width", "depth", "resolution")}
-                pipe.send(("result", cross_check(**config)))
+                config = {key: settings.get(key) for key in ("backbone", "width", "depth", "resolution")}  # no cap_s
+                result = cross_check(**config, memory_limit_mb=limit_mb)
             else:
-                pipe.send(("result", measure_latency(progress=progress, **settings).as_dict()))
+                result = measure_latency(progress=progress, memory_limit_mb=limit_mb, **settings).as_dict()
+            pipe.send(("result", {**result, "peak_rss_mb": round(peak_rss_mb(), 1)}))
         except ScalingError as error:
             pipe.send(("error", str(error)))
-        except (RuntimeError, MemoryError) as error:  # e.g. out of memory inside torch
-            pipe.send(("error", f"the run failed: {error}. Lower the batch, resolution or width."))
+        except MemoryError:
+            pipe.send(("error", out_of_memory_message(settings)))
+        except Exception as error:  # noqa: BLE001 - any failure of a job is that job's, never the worker's
+            text = (str(error).strip().splitlines() or [""])[0][:200]
+            if "alloc" in text.lower() or "out of memory" in text.lower():
+                pipe.send(("error", out_of_memory_message(settings)))
+            else:
+                traceback.print_exc()  # for the operator, in the worker's log
+                pipe.send(("error", f"the run failed ({type(error).__name__}: {text}): try runtime torch, or "
+                                    "a smaller configuration"))
+        finally:
+            trim_heap()
 
 
 class Worker:
@@ -73,69 +97,131 @@ class Worker:
     def __init__(self, queue: LatencyQueue, idle_exit_s: float):
         self.queue = queue
         self.idle_exit_s = idle_exit_s
+        self.limit_mb = child_memory_limit_mb()
         self.context = multiprocessing.get_context("spawn")
         self.child = self.pipe = None
         self.info: dict = {}
 
     def _start_child(self) -> None:
         self.pipe, child_end = self.context.Pipe()
-        self.child = self.context.Process(target=_child, args=(child_end,), daemon=True)
+        self.child = self.context.Process(target=_child, args=(child_end, self.limit_mb), daemon=True)
         self.child.start()
         child_end.close()
         kind, self.info = self.pipe.recv()
-        self.queue.beat(self.info)
+        self._store(self.queue.beat, self.info)
 
-    def _stop_child(self, job: int, error: str, status: str = "failed") -> None:
-        """Kill the child mid-run, record why, and start a fresh child for the next job."""
+    def _kill_child(self) -> None:
+        """Kill the child and remove the unfinished files it left in the ONNX cache."""
+        pid = self.child.pid
         self.child.kill()
         self.child.join(5)
-        self.queue.finish(job, error=error, status=status)
+        for path in leftovers(self.queue.path.parent / "onnx", pid):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         self._start_child()
 
+    def _store(self, call, *args, **kwargs):
+        """A store call that must not take the worker down: a fault is logged and retried later."""
+        try:
+            return call(*args, **kwargs)
+        except StoreUnavailable as error:
+            print(f"worker: {error}", file=sys.stderr, flush=True)
+            return None
+
+    def _finish(self, job: int, **outcome) -> None:
+        """Record a job's end; a store that cannot take it now is retried for a while."""
+        for _ in range(10):
+            if self._store(self.queue.finish, job, **outcome) is not None or self._written(job):
+                return
+            time.sleep(STORE_RETRY_S)
+
+    def _written(self, job: int) -> bool:
+        return self._store(self.queue.status_of, job) not in (None, "running", "cancelling")
+
     def serve(self) -> None:
-        self.queue.recover()
+        self._store(self.queue.recover)
         self._start_child()
-        idle_since = time.monotonic()
+        idle_since = pruned = time.monotonic()
+        self._store(self.queue.prune)
         while time.monotonic() - idle_since < self.idle_exit_s:
-            claimed = self.queue.claim()
+            if time.monotonic() - pruned > PRUNE_EVERY_S:
+                self._store(self.queue.prune)
+                pruned = time.monotonic()
+            try:
+                claimed = self.queue.claim()
+            except StoreUnavailable as error:
+                print(f"worker: {error}", file=sys.stderr, flush=True)
+                time.sleep(STORE_RETRY_S)
+                continue
             if claimed is None:
-                self.queue.beat()
+                self._store(self.queue.beat)
                 time.sleep(POLL_S)
                 continue
-            self._run(*claimed)
+            job, settings = claimed
+            try:
+                settings = check_job(settings)
+            except BadSettings as error:
+                self._finish(job, error=f"not run: {error}")
+                continue
+            try:
+                self._run(job, settings)
+            except Exception as error:  # noqa: BLE001 - the worker outlives anything a job does
+                traceback.print_exc()
+                self._kill_child()
+                self._finish(job, error=f"the worker could not run this ({type(error).__name__}): try again")
             idle_since = time.monotonic()
 
     def _run(self, job: int, settings: dict) -> None:
-        cap_s = settings.get("cap_s") or self.info.get("cap_s", 30.0)
+        cap_s = settings["cap_s"]
         started, calibrating = time.monotonic(), True
         self.pipe.send(settings)
         while True:
-            self.queue.beat()
-            if self.pipe.poll(POLL_S):
-                message = self.pipe.recv()
-                if message[0] == "progress":
-                    if message[1] == 0:  # calibration is over: the run's own clock starts
-                        started, calibrating = time.monotonic(), False
-                    self.queue.progress(job, message[1], message[2])
-                    continue
+            self._store(self.queue.beat)
+            try:
+                ready = self.pipe.poll(POLL_S)
+                message = self.pipe.recv() if ready else None
+            except (EOFError, OSError):  # the child closed the pipe: it died
+                message = None
+            if message is not None and message[0] == "progress":
+                if message[1] == 0:  # calibration is over: the run's own clock starts
+                    started, calibrating = time.monotonic(), False
+                self._store(self.queue.progress, job, message[1], message[2])
+                continue
+            if message is not None:
                 kind, payload = message
-                self.queue.finish(job, result=payload if kind == "result" else None,
-                                  error=payload if kind == "error" else None)
+                self._finish(job, result=payload if kind == "result" else None,
+                             error=payload if kind == "error" else None)
                 return
-            if self.queue.status_of(job) == "cancelling":
-                self._stop_child(job, "cancelled", "cancelled")
+            if self._store(self.queue.status_of, job) == "cancelling":
+                self._kill_child()
+                self._finish(job, error="cancelled", status="cancelled")
+                return
+            used_mb = rss_mb(self.child.pid)
+            if used_mb is not None and used_mb > self.limit_mb:
+                self._kill_child()
+                self._finish(job, error=out_of_memory_message(settings, used_mb, self.limit_mb))
+                return
+            if not self.child.is_alive():
+                self._finish(job, error=self._death(settings))
+                self._kill_child()
                 return
             allowed = (CALIBRATION_CAPS if calibrating else 1) * cap_s
-            if time.monotonic() - started > allowed + GRACE_S or not self.child.is_alive():
-                elapsed = time.monotonic() - started
-                if not self.child.is_alive():
-                    reason = "the measuring process died (out of memory?)"
-                elif calibrating:
-                    reason = f"stopped after {elapsed:.0f} s calibrating this host for the family, past {allowed:g} s"
-                else:
-                    reason = f"stopped after {elapsed:.0f} s, past the {cap_s:g} s cap"
-                self._stop_child(job, f"{reason}: lower the resolution, the width, the depth or the batch")
+            elapsed = time.monotonic() - started
+            if elapsed > allowed + GRACE_S:
+                reason = (f"stopped after {elapsed:.0f} s calibrating this host for the family, past {allowed:g} s"
+                          if calibrating else f"stopped after {elapsed:.0f} s, past the {cap_s:g} s cap")
+                self._kill_child()
+                self._finish(job, error=f"{reason}: lower the resolution, the width, the depth or the batch")
                 return
+
+    def _death(self, settings: dict) -> str:
+        """Why the child died, for the failed job's message."""
+        self.child.join(1)
+        code = self.child.exitcode
+        if code == -signal.SIGKILL:
+            return out_of_memory_message(settings, killed=True)
+        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        return (f"the measuring process died ({how}) during this run: lower the batch or the resolution, or try "
+                "the other runtime")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,15 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     queue = LatencyQueue(Path(args.db) if args.db else None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit cleanly: the measuring child goes too
-    with open(queue.path.with_suffix(".worker.lock"), "w") as lock:
+    queue.path.parent.mkdir(parents=True, exist_ok=True)
+    with open(queue.lock_path, "w") as lock:  # named from the store's real path: one worker per store
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0  # another worker serves this store
+        worker = Worker(queue, args.idle_exit)
         try:
-            Worker(queue, args.idle_exit).serve()
+            worker.serve()
         finally:
-            queue.retire()
+            worker._store(queue.retire)
     return 0
 
 

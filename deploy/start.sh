@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The hosted recipe: N `streamlit run app.py` processes on loopback behind nginx with session affinity,
-# plus (optionally) the latency worker. Runs in the foreground; Ctrl-C / SIGTERM stops everything, and
-# if any process exits, the rest are stopped and the script exits non-zero (let the supervisor restart).
+# plus (optionally) the latency worker. Runs in the foreground; Ctrl-C / SIGTERM stops everything.
 #
 #   bash deploy/start.sh                          # one Streamlit process per core, nginx on :8501
+#
+# It heals what it can: a replica that exits is started again (its students reconnect, the others never
+# notice); deploy/health.py checks every replica every 2 s, takes one that stops answering (hung) out of
+# nginx's rotation until it answers again, and kills it after CSL_HUNG_RESTART_S so that it restarts. The
+# supervised worker is restarted the same way, and the app processes never start a worker of their own.
+# It exits non-zero (for the container's restart policy) only when nginx dies or a replica keeps dying
+# at start-up (CSL_CRASH_LOOP exits within 10 s in a row).
 #
 # Environment (all optional):
 #   CSL_PROCESSES    number of Streamlit processes (default: cores, `nproc` capped by a cgroup CPU quota)
@@ -13,6 +19,9 @@
 #   CSL_RUN_DIR      directory for the rendered nginx.conf, pid files, logs (default: a new temp dir)
 #   CSL_NGINX_WORKERS  nginx worker processes (default 1: plenty for a class)
 #   CSL_START_TIMEOUT  seconds to wait for every process to answer /_stcore/health (default 120)
+#   CSL_HEALTH_INTERVAL  seconds between health checks of each replica (default 2)
+#   CSL_HUNG_RESTART_S   seconds a replica may stay unhealthy before it is killed and restarted (default 30)
+#   CSL_CRASH_LOOP   quick exits in a row after which a replica is given up and start.sh exits (default 5)
 #   CSL_WORKER_CMD   the latency worker's command line (see the hook below); not started when unset
 #   STREAMLIT_SERVER_COOKIE_SECRET  shared by all processes (default: a fresh random secret)
 #   PYTHON, NGINX    interpreters/binaries to use (default python3, nginx)
@@ -50,6 +59,9 @@ PROCESSES="${CSL_PROCESSES:-$(cores)}"
 LISTEN="${CSL_LISTEN:-8501}"
 NGINX_WORKERS="${CSL_NGINX_WORKERS:-1}"
 START_TIMEOUT="${CSL_START_TIMEOUT:-120}"
+HEALTH_INTERVAL="${CSL_HEALTH_INTERVAL:-2}"
+HUNG_RESTART_S="${CSL_HUNG_RESTART_S:-30}"
+CRASH_LOOP="${CSL_CRASH_LOOP:-5}"
 case "$PROCESSES" in
   '' | *[!0-9]* | 0) echo "start.sh: CSL_PROCESSES must be a whole number >= 1, not '$PROCESSES'" >&2; exit 2 ;;
 esac
@@ -93,13 +105,20 @@ stopping=0
 stop_all() {
   [ "$stopping" = 1 ] && return
   stopping=1
-  local pid deadline
+  local pid deadline file
+  # A stopped (SIGSTOP) replica would never act on its supervisor's TERM: continue it first.
+  for file in "$RUN_DIR"/streamlit-*.pid "$RUN_DIR"/worker.pid; do
+    [ -f "$file" ] && kill -CONT "$(<"$file")" 2>/dev/null
+  done
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   deadline=$((SECONDS + 15))
   for pid in "${PIDS[@]}"; do
     while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+  done
+  for file in "$RUN_DIR"/streamlit-*.pid "$RUN_DIR"/worker.pid; do  # anything a supervisor left behind
+    [ -f "$file" ] && kill -KILL "$(<"$file")" 2>/dev/null
   done
   rm -f "$RUN_DIR"/*.pid
   echo "start.sh: stopped" >&2
@@ -108,10 +127,32 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap 'stop_all' EXIT
 
-started() {  # name pid: remember a child, write its pid file (nginx writes its own nginx.pid)
+started() {  # name pid: remember a child (a supervisor loop, nginx or the health monitor)
   NAMES+=("$1")
   PIDS+=("$2")
-  [ "$1" = nginx ] || echo "$2" >"$RUN_DIR/$1.pid"
+}
+
+# supervise NAME COMMAND...: run COMMAND, writing its pid to RUN_DIR/NAME.pid, and start it again whenever
+# it exits; give up (exit 1) after CRASH_LOOP exits in a row that each came within 10 s of their start.
+supervise() {
+  local name="$1" child="" quick=0 began status
+  shift
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while :; do
+    began=$SECONDS
+    "$@" &
+    child=$!
+    echo "$child" >"$RUN_DIR/$name.pid"
+    wait "$child"
+    status=$?
+    if [ $((SECONDS - began)) -lt 10 ]; then quick=$((quick + 1)); else quick=0; fi
+    if [ "$quick" -ge "$CRASH_LOOP" ]; then
+      echo "start.sh: $name exited $quick times in a row within 10 s of starting (status $status); giving up" >&2
+      exit 1
+    fi
+    echo "start.sh: $name exited (status $status); starting it again" >&2
+    sleep 1
+  done
 }
 
 # --- Optional hook: the latency worker ---------------------------------------------------------
@@ -119,27 +160,19 @@ started() {  # name pid: remember a child, write its pid file (nginx writes its 
 # the repository root with this environment (CSL_RUN_DIR, CSL_DATA_DIR if set), before the app
 # processes. One worker per host (per pod) serves all N app processes through their shared result
 # store, so every app process must see the same store (same CSL_DATA_DIR). A worker that exits (for
-# instance after an idle timeout) is started again 2 s later; it is stopped with everything else.
-# Unset: no worker is started here (the app may start one on demand itself).
+# instance after an idle timeout) is started again a second later; it is stopped with everything else.
+# The app processes then never start a worker themselves (CSL_WORKER_SUPERVISED=1).
+# Unset: no worker is started here (the app starts one on demand itself).
 if [ -n "${CSL_WORKER_CMD:-}" ]; then
-  (
-    child=""
-    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
-    while :; do
-      bash -c "exec $CSL_WORKER_CMD" &
-      child=$!
-      wait "$child"
-      echo "start.sh: worker exited (status $?); starting it again" >&2
-      sleep 2
-    done
-  ) >>"$RUN_DIR/worker.log" 2>&1 &
-  started worker $!
-  echo "start.sh: worker: $CSL_WORKER_CMD (supervisor pid $!, log $RUN_DIR/worker.log)" >&2
+  export CSL_WORKER_SUPERVISED=1  # the app processes never start a worker of their own
+  supervise worker bash -c "exec $CSL_WORKER_CMD" >>"$RUN_DIR/worker.log" 2>&1 &
+  started worker-supervisor $!
+  echo "start.sh: worker: $CSL_WORKER_CMD (supervised, log $RUN_DIR/worker.log)" >&2
 fi
 
-# --- The Streamlit processes, loopback only -------------------------------------------------------
+# --- The Streamlit processes, loopback only, each restarted when it exits ------------------------
 for port in "${PORTS[@]}"; do
-  "$PYTHON" -m streamlit run app.py \
+  supervise "streamlit-$port" "$PYTHON" -m streamlit run app.py \
     --server.headless true --server.address 127.0.0.1 --server.port "$port" \
     --server.fileWatcherType none --server.runOnSave false \
     --browser.gatherUsageStats false \
@@ -148,13 +181,9 @@ for port in "${PORTS[@]}"; do
 done
 
 # --- nginx config: the template with this run's upstreams ----------------------------------------
-UPSTREAMS=""
-for port in "${PORTS[@]}"; do
-  UPSTREAMS+="        server 127.0.0.1:$port max_fails=3 fail_timeout=10s;"$'\n'
-done
-UPSTREAMS="${UPSTREAMS%$'\n'}"
+PORT_LIST="$(IFS=,; echo "${PORTS[*]}")"
+"$PYTHON" "$ROOT/deploy/health.py" "$RUN_DIR" "$PORT_LIST" --render
 conf="$(<"$ROOT/deploy/nginx.conf.template")"
-conf="${conf//@UPSTREAMS@/$UPSTREAMS}"
 conf="${conf//@LISTEN@/$LISTEN}"
 conf="${conf//@RUN_DIR@/$RUN_DIR}"
 conf="${conf//@WORKERS@/$NGINX_WORKERS}"
@@ -208,9 +237,13 @@ until health "http://$probe_host:$probe_port/_stcore/health"; do
   fi
   sleep 0.2
 done
+"$PYTHON" "$ROOT/deploy/health.py" "$RUN_DIR" "$PORT_LIST" --interval "$HEALTH_INTERVAL" \
+  --restart-after "$HUNG_RESTART_S" 2>>"$RUN_DIR/health.log" &
+started health $!
 echo "start.sh: ready: http://$LISTEN -> ${#PORTS[@]} Streamlit processes on 127.0.0.1:${PORTS[*]} (run dir $RUN_DIR)" >&2
 
-# Foreground until something exits: then stop the rest and report it (non-zero: restart me).
+# Foreground until nginx, the health monitor or a supervisor that gave up exits: then stop the rest and
+# report it (non-zero: let the container's restart policy start the recipe again).
 wait -n
 status=$?
 for j in "${!PIDS[@]}"; do

@@ -34,16 +34,18 @@ def test_compound_phi(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["profile", "vgg"], "unknown backbone 'vgg'"),
-    (["profile", "mobilenet_v2", "--width", "wide"], "invalid float value: 'wide'"),
+    (["profile", "mobilenet_v2", "--width", "wide"], "'wide' is not a number"),
     (["profile", "mobilenet_v2", "--depth", "7"], "use 0.1 to 4.0"),
     (["profile", "resnet50", "--resolution", "16"], "use at least 32 px"),
     (["sweep", "mobilenet_v2", "--resolution", "a:b:c"], "is not a number"),
     (["sweep", "mobilenet_v2", "--width", "0.1:3:0.0001", "--depth", "0.1:4:0.01"],
      "the sweep has 11,339,391 configurations (width 29,001, depth 391, resolution 1 values), above the limit of "
      "1,000,000: narrow a range or take a larger step"),
+    (["latency", "efficientnet_b7", "--width", "3", "--depth", "4", "--resolution", "1024", "--memory-limit-mb",
+      "8192"], "s cap: lower the resolution"),
     (["latency", "efficientnet_b7", "--width", "3", "--depth", "4", "--resolution", "1024"],
-     "s cap: lower the resolution"),
-    (["latency", "mobilenet_v2", "--threads", "0"], "must be at least 1"),
+     "MB limit: lower the batch, resolution or width"),
+    (["latency", "mobilenet_v2", "--threads", "0"], "0 is out of range: use 1 to"),
     (["latency", "mobilenet_v2", "--device", "tpu"], "device 'tpu' is not available"),
     (["latency", "mobilenet_v2", "--runtime", "tvm"], "invalid choice: 'tvm' (choose from"),
     (["latency", "mobilenet_v2", "--dtype", "int4"], "invalid choice: 'int4' (choose from"),

@@ -62,7 +62,9 @@ def test_the_cache_drops_least_recently_used_files_past_its_limit(tmp_path, monk
 
 def test_onnxruntime_refuses_what_would_not_fit_the_cap_naming_the_export():
     with pytest.raises(LatencyError, match=r"\(exporting, quantizing and timing\) would take .* lower the resolution"):
-        measure_latency("mobilenet_v2", 3.0, 4.0, 1024, runtime="onnxruntime", dtype="int8", threads=1)
+        # (a memory limit it fits: at the default 2 GB the memory guard refuses it first)
+        measure_latency("mobilenet_v2", 3.0, 4.0, 1024, runtime="onnxruntime", dtype="int8", threads=1,
+                        memory_limit_mb=65536)
 
 
 @pytest.mark.parametrize("kwargs,message", [

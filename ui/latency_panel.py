@@ -6,17 +6,20 @@ to everyone who asks for the same settings, also after a restart.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import streamlit as st
 
 from core.counting import Profile
-from core.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull
+from core.scaling import ScalingError
+from core.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull, StoreUnavailable
 from core.units import duration_ms, duration_range_ms, size_bytes
 from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile, latency_queue
 from ui.labels import variant_label
+from ui.safe_text import quoted
 from ui.sidebar import latency_controls
 from ui.state import ExplorerState
 
@@ -28,8 +31,22 @@ WARMUP, REPEATS, PRESET_REPEATS = 3, 20, 10
 
 
 def session_id() -> str:
-    """An id for this browser session: whose queued runs are whose."""
-    return st.session_state.setdefault("session_id", uuid.uuid4().hex)
+    """An id for this browser: whose queued runs are whose, so the per-session cap survives a reload.
+
+    Derived from a cookie the browser keeps across reloads (nginx's affinity cookie, else Streamlit's
+    XSRF cookie), hashed; a fresh id per session where neither exists (tests, cookies refused).
+    """
+    if "session_id" not in st.session_state:
+        cookies = st.context.cookies
+        kept = cookies.get("csl_sticky") or cookies.get("_streamlit_xsrf")
+        st.session_state["session_id"] = (hashlib.sha256(f"csl:{kept}".encode()).hexdigest()[:32] if kept
+                                          else uuid.uuid4().hex)
+    return st.session_state["session_id"]
+
+
+def unavailable(error: StoreUnavailable, what: str = "Latency results") -> str:
+    """The one line a page shows where stored results would be, when the result store fails."""
+    return f"{what} are unavailable: {quoted(error, 160)}. The engine's numbers are unaffected."
 
 
 def _device_settings(state: ExplorerState, runtime: str | None = None, dtype: str | None = None) -> dict:
@@ -77,25 +94,44 @@ def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
 def latency_for(cost: Profile) -> float | None:
     """The stored median for this configuration at the panel's last settings, if one was measured."""
     device = st.session_state.get("latency_last_settings")
-    job = latency_queue().find(_settings(cost, device)) if device else None
+    try:
+        job = latency_queue().find(_settings(cost, device)) if device else None
+    except StoreUnavailable:
+        return None  # a pin without a stored latency; the page that measures says why
     return None if job is None or job.result is None else round(job.result["median_ms"], 3)
 
 
 def stored_job(cost: Profile, state: ExplorerState) -> JobState | None:
-    """This variant's measurement at the Explorer's settings: stored, queued or running (queues nothing)."""
+    """This variant's measurement at the Explorer's settings: stored, queued or running (queues nothing).
+
+    Raises ``StoreUnavailable`` when the result store fails: callers show ``unavailable`` in its place.
+    """
     return latency_queue().find(_settings(cost, _device_settings(state)))
 
 
 def measure_variant(cost: Profile, state: ExplorerState) -> str | None:
     """Queue this variant at the Explorer's settings; why not, where it cannot be timed here."""
-    blocked = _unmeasurable(state, _runtimes(latency_queue().worker_info() or {}))
+    try:
+        blocked = _unmeasurable(state, _runtimes(latency_queue().worker_info() or {}))
+    except StoreUnavailable as error:
+        return unavailable(error)
     if blocked is None:
         _submit([_settings(cost, _device_settings(state))])
     return blocked
 
 
 def latency_panel(cost: Profile, state: ExplorerState) -> None:
-    """Queue measurements and watch them; the sliders never wait for a forward pass."""
+    """Queue measurements and watch them; the sliders never wait for a forward pass.
+
+    A failing result store leaves one line in the panel's place, and the rest of the page as it was.
+    """
+    try:
+        _latency_panel(cost, state)
+    except StoreUnavailable as error:
+        st.warning(unavailable(error), icon=":material/database:")
+
+
+def _latency_panel(cost: Profile, state: ExplorerState) -> None:
     queue = latency_queue()
     info = queue.worker_info() or {}
     cap = info.get("cap_s", 30)
@@ -137,6 +173,8 @@ def _submit(requests: list[dict]) -> None:
     except QueueFull as error:
         st.warning(f"Not queued: {error} (at most {MAX_ACTIVE_PER_SESSION} per session).",
                    icon=":material/hourglass_top:")
+    except ScalingError as error:  # settings no run may use (core.job_settings)
+        st.warning(f"Not queued: {quoted(error, 160)}", icon=":material/block:")
     queue.ensure_worker()
 
 
@@ -156,7 +194,15 @@ def _results(watched: list, others: list, unit: str, was_active: bool) -> None:
     """The variant's queue position, progress or result, and latency against MACs for what is measured.
 
     The chart adds results already stored for the same configurations under the other runtimes and dtypes.
+    A fragment that polls on its own: a store fault while it polls is its one line too.
     """
+    try:
+        _results_now(watched, others, unit, was_active)
+    except StoreUnavailable as error:
+        st.warning(unavailable(error), icon=":material/database:")
+
+
+def _results_now(watched: list, others: list, unit: str, was_active: bool) -> None:
     import pandas as pd
     states = _states(watched)
     if any(state is not None and state.active for state in states):
@@ -186,15 +232,18 @@ def _variant_status(label: str, state: JobState | None) -> None:
     elif state.status == "failed":
         st.error(f"Not measured: {state.error}", icon=":material/warning:")
     elif state.active:
+        retry = "Second attempt (the worker restarted during the first). " if state.attempts > 1 else ""
         if state.status == "queued":
             text = (f"Queued: {state.position} run(s) ahead of this one, waiting "
                     f"{state.elapsed_s:.0f} s" if state.position else f"Queued: next, waiting {state.elapsed_s:.0f} s")
-            st.progress(0.0, text=text)
+            st.progress(0.0, text=retry + text)
         else:
             text = (f"Measuring {label}: {state.done}/{state.total} forward passes, {state.elapsed_s:.0f} s"
                     if state.total else f"Measuring {label}: building the model, {state.elapsed_s:.0f} s")
-            st.progress(state.done / state.total if state.total else 0.0, text=text)
-        if st.button("Cancel", key="latency_cancel", icon=":material/cancel:"):
+            st.progress(state.done / state.total if state.total else 0.0, text=retry + text)
+        if not latency_queue().is_waiting(state.id, session_id()):
+            st.caption("Someone else asked for the same run: its result shows here too when it is done.")
+        elif st.button("Cancel", key="latency_cancel", icon=":material/cancel:"):
             latency_queue().cancel(state.id, session_id())
             st.rerun()
     else:

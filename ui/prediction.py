@@ -9,13 +9,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.counting import Profile
+from core.jobs import StoreUnavailable
 from core.latency_model import LatencyPrediction, NotCalibrated, predict_from_profile
 from core.roofline import published_devices, target_device_title
 from core.scaling import ScalingError
 from core.units import duration_ms, ratio
 from ui import charts
 from ui.engine import cached_profile
-from ui.latency_panel import measure_variant, stored_job
+from ui.latency_panel import measure_variant, stored_job, unavailable
 from ui.state import TARGETS, ExplorerState
 
 SWEEP_STEP, SWEEP_POINTS = 0.025, 10  # the staircase chart: this many steps either side of the width
@@ -48,7 +49,11 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
     predicted.metric("Latency (predicted)", duration_ms(prediction.total_ms),
                      help=f"Predicted, not measured: {prediction.basis}. Batch {cost.batch}, {cost.dtype}, "
                           f"{prediction.threads} thread(s); press Measure to check it.")
-    job = stored_job(cost, state)
+    try:
+        job = stored_job(cost, state)
+    except StoreUnavailable as error:
+        measured.caption(unavailable(error))
+        return
     active = job is not None and job.active
     with measured:
         st.fragment(run_every=1.0 if active else None)(_measured)(cost, state, prediction.total_ms, active)
@@ -56,7 +61,11 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
 
 def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_active: bool) -> None:
     """The stored measurement beside the prediction; polls while one is queued or running."""
-    job = stored_job(cost, state)
+    try:
+        job = stored_job(cost, state)
+    except StoreUnavailable as error:
+        st.caption(unavailable(error))
+        return
     if job is not None and job.result is not None:
         value = job.result["median_ms"]
         st.metric("Latency (measured)", duration_ms(value), delta=f"predicted {ratio(predicted_ms, value)}",
@@ -151,7 +160,10 @@ def _staircase(cost: Profile, state: ExplorerState) -> None:
             variant = cached_profile(cost.backbone, width, cost.depth, cost.resolution, cost.batch, cost.dtype)
         except ScalingError:
             continue
-        job = stored_job(variant, replace(state, width=width))
+        try:
+            job = stored_job(variant, replace(state, width=width))
+        except StoreUnavailable:
+            job = None  # the prediction row says why there are no measurements
         rows.append({"width": width, "predicted_ms": _predict(variant, state).total_ms,
                      "measured_ms": job.result["median_ms"] if job is not None and job.result else None})
     st.plotly_chart(charts.width_sweep_figure(pd.DataFrame(rows), cost.width), key="staircase_chart")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.counting import Profile
-from core.jobs import QueueFull
+from core.jobs import QueueFull, StoreUnavailable
 from ui.engine import latency_queue
-from ui.latency_panel import session_id
+from ui.latency_panel import session_id, unavailable
 
 
 def _settings(cost: Profile) -> dict:
@@ -20,6 +20,13 @@ def _settings(cost: Profile) -> dict:
 
 def ptflops_panel(cost: Profile) -> None:
     """A button that queues ptflops for this variant, then its figure and the itemised difference."""
+    try:
+        _ptflops_panel(cost)
+    except StoreUnavailable as error:
+        st.warning(unavailable(error, "ptflops results"), icon=":material/database:")
+
+
+def _ptflops_panel(cost: Profile) -> None:
     queue = latency_queue()
     settings = _settings(cost)
     if st.button("Run ptflops on this variant", key="ptflops_run", icon=":material/calculate:"):
@@ -33,6 +40,14 @@ def ptflops_panel(cost: Profile) -> None:
 
 
 def _ptflops_result(settings: dict) -> None:
+    """The fragment that polls the job; a store fault while it polls is one line."""
+    try:
+        _ptflops_result_now(settings)
+    except StoreUnavailable as error:
+        st.warning(unavailable(error, "ptflops results"), icon=":material/database:")
+
+
+def _ptflops_result_now(settings: dict) -> None:
     import pandas as pd
     state = latency_queue().find(settings)
     if state is None:
