@@ -107,8 +107,7 @@ def _cache_path(key: dict) -> Path:
     text = json.dumps(key, sort_keys=True)
     memo = (os.environ.get("CSL_DATA_DIR", ""), text)
     if memo not in _PATHS:
-        folder = data_dir() / "latency_model"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = data_dir(create=False) / "latency_model"  # made when a calibration is written, not read
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         _PATHS[memo] = folder / f"{key['runtime']}-{key['dtype']}-t{key['threads']}-{digest}.json"
     return _PATHS[memo]
@@ -153,11 +152,16 @@ def load_calibration(runtime: str = "torch", dtype: str = "float32", threads: in
     cached = _LOADED.get(str(path))
     if cached is not None:
         return cached
-    if not path.exists():
+    if not path.is_file():
         command = f"python -m core calibrate --runtime {runtime} --dtype {dtype} --threads {threads}"
         raise NotCalibrated(f"not calibrated yet for {runtime}, {dtype}, {threads} thread(s) on this host: run "
                             f"'{command}' (a few minutes)", command)
-    calibration = Calibration(**json.loads(path.read_text()))
+    try:
+        calibration = Calibration(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as error:  # damaged or from an older layout: calibrate again
+        command = f"python -m core calibrate --runtime {runtime} --dtype {dtype} --threads {threads} --force"
+        raise NotCalibrated(f"the calibration file cannot be read ({type(error).__name__}): run '{command}'",
+                            command) from None
     _LOADED[str(path)] = calibration
     return calibration
 
@@ -365,6 +369,7 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     calibration = Calibration(key=key, coefficients=dict(zip(FEATURES, coefficients)), peak_flops=peak_flops,
                               bandwidth=bandwidth, samples=samples, seconds=time.perf_counter() - started,
                               created=time.time(), family_factors=family_factors(samples))
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(calibration), indent=1))
     _LOADED[str(path)] = calibration
     return calibration

@@ -119,4 +119,4 @@ def cross_check(backbone: str, width: float | None = None, depth: float | None =
     parts = predicted(backbone, cost.width, cost.depth, cost.resolution)
     return {"backbone": backbone, "width": cost.width, "depth": cost.depth, "resolution": cost.resolution,
             "ptflops_ops": ops, "ptflops_params": params, "engine_macs": cost.macs, "engine_params": cost.params,
-            "breakdown": parts.items(), "explained": parts.total == ops}
+            "breakdown": parts.items(), "explained": parts.total == ops, "estimated_memory_mb": needed / MB}

@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from core.job_settings import BadSettings, check_job, default_cap_s
-from core.jobs import LatencyQueue, StoreUnavailable
+from core.jobs import LatencyQueue, StoreUnavailable, data_dir
 from core.memory import (child_memory_limit_mb, limit_address_space, out_of_memory_message, peak_rss_mb,
                          reset_peak_rss, rss_mb, trim_heap)
 from core.onnx_recipe import leftovers
@@ -115,7 +115,7 @@ class Worker:
         pid = self.child.pid
         self.child.kill()
         self.child.join(5)
-        for path in leftovers(self.queue.path.parent / "onnx", pid):
+        for path in leftovers(data_dir(create=False) / "onnx", pid):  # where core.onnx_runtime caches
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         self._start_child()
 

@@ -3,8 +3,10 @@ loopback behind Debian's nginx, driven through the proxy by a real browser (Play
 
 Two browser contexts hold sticky cookies that hash to different processes; each one loads the
 Explorer through nginx, sees a metric, moves a slider and sees the metric change (over the websocket),
-and nginx's access log shows each context's websocket on the process that served its page. Without
-nginx or a browser it skips with the reason, except under CI=true, where it must run.
+and nginx's access log shows each context's websocket on the process that served its page. Then the
+recipe heals: a replica killed with SIGKILL is restarted while the other serves on, and a stopped (hung)
+one is taken out of rotation, then restarted. Without nginx or a browser it skips with the reason,
+except under CI=true, where it must run.
 """
 import os
 import re
@@ -24,6 +26,7 @@ from tests.conftest import ROOT
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 START = ROOT / "deploy" / "start.sh"
+HUNG_RESTART_S = 15
 
 
 def _get(url: str, cookie: str | None = None, **headers):
@@ -43,7 +46,8 @@ def proxy(tmp_path_factory):
         ports[1] = free_port()
     listen = free_port()
     env = {**os.environ, "CSL_PORTS": ",".join(map(str, ports)), "CSL_LISTEN": f"127.0.0.1:{listen}",
-           "CSL_RUN_DIR": str(run_dir), "CSL_START_TIMEOUT": "90", "NGINX": NGINX}
+           "CSL_RUN_DIR": str(run_dir), "CSL_START_TIMEOUT": "90", "NGINX": NGINX, "CSL_HEALTH_INTERVAL": "1",
+           "CSL_HUNG_RESTART_S": str(HUNG_RESTART_S)}
     env.pop("CSL_WORKER_CMD", None)
     output = open(run_dir / "start.out", "w")
     script = subprocess.Popen(["bash", str(START)], cwd=ROOT, env=env, stdout=output,
@@ -171,19 +175,96 @@ def test_two_browsers_reach_both_processes_through_the_proxy(proxy):
         assert streams.get(key) == {upstream}, (key, upstream, streams)
 
 
-def test_a_dead_app_process_stops_the_whole_recipe(proxy):
-    """If one process dies, start.sh stops the rest and exits non-zero (the supervisor restarts it)."""
-    run_dir, script = proxy["run_dir"], proxy["script"]
-    pids = {path.name: int(path.read_text()) for path in run_dir.glob("*.pid")}
-    victim = pids.pop(f"streamlit-{proxy['ports'][0]}.pid")
-    os.kill(victim, signal.SIGKILL)
-    assert script.wait(30) != 0
-    output = (run_dir / "start.out").read_text()
-    assert f"streamlit-{proxy['ports'][0]} exited" in output and "start.sh: stopped" in output
-    time.sleep(0.5)
-    assert not [name for name, pid in pids.items() if Path(f"/proc/{pid}").exists()], pids
-    with pytest.raises(OSError):
-        urllib.request.urlopen(proxy["url"] + "/_stcore/health", timeout=2)
+def _pid(proxy, port: int) -> int:
+    return int((proxy["run_dir"] / f"streamlit-{port}.pid").read_text())
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return _get(f"http://127.0.0.1:{port}/_stcore/health")[0] == 200
+    except OSError:
+        return False
+
+
+def _open(browser, proxy, key: str | None):
+    """A new browser session through nginx (with a sticky cookie, if given) showing its first metric."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    if key:
+        context.add_cookies([{"name": "csl_sticky", "value": key, "url": proxy["url"]}])
+    page = context.new_page()
+    response = page.goto(proxy["url"], timeout=30_000)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+    return context, page, response.headers["x-upstream"]
+
+
+def _move_width(page) -> None:
+    before = _metric(page, "MACs")
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    slider.press("ArrowRight")
+    page.wait_for_function(
+        "before => [...document.querySelectorAll('[data-testid=\"stMetric\"]')].some(metric => "
+        "metric.innerText.includes('MACs') && !metric.innerText.includes(before))", arg=before, timeout=20_000)
+
+
+def test_a_killed_replica_restarts_while_the_other_keeps_serving(proxy):
+    """kill -9 one replica: a session on the other keeps working, a new session (even one whose cookie hashes
+    to the dead replica) loads within 10 s, and start.sh has the killed replica back within 30 s."""
+    keys = _keys_for_each_upstream(proxy)
+    victim_port, survivor_port = proxy["ports"]
+    victim_key, survivor_key = keys[f"127.0.0.1:{victim_port}"], keys[f"127.0.0.1:{survivor_port}"]
+    with chromium() as browser:
+        context, page, upstream = _open(browser, proxy, survivor_key)
+        assert upstream == f"127.0.0.1:{survivor_port}"
+        victim = _pid(proxy, victim_port)
+        os.kill(victim, signal.SIGKILL)
+        killed = time.time()
+        _move_width(page)  # the other replica's session never noticed
+        newcomer, new_page, served = _open(browser, proxy, victim_key)
+        assert time.time() - killed < 10, f"a new session took {time.time() - killed:.1f} s to load"
+        assert served == f"127.0.0.1:{survivor_port}"
+        newcomer.close()
+        context.close()
+    while not (_healthy(victim_port) and _pid(proxy, victim_port) != victim):
+        assert time.time() - killed < 30, "the killed replica was not back within 30 s"
+        time.sleep(0.5)
+    assert proxy["script"].poll() is None
+    assert "streamlit-" f"{victim_port} exited (status 137); starting it again" in (
+        proxy["run_dir"] / f"streamlit-{victim_port}.log").read_text()
+
+
+def test_a_stopped_replica_gets_no_new_session_and_is_restarted(proxy):
+    """SIGSTOP one replica (it still accepts connections, never answers): health checks take it out of
+    nginx's rotation, so new sessions all load from the other; after CSL_HUNG_RESTART_S it is restarted."""
+    keys = _keys_for_each_upstream(proxy)
+    hung_port, other_port = proxy["ports"]
+    hung = _pid(proxy, hung_port)
+    health_log = proxy["run_dir"] / "health.log"
+    seen = len(health_log.read_text())  # an earlier test's lines are not this one's
+    os.kill(hung, signal.SIGSTOP)
+    stopped = time.time()
+    try:
+        while f"127.0.0.1:{hung_port} failed" not in health_log.read_text()[seen:]:
+            assert time.time() - stopped < 15, "the hung replica was not taken out of rotation"
+            time.sleep(0.3)
+        time.sleep(1)  # nginx's reload reaches its worker
+        with chromium() as browser:
+            for key in (keys[f"127.0.0.1:{hung_port}"], None, None):
+                context, _, served = _open(browser, proxy, key)
+                assert served == f"127.0.0.1:{other_port}"
+                context.close()
+        while not (_healthy(hung_port) and _pid(proxy, hung_port) != hung):
+            assert time.time() - stopped < HUNG_RESTART_S + 45, "the hung replica was not restarted"
+            time.sleep(0.5)
+        back = time.time()
+        while f"127.0.0.1:{hung_port} answers again: back in rotation" not in health_log.read_text()[seen:]:
+            assert time.time() - back < 10, "the restarted replica was not put back in rotation"
+            time.sleep(0.3)
+    finally:
+        try:
+            os.kill(hung, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
 
 
 def test_start_refuses_a_bad_process_count():
