@@ -9,6 +9,7 @@ import csv
 import itertools
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,14 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse prints usage first; one line is clearer
-        raise CliError(f"{self.prog}: {message} (see --help)")
+        raise CliError(f"{self.prog}: {_shown(message)} (see --help)")
+
+
+def _shown(message: str, limit: int = 40) -> str:
+    """argparse's message with what the user typed made one line and cut: control characters escaped,
+    any word longer than ``limit`` characters shortened."""
+    escaped = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
+    return " ".join(word if len(word) <= limit else f"{word[:limit]}…" for word in escaped.split(" "))
 
 
 def _whole(text: str, low: int, high: int, what: str = "") -> int:
@@ -54,14 +62,14 @@ def _bounded_int(low: int, high: int, what: str = ""):
     return lambda text: _whole(text, low, high, what)
 
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _number(text: str) -> float:
-    """A finite number in ASCII ('nan', 'inf', '1e400' and booleans are refused)."""
-    try:
-        if not text.isascii():
-            raise ValueError
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    """A finite decimal number in ASCII ('nan', 'inf', '1e400', '1_000', '0x10' and booleans are refused)."""
+    if not _DECIMAL.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number")
+    value = float(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number")
     return value
@@ -426,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _latency(args)
     except (CliError, ScalingError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_shown(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -19,7 +19,7 @@ from functools import cache
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
     import pandas as pd
 
-from core.counting import layer_rows
+from core.counting import layer_rows, resolve_config
 from core.families import ARCHITECTURES, REFERENCE_DIR, resolve
 from core.scaling import scale
 
@@ -360,6 +360,7 @@ def estimate_top1(backbone: str, width: float, depth: float, resolution: int) ->
     resolution results, width x resolution a published grid, all three a compound series
     (EfficientNet: B0-B7). Where none covers it, ``top1`` is None and ``basis`` says why.
     """
+    resolve_config(backbone, width, depth, resolution)  # ScalingError naming the value, not an assertion below
     base = resolve(backbone)[0].name
     title = ARCHITECTURES[base].title
     direction = scaling_direction(base, width, depth, resolution)

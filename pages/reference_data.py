@@ -4,6 +4,7 @@ import streamlit as st
 from core import recipes, reference, tasks
 from ui.downloads import download_csv
 from ui.routing import require_router
+from ui.safe_text import quoted
 
 require_router()
 TITLES = {"efficientnet": "EfficientNet B0-B7", "mobilenet_v1": "MobileNet V1", "mobilenet_v2": "MobileNet V2",
@@ -24,5 +25,6 @@ for tab, name in zip(st.tabs([TITLES[name] for name in TABLES]), TABLES):
     with tab:
         table = LOADERS[name]() if name in LOADERS else reference.load(name)
         st.dataframe(table, hide_index=True)
-        st.caption("Sources: " + "; ".join(sorted(table.source.unique())))
+        # as inert code spans: a source that names a web address must not become a link off the app's origin
+        st.caption("Sources: " + "; ".join(quoted(source, 400) for source in sorted(table.source.unique())))
         download_csv(table, f"{name}.csv", f"Download {TITLES[name]} (CSV)", key=f"reference_{name}_csv")

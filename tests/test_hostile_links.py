@@ -100,3 +100,13 @@ def test_hostile_compare_pins_are_inert_and_capped(page, server):  # noqa: F811
     _assert_inert(page, server)
     warning = page.locator('[data-testid="stAlert"]').first.inner_text()
     assert "only the first 12 were read" in warning
+
+
+def test_every_page_links_only_to_its_own_origin(page, server):  # noqa: F811
+    """Published sources name web addresses: each is shown as text, never as an anchor off the origin."""
+    for path in ("/explorer", "/compare", "/compound", "/workshop", "/reference_data"):
+        page.goto(f"{server}{path}")
+        page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
+        page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+        hrefs = page.eval_on_selector_all("a[href]", "elements => elements.map(element => element.href)")
+        assert all(href.startswith(server) for href in hrefs), (path, [h for h in hrefs if not h.startswith(server)])

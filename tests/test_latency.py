@@ -1,4 +1,5 @@
 """Real latency: small runs on CPU, memory guard, serialization, progress."""
+import re
 import threading
 import time
 
@@ -87,3 +88,22 @@ def test_runs_are_serialized(monkeypatch):
 def test_cpu_is_always_available():
     assert available_devices()[0] == "cpu"
     assert core.measure_latency("resnet18", 0.25, 0.5, 64, repeats=3, warmup=0).runs == 3
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: measure_latency("mobilenet_v2", memory_limit_mb=float("nan")), "memory_limit_mb must be a finite"),
+    (lambda: measure_latency("mobilenet_v2", cap_s=float("inf")), "cap_s) must be a finite number"),
+    (lambda: measure_latency("mobilenet_v2", threads=True), "threads must be a whole number"),
+    (lambda: measure_latency("mobilenet_v2", threads=1_000_000), "more than this host's"),
+    (lambda: core.profile("mobilenet_v2", True), "width multiplier True is out of range"),
+    (lambda: core.profile("mobilenet_v2", 1.0, float("nan")), "depth multiplier nan is out of range"),
+])
+def test_api_arguments_are_finite_numbers_not_booleans(call, message):
+    with pytest.raises(core.ScalingError, match=re.escape(message)):
+        call()
+
+
+def test_the_accuracy_estimate_refuses_a_non_finite_resolution():
+    from core.reference import estimate_top1
+    with pytest.raises(core.ScalingError, match="resolution inf must be a whole number"):
+        estimate_top1("mobilenet_v2", 1.0, 1.0, float("inf"))
