@@ -73,14 +73,14 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> bo
 
 
 @contextlib.contextmanager
-def streamlit_server(script: str = "app.py", cwd: Path = ROOT):
-    """A fresh `streamlit run` on a free loopback port; yields its base URL."""
-    with streamlit_process(script, cwd) as (url, _process):
+def streamlit_server(script: str = "app.py", cwd: Path = ROOT, env: dict | None = None):
+    """A fresh `streamlit run` on a free loopback port (with ``env`` in place of this environment); yields its URL."""
+    with streamlit_process(script, cwd, env) as (url, _process):
         yield url
 
 
 @contextlib.contextmanager
-def streamlit_process(script: str = "app.py", cwd: Path = ROOT):
+def streamlit_process(script: str = "app.py", cwd: Path = ROOT, env: dict | None = None):
     """Like streamlit_server, yielding (base URL, Popen) so a caller can read the process's CPU time."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a long run must not fill a pipe
@@ -88,7 +88,7 @@ def streamlit_process(script: str = "app.py", cwd: Path = ROOT):
         [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false"],
-        cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_healthy(url, process):

@@ -97,3 +97,32 @@ def test_explorer_address_and_the_root_both_open_the_explorer(page, server):
         assert _metric(page, "Parameters") == "25.56 M"
         assert page.locator('[role="dialog"]').count() == 0  # no "page not found"
         assert "/explorer?backbone=resnet50" in page.url
+
+
+def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(tmp_path):
+    """Six queued runs per browser, counted across reloads (a cookie names the browser, not the session);
+    a second browser waiting on the same run sees it without a Cancel button that would do nothing."""
+    import os
+
+    # No worker serves this private store, so queued runs stay queued while the test counts them.
+    env = {**os.environ, "CSL_DATA_DIR": str(tmp_path), "CSL_WORKER_SUPERVISED": "1"}
+    with streamlit_server(env=env) as url, chromium() as browser:
+        student = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+        student.set_default_timeout(60_000)
+        student.goto(f"{url}/explorer?view=latency")
+        _wait_for_app(student)
+        student.get_by_role("button", name="Measure reference presets").click()
+        student.get_by_role("button", name="Measure this variant").click()
+        student.get_by_text("Queued: 5 run(s) ahead of this one").wait_for()
+        assert student.get_by_role("button", name="Cancel").count() == 1
+        student.goto(f"{url}/explorer?view=latency&width=0.5")  # a reload, on another variant
+        _wait_for_app(student)
+        student.get_by_role("button", name="Measure this variant").click()
+        student.get_by_text("Not queued: you already have 6 measurements queued").wait_for()
+
+        neighbour = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+        neighbour.set_default_timeout(60_000)
+        neighbour.goto(f"{url}/explorer?view=latency")  # the student's variant, asked for by nobody here
+        _wait_for_app(neighbour)
+        neighbour.get_by_text("Someone else asked for the same run").wait_for()
+        assert neighbour.get_by_role("button", name="Cancel").count() == 0

@@ -38,10 +38,21 @@ def session_id() -> str:
     """
     if "session_id" not in st.session_state:
         cookies = st.context.cookies
-        kept = cookies.get("csl_sticky") or cookies.get("_streamlit_xsrf")
+        kept = cookies.get("csl_sticky") or _xsrf_token(cookies.get("_streamlit_xsrf"))
         st.session_state["session_id"] = (hashlib.sha256(f"csl:{kept}".encode()).hexdigest()[:32] if kept
                                           else uuid.uuid4().hex)
     return st.session_state["session_id"]
+
+
+def _xsrf_token(cookie: str | None) -> str | None:
+    """The stable token inside Tornado's XSRF cookie ('2|mask|masked token|time': re-masked on every page
+    load, the token itself kept for the browser's life)."""
+    parts = (cookie or "").split("|")
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except (IndexError, ValueError):
+        return cookie or None
+    return bytes(byte ^ mask[index % len(mask)] for index, byte in enumerate(masked)).hex() if mask else cookie
 
 
 def unavailable(error: StoreUnavailable, what: str = "Latency results") -> str:
