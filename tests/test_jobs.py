@@ -115,3 +115,64 @@ def test_worker_reports_devices_and_one_worker_serves_a_store(queue, worker):
     assert info["runtimes"]["onnxruntime"]["cpu"] == ["float32", "int8"]
     second = subprocess.run([sys.executable, "-m", "core.worker", "--db", str(queue.path)], cwd=ROOT, timeout=30)
     assert second.returncode == 0  # the lock was taken: it left at once
+
+
+def test_the_server_holds_a_bounded_number_of_queued_runs(queue, monkeypatch):
+    import core.jobs
+
+    monkeypatch.setattr(core.jobs, "MAX_QUEUED", 3)
+    for index in range(3):
+        queue.submit(dict(SMALL, resolution=64 + 8 * index), f"student{index}")
+    with pytest.raises(QueueFull, match=r"the server's queue is full \(3 runs waiting\)"):
+        queue.submit(dict(SMALL, resolution=200), "another")
+    assert queue.submit(dict(SMALL, resolution=64), "another").status == "queued"  # joining a queued run is free
+
+
+def test_only_a_waiting_session_may_cancel(queue):
+    job = queue.submit(SMALL, "alice")
+    assert queue.is_waiting(job.id, "alice") and not queue.is_waiting(job.id, "mallory")
+    queue.cancel(job.id, "mallory")
+    assert queue.state(job.id).status == "queued"
+
+
+def test_old_jobs_and_waiters_are_pruned(queue):
+    import sqlite3
+
+    done = [queue.submit(dict(SMALL, resolution=64 + 8 * index), "alice").id for index in range(4)]
+    for job in done:
+        queue.claim()
+        queue.finish(job, result={"median_ms": 1.0})
+    again = queue.submit(dict(SMALL, resolution=64), "bob")  # done: the stored result is returned
+    assert again.id == done[0]
+    failed = queue.submit(dict(SMALL, resolution=200), "alice").id
+    queue.claim()
+    queue.finish(failed, error="boom")
+    with sqlite3.connect(queue.path) as db:  # a second result for the same key, as before results healed
+        db.execute("INSERT INTO jobs (key, settings, status, created, finished, result) SELECT key, settings, "
+                   "'done', created, finished + 1, result FROM jobs WHERE id = ?", (done[1],))
+    queue.prune(keep_results=2, keep_failed_s=-1)
+    with sqlite3.connect(queue.path) as db:
+        left = db.execute("SELECT id, status FROM jobs ORDER BY id").fetchall()
+        waiters = db.execute("SELECT COUNT(*) FROM waiters").fetchone()[0]
+    assert [status for _, status in left] == ["done", "done"] and waiters == 0
+    assert done[1] not in [job for job, _ in left]  # the superseded copy went, the newest stayed
+
+
+def test_one_worker_serves_a_store_whatever_path_names_it(queue, worker, tmp_path):
+    deadline = time.time() + 60
+    while queue.worker_info() is None and time.time() < deadline:
+        time.sleep(0.2)
+    alias = tmp_path / "alias"
+    alias.symlink_to(queue.path.parent)
+    second = subprocess.run([sys.executable, "-m", "core.worker", "--db", str(alias / queue.path.name)], cwd=ROOT,
+                            timeout=30)
+    # it left at once (it would otherwise serve until its idle exit, past the timeout): the lock was taken
+    assert second.returncode == 0 and LatencyQueue(alias / queue.path.name).path == queue.path
+
+
+def test_a_supervised_server_never_starts_its_own_worker(queue, monkeypatch):
+    monkeypatch.setenv("CSL_WORKER_SUPERVISED", "1")
+    queue.submit(SMALL, "alice")
+    queue.ensure_worker()
+    time.sleep(1)
+    assert queue.worker_pid() is None and not queue.lock_path.exists()
