@@ -1,10 +1,11 @@
 """The latency queue and result store: one SQLite file shared by web processes and the worker.
 
 Web processes only queue measurements and read their state; ``core.worker`` (another
-process) runs them one at a time. A fault of the store (deleted, corrupt, read-only, full) heals
-where it can and is otherwise one ``StoreUnavailable`` line, never a traceback on a page. A measurement is keyed by its settings, the torch
+process) runs them one at a time. A measurement is keyed by its settings, the torch
 version and a host fingerprint, so two sessions asking for the same thing share one
-run, and a finished result outlives a restart. Torch-free: the web server imports this.
+run, and a finished result outlives a restart. A fault of the store (deleted, corrupt,
+read-only, full) heals where it can and is otherwise one ``StoreUnavailable`` line, never
+a traceback on a page. Torch-free: the web server imports this.
 """
 from __future__ import annotations
 

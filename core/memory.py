@@ -17,7 +17,7 @@ import os
 import resource
 from dataclasses import dataclass
 
-from core.counting import DTYPE_BYTES, Profile
+from core.counting import Profile
 
 MB = 2 ** 20
 DEFAULT_LIMIT_MB = 2048.0

@@ -117,6 +117,15 @@ def test_latency_settings_travel_in_the_link_and_unmeasurable_ones_say_what_to_p
     assert app.query_params["dtype"] == "float32" and app.query_params["batch"] == "4"
 
 
+def test_more_threads_than_cores_cannot_be_queued_and_says_why():
+    import os
+
+    app = _app({"view": "latency", "threads": str(os.cpu_count() + 1)})
+    _no_exceptions(app)
+    assert any(f"more than this server's {os.cpu_count()} cores" in info.value for info in app.info)
+    assert app.button(key="latency_measure").disabled
+
+
 def test_runtime_makes_int8_measurable_and_notes_what_each_runtime_times():
     app = _app({"view": "latency", "dtype": "int8", "runtime": "onnxruntime", "memory_format": "channels_last"})
     _no_exceptions(app)

@@ -23,9 +23,8 @@ from streamlit.testing.v1 import AppTest
 from core.jobs import WORKER_DIED, LatencyQueue, StoreUnavailable
 from tests.browser import IN_CI
 from tests.conftest import ROOT
+from tests.test_jobs import SMALL, wait
 
-SMALL = dict(backbone="mobilenet_v3_small", width=0.5, depth=1.0, resolution=64, device="cpu", batch=1,
-             dtype="float32", channels_last=False, threads=1, warmup=1, repeats=3)
 # about CAP_S of timed passes (the cap ends it): long enough to be killed mid-run
 LONG = dict(SMALL, backbone="resnet50", width=1.0, resolution=224, warmup=0, repeats=100_000)
 CAP_S = 6
@@ -49,16 +48,6 @@ def running_worker(data: Path, cap_s: float = CAP_S):
         if process.poll() is None:
             process.terminate()
             process.wait(15)
-
-
-def wait(queue: LatencyQueue, job: int, until, timeout: float = 90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        state = queue.state(job)
-        if until(state):
-            return state
-        time.sleep(0.2)
-    pytest.fail(f"job {job} still {queue.state(job)} after {timeout} s")
 
 
 def finished(queue: LatencyQueue, job: int, timeout: float = 90):

@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.counting import Profile
 from core.scaling import ScalingError
+from core.job_settings import host_cores
 from core.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull, StoreUnavailable
 from core.units import duration_ms, duration_range_ms, size_bytes
 from ui import charts
@@ -73,6 +74,9 @@ def _device_settings(state: ExplorerState, runtime: str | None = None, dtype: st
 
 def _unmeasurable(state: ExplorerState, runtimes: dict[str, dict[str, list[str]]]) -> str | None:
     """Why these settings cannot be timed here, naming what to pick instead; None if they can."""
+    if state.threads > host_cores():  # the worker runs on this host and would refuse the row
+        return (f"{state.threads} threads is more than this server's {host_cores()} cores: pick at most "
+                f"{host_cores()} CPU threads.")
     devices = runtimes.get(state.runtime, {})
     if state.device not in devices:
         return f"{state.device} is not available to {state.runtime} on this server: pick {', '.join(devices)}."
