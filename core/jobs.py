@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.job_settings import check_job
 from core.onnx_recipe import RECIPE as ONNX_RECIPE
+from core.quality import quality, rank
 
 MAX_ACTIVE_PER_SESSION = 6
 MAX_QUEUED = int(os.environ.get("CSL_MAX_QUEUED", "100"))  # waiting runs for the whole server, every session
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     total INTEGER NOT NULL DEFAULT 0,
     result TEXT,
     error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    asks INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key, id);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, id);
@@ -110,13 +112,15 @@ def torch_version() -> str:
 
 
 def settings_key(settings: dict) -> str:
-    """The store key: settings plus library versions and host (anything that changes a timing).
+    """The store key: the network and settings plus library versions and host (anything that changes a
+    timing), so one network at one group of settings has one stored value.
 
-    Runtime torch (the default) keys exactly as before runtimes existed, so stored results stay
-    valid; any other runtime is in the key with its own version and export/quantization recipe
+    How many runs were timed, and within what cap, is the result's quality, not its identity: a result
+    of 10 runs and one of 20 answer the same question. Runtime torch (the default) keys without the
+    runtime; any other runtime is in the key with its own version and export/quantization recipe
     (results are never mixed, and a changed recipe measures again).
     """
-    settings = dict(settings)
+    settings = {key: value for key, value in settings.items() if key not in ("repeats", "cap_s")}
     versions = [torch_version()]
     if settings.get("runtime", "torch") == "torch":
         settings.pop("runtime", None)
@@ -194,8 +198,9 @@ class LatencyQueue:
             with self._connect() as db:
                 db.executescript(_SCHEMA)
                 columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-                if "attempts" not in columns:
-                    db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+                for column in ("attempts", "asks"):  # added since the first stores were made
+                    if column not in columns:
+                        db.execute(f"ALTER TABLE jobs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
             return True
         if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -227,12 +232,16 @@ class LatencyQueue:
         def work(db) -> JobState:
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute("SELECT id, status FROM jobs WHERE key = ? AND status NOT IN "
-                                 "('failed', 'cancelled') ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-                if row is not None and row[1] == "done":
+                best = self._best(db, key)
+                status, result = (None, None) if best is None else db.execute(
+                    "SELECT status, result FROM jobs WHERE id = ?", (best,)).fetchone()
+                if status == "done" and not quality(json.loads(result)).provisional:
+                    db.execute("UPDATE jobs SET asks = asks + 1 WHERE id = ?", (best,))
                     db.execute("COMMIT")
-                    return self._state(db, row[0])
-                if row is None or row[1] == "cancelling":
+                    return self._state(db, best)
+                if status in ("queued", "running"):
+                    job = best
+                else:  # nothing yet, a failed or cancelled run, or a provisional result to replace
                     waiting = db.execute(
                         "SELECT COUNT(*) FROM waiters JOIN jobs ON jobs.id = waiters.job "
                         f"WHERE session = ? AND status IN ({', '.join('?' * len(ACTIVE))})",
@@ -246,8 +255,7 @@ class LatencyQueue:
                                         "minutes")
                     job = db.execute("INSERT INTO jobs (key, settings, status, created) VALUES (?, ?, 'queued', ?)",
                                      (key, json.dumps(settings), time.time())).lastrowid
-                else:
-                    job = row[0]
+                db.execute("UPDATE jobs SET asks = asks + 1 WHERE id = ?", (job,))
                 db.execute("INSERT OR IGNORE INTO waiters (job, session) VALUES (?, ?)", (job, session))
                 db.execute("COMMIT")
             except BaseException:
@@ -257,8 +265,22 @@ class LatencyQueue:
 
         return self._use(work)
 
+    @staticmethod
+    def _best(db, key: str) -> int | None:
+        """The job a page shows for a key: a queued or running one (its progress), else the best stored
+        result (``core.quality.rank``), else the newest failure."""
+        rows = db.execute("SELECT id, status, result FROM jobs WHERE key = ? AND status != 'cancelled' "
+                          "ORDER BY id DESC", (key,)).fetchall()
+        active = next((job for job, status, _ in rows if status in ("queued", "running")), None)
+        if active is not None:
+            return active
+        done = [(rank(json.loads(result), job), job) for job, status, result in rows if status == "done"]
+        if done:
+            return max(done)[1]
+        return rows[0][0] if rows else None
+
     def find(self, settings: dict) -> JobState | None:
-        """The newest job for these settings (finished, active or failed), without queueing one."""
+        """The job a page shows for these settings (running, best stored, or failed), queueing nothing."""
         return self.find_many([settings])[0]
 
     def find_many(self, requests: list[dict]) -> list[JobState | None]:
@@ -266,9 +288,8 @@ class LatencyQueue:
         keys = [settings_key(settings) for settings in requests]
 
         def work(db) -> list[JobState | None]:
-            rows = [db.execute("SELECT id FROM jobs WHERE key = ? AND status != 'cancelled' ORDER BY id DESC "
-                               "LIMIT 1", (key,)).fetchone() for key in keys]
-            return [None if row is None else self._state(db, row[0]) for row in rows]
+            best = [self._best(db, key) for key in keys]
+            return [None if job is None else self._state(db, job) for job in best]
 
         return self._use(work)
 
@@ -353,20 +374,42 @@ class LatencyQueue:
         self._use(work)
 
     def prune(self, keep_results: int = KEEP_RESULTS, keep_failed_s: float = KEEP_FAILED_S) -> int:
-        """Drop what no page needs: failed and cancelled jobs after a while, results superseded for the same
-        key, the oldest results past ``keep_results``, waiters of finished jobs. Returns the jobs dropped."""
+        """Drop what no page needs: failed and cancelled jobs after a while, results a better one for the same
+        key supersedes, the oldest results past ``keep_results``, waiters of finished jobs. Returns the jobs
+        dropped."""
         def work(db) -> int:
             db.execute("BEGIN IMMEDIATE")
             dropped = db.execute("DELETE FROM jobs WHERE status IN ('failed', 'cancelled') AND finished < ?",
                                  (time.time() - keep_failed_s,)).rowcount
-            dropped += db.execute("DELETE FROM jobs WHERE status = 'done' AND id NOT IN "
-                                  "(SELECT MAX(id) FROM jobs WHERE status = 'done' GROUP BY key)").rowcount
+            shown = {self._best(db, key) for (key,) in db.execute(
+                "SELECT key FROM jobs WHERE status = 'done' GROUP BY key HAVING COUNT(*) > 1").fetchall()}
+            superseded = [(job,) for (job, key) in db.execute(
+                "SELECT id, key FROM jobs WHERE status = 'done' AND key IN (SELECT key FROM jobs WHERE status = "
+                "'done' GROUP BY key HAVING COUNT(*) > 1)").fetchall() if job not in shown]
+            dropped += len(superseded)
+            db.executemany("DELETE FROM jobs WHERE id = ?", superseded)
             dropped += db.execute("DELETE FROM jobs WHERE status = 'done' AND id NOT IN (SELECT id FROM jobs "
                                   "WHERE status = 'done' ORDER BY finished DESC LIMIT ?)", (keep_results,)).rowcount
             db.execute(f"DELETE FROM waiters WHERE job NOT IN (SELECT id FROM jobs WHERE status IN "
                        f"({', '.join('?' * len(ACTIVE))}))", ACTIVE)
             db.execute("COMMIT")
             return dropped
+
+        return self._use(work)
+
+    def provisional_results(self, limit: int = 20) -> list[dict]:
+        """Settings of stored results that are provisional and shown (nothing better or newer for their key),
+        most asked for first: what the worker measures again when the host is quiet."""
+        def work(db) -> list[dict]:
+            rows = db.execute("SELECT id, key, settings, result FROM jobs WHERE status = 'done' ORDER BY asks DESC, "
+                              "id DESC").fetchall()
+            found = []
+            for job, key, settings, result in rows:
+                if quality(json.loads(result)).provisional and self._best(db, key) == job:
+                    found.append(json.loads(settings))
+                    if len(found) >= limit:
+                        break
+            return found
 
         return self._use(work)
 

@@ -9,7 +9,8 @@ hands the job to a warm child process and watches it: progress goes to the store
 hard cap, over its memory limit, or cancelled by everyone waiting on it is stopped by killing the
 child (a forward pass cannot be interrupted from inside), and a fresh child takes the next job.
 Whatever a job does (raise, die, exhaust memory, fill the disk), it ends as a failed job with a
-message and the worker goes on. A file lock keeps one worker per store; it exits after a while
+message and the worker goes on. With nothing queued and the host quiet, it measures provisional
+results (``core.quality``) again, most asked for first. A file lock keeps one worker per store; it exits after a while
 with nothing to do (web pages, or deploy/start.sh, start it again).
 """
 from __future__ import annotations
@@ -27,15 +28,17 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from core.job_settings import BadSettings, check_job, default_cap_s
-from core.jobs import LatencyQueue, StoreUnavailable, data_dir
+from core.jobs import LatencyQueue, QueueFull, StoreUnavailable, data_dir, settings_key
 from core.memory import (child_memory_limit_mb, limit_address_space, out_of_memory_message, peak_rss_mb,
                          reset_peak_rss, rss_mb, trim_heap)
 from core.onnx_recipe import leftovers
+from core.quality import QUIET_CORES, busy_cores
 
 GRACE_S = 5.0  # past the run's own cap: the child checks the cap itself between passes
 CALIBRATION_CAPS = 2  # a family's first run calibrates this host first (with onnxruntime: exports and quantizes)
 POLL_S = 0.2
 PRUNE_EVERY_S = 600.0
+REMEASURE_EVERY_S = 30.0  # how often an idle worker looks for provisional results to measure again
 STORE_RETRY_S = 2.0
 
 
@@ -101,6 +104,7 @@ class Worker:
         self.context = multiprocessing.get_context("spawn")
         self.child = self.pipe = None
         self.info: dict = {}
+        self.remeasured: set[str] = set()
 
     def _start_child(self) -> None:
         self.pipe, child_end = self.context.Pipe()
@@ -140,7 +144,7 @@ class Worker:
     def serve(self) -> None:
         self._store(self.queue.recover)
         self._start_child()
-        idle_since = pruned = time.monotonic()
+        idle_since = pruned = looked = time.monotonic()
         self._store(self.queue.prune)
         while time.monotonic() - idle_since < self.idle_exit_s:
             if time.monotonic() - pruned > PRUNE_EVERY_S:
@@ -154,7 +158,11 @@ class Worker:
                 continue
             if claimed is None:
                 self._store(self.queue.beat)
-                time.sleep(POLL_S)
+                if time.monotonic() - looked > REMEASURE_EVERY_S:
+                    self._remeasure()
+                    looked = time.monotonic()
+                else:
+                    time.sleep(POLL_S)
                 continue
             job, settings = claimed
             try:
@@ -169,6 +177,22 @@ class Worker:
                 self._kill_child()
                 self._finish(job, error=f"the worker could not run this ({type(error).__name__}): try again")
             idle_since = time.monotonic()
+
+    def _remeasure(self) -> None:
+        """With nothing queued and the host quiet, queue the most-asked provisional result again (each
+        at most once per worker: a host that is never quiet while timing gets no endless re-runs)."""
+        candidates = [settings for settings in self._store(self.queue.provisional_results) or []
+                      if settings_key(settings) not in self.remeasured]
+        if not candidates:
+            return
+        busy = busy_cores(1.0)
+        if busy is None or busy > QUIET_CORES:
+            return
+        self.remeasured.add(settings_key(candidates[0]))
+        try:
+            self.queue.submit(candidates[0], "worker:remeasure")
+        except (StoreUnavailable, QueueFull, BadSettings) as error:
+            print(f"worker: not measuring a provisional result again: {error}", file=sys.stderr, flush=True)
 
     def _run(self, job: int, settings: dict) -> None:
         cap_s = settings["cap_s"]

@@ -43,8 +43,10 @@ if not items:
     st.stop()
 
 table = pd.DataFrame(items)
-SHOWN = ["label", "top1", "params", "macs", "activation_bytes", "latency_ms", "top1_basis", "flops",
-         "weight_bytes_fp32", "backbone", "base", "width", "depth", "resolution"]
+if "latency_quality" not in table:  # pins made before results carried their quality
+    table["latency_quality"] = None
+SHOWN = ["label", "top1", "params", "macs", "activation_bytes", "latency_ms", "latency_quality", "top1_basis",
+         "flops", "weight_bytes_fp32", "backbone", "base", "width", "depth", "resolution"]
 st.dataframe(table[SHOWN], hide_index=True, column_config={
     "label": st.column_config.TextColumn("variant", pinned=True),
     "top1": st.column_config.NumberColumn("top-1 %", format="%.1f", help="see the basis column: published or estimate"),
@@ -52,6 +54,8 @@ st.dataframe(table[SHOWN], hide_index=True, column_config={
     "macs": st.column_config.NumberColumn("MACs", format="compact"),
     "activation_bytes": st.column_config.NumberColumn("activations (B)", format="compact"),
     "latency_ms": st.column_config.NumberColumn("latency ms (measured)", format="%.2f"),
+    "latency_quality": st.column_config.TextColumn("latency quality", help="provisional: measured on a busy host "
+                                                   "or with a wide spread (core.quality)"),
     "top1_basis": st.column_config.TextColumn("top-1 basis"),
     "flops": st.column_config.NumberColumn("FLOPs (2 x MACs)", format="compact"),
     "weight_bytes_fp32": st.column_config.NumberColumn("weights fp32 (B)", format="compact")})

@@ -394,3 +394,36 @@ def test_compare_link_restores_pins_and_warns_about_bad_ones():
     warning = app.warning[0].value
     assert "`vgg:1:1:224`" in warning and "width=`9` is outside 0.1 to 3" in warning
     assert app.query_params["pins"] == "mobilenet_v2:0.5:1:160,efficientnet_b0:3:1:300"
+
+
+def test_a_provisional_result_says_so_in_the_card_the_chart_and_the_csv(tmp_path, monkeypatch):
+    import json
+
+    import ui.engine
+    from core.jobs import LatencyQueue
+    from ui.latency_panel import _row
+
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CSL_WORKER_SUPERVISED", "1")  # nothing runs: the test finishes the jobs itself
+    ui.engine.latency_queue.clear()
+    try:
+        app = _app({"view": "latency"})
+        app.button(key="latency_measure").click().run()
+        app.button(key="latency_presets").click().run()
+        queue = LatencyQueue(tmp_path / "latency.sqlite3")
+        while (claimed := queue.claim()) is not None:  # every run measured on a busy host
+            job, settings = claimed
+            result = {**settings, "median_ms": 95.0, "p10_ms": 40.0, "p90_ms": 160.0, "runs": settings["repeats"],
+                      "images_per_s": 10.5, "wall_s": 2.0, "estimated_memory_mb": 300.0, "torch_version": "2.13.0",
+                      "host_busy": True, "other_load_cores": 1.4, "runtime": "torch"}
+            queue.finish(job, result=result)
+        app.run()
+        _no_exceptions(app)
+        assert any(warning.value.startswith("Provisional: busy host (1.4 other cores)") for warning in app.warning)
+        assert any("Hollow points (6) are provisional" in caption.value for caption in app.caption)
+        spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+        latency = next(trace for trace in spec["data"] if "star-open" in trace["marker"]["symbol"])
+        assert latency["customdata"][0][0].startswith("provisional: busy host")
+        assert _row("x", core.profile("mobilenet_v2"), result, True, True)["quality"].startswith("provisional")
+    finally:
+        ui.engine.latency_queue.clear()

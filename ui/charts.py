@@ -273,7 +273,8 @@ def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
     """Measured median latency (p10-p90 bars) against cost, one colour per runtime and dtype.
 
     The measured variant is a star, the reference presets circles; names are written on the
-    panel's current runtime (``current``) only. Rows without ``series`` are torch float32's.
+    panel's current runtime (``current``) only. Rows without ``series`` are torch float32's. A
+    provisional result (``quality``, see core.quality) is hollow, and its hover says why.
     """
     factor = unit_factor(unit)
     if "series" not in results:
@@ -282,6 +283,8 @@ def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
     data = []
     for series, rows in groups:
         current, color = bool(rows["current"].any()), RUNTIME_COLORS.get(series, "#17becf")
+        grades = rows["quality"].tolist() if "quality" in rows else ["good"] * len(rows)
+        hollow = [grade.startswith("provisional") for grade in grades]
         data.append(dict(
             type="scatter", x=(rows.macs * factor).tolist(), y=rows.median_ms.tolist(),
             mode="markers+text" if current else "markers", text=rows.label.tolist(),
@@ -290,12 +293,14 @@ def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
             textfont=dict(size=11, color=[HIGHLIGHT if measured else "#555" for measured in rows.measured]),
             cliponaxis=False,
             marker=dict(size=[16 if measured else 9 for measured in rows.measured], color=color,
-                        symbol=["star" if measured else "circle" for measured in rows.measured],
+                        symbol=[("star" if measured else "circle") + ("-open" if open_ else "")
+                                for measured, open_ in zip(rows.measured, hollow)],
                         line=dict(width=[1.5 if measured else 0 for measured in rows.measured], color=HIGHLIGHT)),
             error_y=dict(type="data", symmetric=False, array=(rows.p90_ms - rows.median_ms).tolist(),
                          arrayminus=(rows.median_ms - rows.p10_ms).tolist(), color=color, thickness=1),
+            customdata=[[grade] for grade in grades],
             hovertemplate="<b>%{text}</b><br>" + series + "<br>" + unit
-                          + " %{x:.3s}<br>median %{y:.3s} ms<extra>measured</extra>"))
+                          + " %{x:.3s}<br>median %{y:.3s} ms<br>%{customdata[0]}<extra>measured</extra>"))
     layout = _layout("Latency against cost, measured on this server (star: this variant)",
                      _log_axis(cost_axis_title(unit)), _log_axis("median latency, ms (bars: p10-p90)"))
     return PlotlySpec(dict(data=data, layout=layout))

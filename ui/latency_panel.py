@@ -12,6 +12,7 @@ import uuid
 import streamlit as st
 
 from core.counting import Profile
+from core.quality import quality
 from core.scaling import ScalingError
 from core.job_settings import host_cores
 from core.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull, StoreUnavailable
@@ -106,14 +107,16 @@ def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
                 repeats=repeats, **device)
 
 
-def latency_for(cost: Profile) -> float | None:
-    """The stored median for this configuration at the panel's last settings, if one was measured."""
+def latency_for(cost: Profile) -> tuple[float | None, str | None]:
+    """(stored median, its quality) for this configuration at the panel's last settings; Nones if unmeasured."""
     device = st.session_state.get("latency_last_settings")
     try:
         job = latency_queue().find(_settings(cost, device)) if device else None
     except StoreUnavailable:
-        return None  # a pin without a stored latency; the page that measures says why
-    return None if job is None or job.result is None else round(job.result["median_ms"], 3)
+        return None, None  # a pin without a stored latency; the page that measures says why
+    if job is None or job.result is None:
+        return None, None
+    return round(job.result["median_ms"], 3), quality(job.result).label
 
 
 def stored_job(cost: Profile, state: ExplorerState) -> JobState | None:
@@ -198,11 +201,13 @@ def _states(watched: list) -> list[JobState | None]:
 
 
 def _row(name: str, item: Profile, result: dict, measured: bool, current: bool) -> dict:
+    """One stored result as the chart and the CSV show it, its quality beside the value."""
     runtime = result.get("runtime", "torch")  # results stored before runtimes existed are torch's
     return {"label": name, "measured": measured, "runtime": runtime, "dtype": result["dtype"],
             "series": f"{runtime} {result['dtype']}", "current": current, "macs": item.macs, "params": item.params,
             "median_ms": result["median_ms"], "p10_ms": result["p10_ms"], "p90_ms": result["p90_ms"],
-            "images_per_s": result["images_per_s"]}
+            "images_per_s": result["images_per_s"], "runs": result["runs"],
+            "other_load_cores": result.get("other_load_cores"), "quality": quality(result).label}
 
 
 def _results(watched: list, others: list, unit: str, was_active: bool) -> None:
@@ -232,6 +237,11 @@ def _results_now(watched: list, others: list, unit: str, was_active: bool) -> No
     if len(rows) >= 2:
         table = pd.DataFrame(rows)
         st.plotly_chart(charts.latency_figure(table, unit), key="latency_chart")
+        provisional = int(table.quality.str.startswith("provisional").sum())
+        if provisional:
+            st.caption(f"Hollow points ({provisional}) are provisional: measured while the host was busy or with "
+                       "a wide spread. Measure replaces them; the worker also measures them again when the host "
+                       "is quiet.")
         st.caption("Depthwise convolutions do few MACs per byte moved: on real hardware they are memory-bound, "
                    "so latency does not follow MACs; the runtime (one colour each) can change the ranking, and "
                    "int8 helps some networks more than others. Measured here, on this server's device; switch "
@@ -291,6 +301,7 @@ def _result_cards(result: dict) -> None:
                f"{result['estimated_memory_mb']:,.0f} MB")
     if onnx and result["dtype"] == "int8":
         st.info(result["note"], icon=":material/info:")
-    if result.get("host_busy"):
-        st.warning(f"Measured while the host was busy (other processes used about {result['other_load_cores']:g} "
-                   "cores meanwhile): treat this figure as noisy.", icon=":material/speed:")
+    grade = quality(result)
+    if grade.provisional:
+        st.warning(f"Provisional: {grade.why}. Treat this figure as noisy; **Measure this variant** replaces "
+                   "it, and the worker measures it again when the host is quiet.", icon=":material/speed:")

@@ -33,10 +33,11 @@ def pin_variant(cost: Profile, announce: bool = True) -> None:
         top1, basis = round(estimate.top1, 2), f"estimate on {estimate.curve}"
     else:
         top1, basis = None, f"no estimate: {estimate.basis}"
+    latency_ms, latency_quality = latency_for(cost)
     pins().append({"label": label, "backbone": cost.backbone, "base": cost.base, "width": cost.width,
                    "depth": cost.depth, "resolution": cost.resolution, "params": cost.params,
                    "macs": cost.macs, "flops": cost.flops, "activation_bytes": cost.activation_bytes,
                    "weight_bytes_fp32": cost.weight_bytes["fp32"], "top1": top1, "top1_basis": basis,
-                   "latency_ms": latency_for(cost)})
+                   "latency_ms": latency_ms, "latency_quality": latency_quality})
     if announce:
         st.toast(f"Pinned {label}; see the Compare page")

@@ -11,6 +11,7 @@ import streamlit as st
 from core.counting import Profile
 from core.jobs import StoreUnavailable
 from core.latency_model import LatencyPrediction, NotCalibrated, predict_from_profile
+from core.quality import quality
 from core.roofline import published_devices, target_device_title
 from core.scaling import ScalingError
 from core.units import duration_ms, ratio
@@ -66,15 +67,18 @@ def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_acti
     except StoreUnavailable as error:
         st.caption(unavailable(error))
         return
-    if job is not None and job.result is not None:
+    grade = quality(job.result) if job is not None and job.result is not None else None
+    if grade is not None:
         value = job.result["median_ms"]
-        st.metric("Latency (measured)", duration_ms(value), delta=f"predicted {ratio(predicted_ms, value)}",
-                  delta_color="off", help="Median of real forward passes in the worker at these settings")
+        st.metric("Latency (measured, provisional)" if grade.provisional else "Latency (measured)",
+                  duration_ms(value), delta=f"predicted {ratio(predicted_ms, value)}", delta_color="off",
+                  help="Median of real forward passes in the worker at these settings"
+                       + (f"; provisional: {grade.why} (Measure replaces it)" if grade.provisional else ""))
     elif job is not None and job.active:
         st.metric("Latency (measured)", "measuring…", help="Queued or running in the worker (Latency view)")
     elif job is not None and job.status == "failed":
         st.caption(f"Not measured: {job.error}")
-    if (job is None or job.result is None and not job.active) and st.button(
+    if (job is None or not job.active and (job.result is None or grade.provisional)) and st.button(
             "Measure", key="prediction_measure", icon=":material/timer:",
             help="Time this variant for real in the worker (its queue is in the Latency view)"):
         blocked = measure_variant(cost, state)
