@@ -22,6 +22,7 @@ MAX_CAP_S = 3600.0  # an hour: the longest run anyone may ask for, the command l
 RUNTIMES = ("torch", "onnxruntime")
 DEVICES = ("cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16", "int8")
+CPU_DTYPES = {"torch": ("float32", "bfloat16"), "onnxruntime": ("float32", "int8")}  # what each runtime times on CPU
 LATENCY_KEYS = frozenset({"backbone", "width", "depth", "resolution", "device", "batch", "dtype", "channels_last",
                           "threads", "warmup", "repeats", "cap_s", "runtime", "task", "head"})
 PTFLOPS_KEYS = frozenset({"task", "backbone", "width", "depth", "resolution"})

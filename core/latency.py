@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from core.counting import Profile, profile
-from core.job_settings import MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, check_threads, default_cap_s, number
+from core.job_settings import CPU_DTYPES, MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, check_threads, default_cap_s, number
 from core.memory import MB, child_memory_limit_mb, job_bytes, rss_mb
 from core.modules import build_model
 from core.scaling import ScalingError
@@ -101,7 +101,7 @@ def supported_dtypes(device: str, runtime: str = "torch") -> list[str]:
     if runtime == "onnxruntime":
         from core import onnx_runtime
         return onnx_runtime.supported_dtypes(device)
-    return ["float32", "bfloat16"] if device == "cpu" else ["float32", "float16", "bfloat16"]
+    return list(CPU_DTYPES["torch"]) if device == "cpu" else ["float32", "float16", "bfloat16"]
 
 
 def estimate_memory_bytes(backbone: str, width: float | None, depth: float | None,

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from core.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile, profile
 from core.families import resolve
+from core.job_settings import CPU_DTYPES
 from core.jobs import data_dir, host_fingerprint
 from core.roofline import HOST, Device, host_device, layer_traffic, padded_macs, published_devices
 from core.scaling import ScalingError
@@ -375,11 +376,18 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     return calibration
 
 
-def check_runtime(runtime: str, dtype: str) -> None:
+def check_runtime(runtime: str, dtype: str, host: bool = True) -> None:
+    """Refuse unknown names and, for this host (``host``), a runtime and dtype it cannot time, so cannot
+    calibrate, naming what it can. A roofline bound on another device takes any dtype."""
     if runtime not in RUNTIMES:
         raise ScalingError(f"runtime {runtime!r} is not known: use one of {', '.join(RUNTIMES)}")
     if dtype not in DTYPE_BYTES:
         raise ScalingError(f"dtype {dtype!r} is not known: use one of {', '.join(DTYPE_BYTES)}")
+    if host and dtype not in CPU_DTYPES[runtime]:
+        other = [name for name, dtypes in CPU_DTYPES.items() if dtype in dtypes and name != runtime]
+        instead = f"runtime {other[0]} for {dtype}, or " if other else ""
+        raise ScalingError(f"{runtime} does not time {dtype} on this host's CPU, so there is no latency model for "
+                           f"it: pick {instead}{' or '.join(CPU_DTYPES[runtime])}")
 
 
 # ---- predicting --------------------------------------------------------------------------------
@@ -442,7 +450,7 @@ def target_device(name: str, calibration: Calibration | None = None) -> Device:
 def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HOST,
                          threads: int | None = None) -> LatencyPrediction:
     """The prediction for an existing profile (the Explorer's cached one): no weights, no torch."""
-    check_runtime(runtime, cost.dtype)
+    check_runtime(runtime, cost.dtype, host=device == HOST)
     threads = threads or default_threads()
     calibration = load_calibration(runtime, cost.dtype, threads) if device == HOST else None
     target = target_device(device, calibration)

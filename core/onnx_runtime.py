@@ -28,13 +28,14 @@ import onnxruntime
 import torch
 
 from core.counting import Profile
+from core.job_settings import CPU_DTYPES
 from core.jobs import data_dir
 from core.modules import build_model
 from core.onnx_recipe import CALIBRATION_BATCHES, OPSET, RECIPE, TEMPORARY, WORK
 
 onnxruntime.set_default_logger_severity(3)  # quantization's graph clean-up warns per unused constant
 
-DTYPES = ("float32", "int8")
+DTYPES = CPU_DTYPES["onnxruntime"]
 INPUT = "images"
 BATCH_AXIS = "batch"
 INT8_CAVEAT = ("Timing and file size only: int8 by static quantization calibrated on random inputs of untrained "

@@ -427,3 +427,26 @@ def test_a_provisional_result_says_so_in_the_card_the_chart_and_the_csv(tmp_path
         assert _row("x", core.profile("mobilenet_v2"), result, True, True)["quality"].startswith("provisional")
     finally:
         ui.engine.latency_queue.clear()
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16", "int8"])
+def test_no_prediction_hint_names_a_command_that_fails(runtime, dtype, tmp_path, monkeypatch):
+    """Without a calibration, the prediction row names a calibration command only where that command would
+    succeed; a runtime and dtype this host cannot time says so instead."""
+    import re
+
+    from core.cli import build_parser
+    from core.latency_model import check_runtime
+
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))  # no calibration here
+    app = _app({"runtime": runtime, "dtype": dtype})
+    _no_exceptions(app)
+    shown = " ".join(caption.value for caption in app.caption)
+    commands = re.findall(r"`(python -m core calibrate[^`]*)`", shown)
+    if commands:
+        args = build_parser().parse_args(commands[0].split()[3:])
+        check_runtime(args.runtime, args.dtype)  # the command's own check: raises where it would exit 2
+        assert (args.runtime, args.dtype) == (runtime, dtype)
+    else:
+        assert f"{runtime} does not time {dtype}" in shown, shown

@@ -38,8 +38,10 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
         predicted.metric("Latency (predicted)", "not calibrated", help=str(error))
         measured.caption(f"No latency model here yet: run `{error.command}` on the server (a few minutes).")
         return
-    except ScalingError as error:  # e.g. a device with no published peak at this dtype
-        predicted.metric("Latency bound (roofline)", "n/a", help=str(error))
+    except ScalingError as error:  # a dtype this host's runtimes do not time; a device with no peak for it
+        host = state.target == "host"
+        predicted.metric("Latency (predicted)" if host else "Latency bound (roofline)", "n/a", help=str(error))
+        measured.caption(f"No {'prediction' if host else 'bound'}: {error}.")
         return
     if prediction.method != "calibrated model":
         predicted.metric("Latency bound (roofline)", f">= {duration_ms(prediction.total_ms)}",
