@@ -26,6 +26,7 @@ from core.units import duration_ms, duration_range_ms, si, size_bytes
 
 MAX_SWEEP = 1_000_000
 MAX_CLASSES = 100_000
+MAX_PREDICT_THREADS = 64  # a prediction only looks up a calibration: the app's range, not this host's cores
 PHI_RANGE = (-10.0, 10.0)  # beyond it every axis leaves the engine's range anyway
 COMPOUND_BASE_RANGE = (1.0, 2.0)
 RUNTIMES = ("torch", "onnxruntime")  # as core.latency.RUNTIMES, which imports torch
@@ -246,7 +247,8 @@ def _prediction_commands(commands) -> None:
     predict.add_argument("--runtime", choices=RUNTIMES, default="torch")
     predict.add_argument("--device", choices=device_names(), default="host",
                          help="host (calibrated model) or a device of assets/devices/devices.csv (roofline bound)")
-    predict.add_argument("--threads", type=_threads, help="threads the host calibration used (default: all cores)")
+    predict.add_argument("--threads", type=_bounded_int(1, MAX_PREDICT_THREADS, " (the app's range)"),
+                         help="threads the host calibration used (default: all cores)")
     predict.add_argument("--no-layers", action="store_true", help="summary only")
     calibrate = commands.add_parser("calibrate", help="fit this host's latency model for a runtime (times real "
                                     "networks; cached per host and library versions)")
@@ -256,6 +258,9 @@ def _prediction_commands(commands) -> None:
     calibrate.add_argument("--budget", type=_bounded(1, MAX_CAP_S, " seconds"), default=DEFAULT_BUDGET_S,
                            help=f"seconds of timing at most (default {DEFAULT_BUDGET_S:g})")
     calibrate.add_argument("--force", action="store_true", help="calibrate again even if a cached fit exists")
+    calibrate.add_argument("--queue", action="store_true",
+                           help="queue it for the latency worker (after any queued measurement) instead of running "
+                                "it here; deploy/start.sh does this on first start")
 
 
 def _print_profile(args) -> None:
@@ -401,8 +406,23 @@ def _predict(args) -> None:
 
 
 def _calibrate(args) -> None:
-    from core.latency_model import calibrate
+    from core.latency_model import calibrate, check_runtime, default_threads
 
+    check_runtime(args.runtime, args.dtype)
+    if args.queue:
+        from core.jobs import LatencyQueue, QueueFull, StoreUnavailable
+
+        queue = LatencyQueue()
+        settings = {"task": "calibrate", "runtime": args.runtime, "dtype": args.dtype,
+                    "threads": args.threads or default_threads()}
+        try:
+            job = queue.submit(settings, "command line")
+            queue.ensure_worker()
+        except (StoreUnavailable, QueueFull) as error:
+            raise CliError(str(error)) from None
+        print(f"calibration of {args.runtime} {args.dtype} ({settings['threads']} thread(s)): job {job.id}, "
+              f"{job.status}")
+        return
     with _progress_bar(96, "timing") as bar:
         result = calibrate(args.runtime, args.dtype, args.threads, budget_s=args.budget, force=args.force,
                            progress=lambda done, total: bar.update(done - bar.n))

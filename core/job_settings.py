@@ -26,6 +26,8 @@ CPU_DTYPES = {"torch": ("float32", "bfloat16"), "onnxruntime": ("float32", "int8
 LATENCY_KEYS = frozenset({"backbone", "width", "depth", "resolution", "device", "batch", "dtype", "channels_last",
                           "threads", "warmup", "repeats", "cap_s", "runtime", "task", "head"})
 PTFLOPS_KEYS = frozenset({"task", "backbone", "width", "depth", "resolution"})
+CALIBRATE_KEYS = frozenset({"task", "runtime", "dtype", "threads"})
+CALIBRATION_MARGIN_S = 120.0  # a calibration's cap: its timing budget plus measuring the roofline and fitting
 
 
 class BadSettings(ScalingError):
@@ -71,11 +73,13 @@ def check_job(settings) -> dict:
     """
     if not isinstance(settings, dict):
         raise BadSettings("a job's settings must be a JSON object")
-    allowed = PTFLOPS_KEYS if settings.get("task") == "ptflops" else LATENCY_KEYS
+    allowed = {"ptflops": PTFLOPS_KEYS, "calibrate": CALIBRATE_KEYS}.get(settings.get("task"), LATENCY_KEYS)
     unknown = sorted(str(key)[:40] for key in settings if key not in allowed)
     if unknown:
         raise BadSettings(f"unknown setting {unknown[0]!r}: a job may set {', '.join(sorted(allowed))}")
     checked = dict(settings)
+    if allowed is CALIBRATE_KEYS:
+        return _check_calibration(checked)
     if checked.get("backbone") not in BACKBONE_NAMES:
         raise BadSettings(f"unknown backbone {str(checked.get('backbone'))[:40]!r}")
     for key, (low, high) in (("width", WIDTH_RANGE), ("depth", DEPTH_RANGE)):
@@ -109,3 +113,24 @@ def check_job(settings) -> dict:
         cap = min(number("cap_s", checked["cap_s"], 0.001, 1e300), cap)
     checked["cap_s"] = cap
     return checked
+
+
+def calibration_budget_s() -> float:
+    """``CSL_CALIBRATION_BUDGET_S`` (default 240): seconds of timing a queued calibration may spend."""
+    try:
+        budget = float(os.environ.get("CSL_CALIBRATION_BUDGET_S", "240"))
+    except ValueError:
+        return 240.0
+    return budget if math.isfinite(budget) and 1 <= budget <= MAX_CAP_S else 240.0
+
+
+def _check_calibration(checked: dict) -> dict:
+    """A calibration job: a runtime and dtype this host times on its CPU, threads within its cores."""
+    runtime, dtype = checked.get("runtime"), checked.get("dtype")
+    if runtime not in CPU_DTYPES or dtype not in CPU_DTYPES[runtime]:
+        choices = "; ".join(f"{name} with {' or '.join(dtypes)}" for name, dtypes in CPU_DTYPES.items())
+        raise BadSettings(f"no calibration for runtime {str(runtime)[:40]!r} with dtype {str(dtype)[:40]!r}: "
+                          f"use {choices}")
+    check_threads(checked.get("threads"))
+    budget = calibration_budget_s()
+    return {**checked, "budget_s": budget, "cap_s": budget + CALIBRATION_MARGIN_S}

@@ -34,6 +34,7 @@ KEEP_RESULTS = 20_000  # stored results kept (newest first); older ones are prun
 KEEP_FAILED_S = 86_400.0  # failed and cancelled jobs are shown for a day, then pruned
 HEARTBEAT_STALE_S = 5.0
 ACTIVE = ("queued", "running", "cancelling")
+CALIBRATION_MARK = '"task": "calibrate"'  # how a calibration job's settings read in the store (json.dumps)
 WORKER_DIED = ("the worker stopped twice while running this (killed, or out of memory): lower the batch, the "
                "resolution or the width")
 
@@ -319,8 +320,11 @@ class LatencyQueue:
             "SELECT status, created, started, finished, done, total, result, error, attempts FROM jobs "
             "WHERE id = ?", (job,)).fetchone()
         if status == "queued":
-            position = db.execute("SELECT COUNT(*) FROM jobs WHERE (status = 'queued' AND id < ?) "
-                                  "OR status IN ('running', 'cancelling')", (job,)).fetchone()[0]
+            # in claim's order: measurements by id, then calibrations by id
+            position = db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE status IN ('running', 'cancelling') OR (status = 'queued' AND "
+                f"(settings LIKE '%{CALIBRATION_MARK}%', id) < (SELECT settings LIKE '%{CALIBRATION_MARK}%', id "
+                "FROM jobs WHERE id = ?))", (job,)).fetchone()[0]
         else:
             position = 0 if status in ACTIVE else -1
         elapsed = (finished or time.time()) - (started or created)
@@ -330,10 +334,14 @@ class LatencyQueue:
     # ---- the worker's side -----------------------------------------------------------------
 
     def claim(self) -> tuple[int, dict] | None:
-        """The oldest queued job, now marked running (one more attempt); its settings as stored."""
+        """The oldest queued job, now marked running (one more attempt); its settings as stored.
+
+        Calibrations go last: they take minutes, and a measurement someone waits for should not.
+        """
         def work(db):
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT id, settings FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+            row = db.execute("SELECT id, settings FROM jobs WHERE status = 'queued' ORDER BY "
+                             f"settings LIKE '%{CALIBRATION_MARK}%', id LIMIT 1").fetchone()
             if row is not None:
                 db.execute("UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1 WHERE id = ?",
                            (time.time(), row[0]))

@@ -75,6 +75,13 @@ def _child(pipe: Connection, limit_mb: float) -> None:
 
                 config = {key: settings.get(key) for key in ("backbone", "width", "depth", "resolution")}  # no cap_s
                 result = cross_check(**config, memory_limit_mb=limit_mb)
+            elif settings.get("task") == "calibrate":  # this host's latency model, asked for by a page
+                from core.latency_model import calibrate
+
+                fit = calibrate(settings["runtime"], settings["dtype"], settings["threads"],
+                                budget_s=settings["budget_s"], progress=progress)
+                result = {"runtime": settings["runtime"], "dtype": settings["dtype"], "threads": settings["threads"],
+                          "fit_error": fit.fit_error, "seconds": fit.seconds, "timings": len(fit.samples)}
             else:
                 result = measure_latency(progress=progress, memory_limit_mb=limit_mb, **settings).as_dict()
             pipe.send(("result", {**result, "peak_rss_mb": round(peak_rss_mb(), 1)}))
@@ -196,7 +203,9 @@ class Worker:
 
     def _run(self, job: int, settings: dict) -> None:
         cap_s = settings["cap_s"]
-        started, calibrating = time.monotonic(), True
+        # a latency run's first run of a family calibrates its speed first (until progress 0); a
+        # calibration job's cap covers all of it
+        started, calibrating = time.monotonic(), settings.get("task") != "calibrate"
         self.pipe.send(settings)
         while True:
             self._store(self.queue.beat)

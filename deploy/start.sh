@@ -23,6 +23,9 @@
 #   CSL_HUNG_RESTART_S   seconds a replica may stay unhealthy before it is killed and restarted (default 30)
 #   CSL_CRASH_LOOP   quick exits in a row after which a replica is given up and start.sh exits (default 5)
 #   CSL_WORKER_CMD   the latency worker's command line (see the hook below); not started when unset
+#   CSL_CALIBRATE    with a worker: RUNTIME:DTYPE pairs it calibrates at start-up (default "torch:float32
+#                    onnxruntime:float32 onnxruntime:int8"; empty for none), at CSL_CALIBRATE_THREADS (default 2,
+#                    the Explorer's default threads)
 #   STREAMLIT_SERVER_COOKIE_SECRET  shared by all processes (default: a fresh random secret)
 #   PYTHON, NGINX    interpreters/binaries to use (default python3, nginx)
 set -uo pipefail
@@ -241,6 +244,16 @@ done
   --restart-after "$HUNG_RESTART_S" 2>>"$RUN_DIR/health.log" &
 started health $!
 echo "start.sh: ready: http://$LISTEN -> ${#PORTS[@]} Streamlit processes on 127.0.0.1:${PORTS[*]} (run dir $RUN_DIR)" >&2
+
+# Calibrated before the class starts: queue this host's latency models for the worker (after any
+# measurement; a model already fitted for this host and these library versions costs nothing).
+if [ -n "${CSL_WORKER_CMD:-}" ]; then
+  for pair in ${CSL_CALIBRATE-torch:float32 onnxruntime:float32 onnxruntime:int8}; do
+    "$PYTHON" -m core calibrate --queue --runtime "${pair%%:*}" --dtype "${pair##*:}" \
+      --threads "${CSL_CALIBRATE_THREADS:-$(( $(nproc) < 2 ? $(nproc) : 2 ))}" >&2 ||
+      echo "start.sh: could not queue the $pair calibration (see above); the pages queue it when asked" >&2
+  done
+fi
 
 # Foreground until nginx, the health monitor or a supervisor that gave up exits: then stop the rest and
 # report it (non-zero: let the container's restart policy start the recipe again).

@@ -15,6 +15,9 @@ if str(ROOT) not in sys.path:
 DATA_DIR = Path(tempfile.mkdtemp(prefix="csl-tests-"))
 os.environ["CSL_DATA_DIR"] = str(DATA_DIR)
 os.environ.setdefault("CSL_WORKER_IDLE_EXIT_S", "120")
+# Pages would queue this host's calibration (minutes of timing in the background of every other test):
+# the tests that check it turn it on for themselves.
+os.environ.setdefault("CSL_AUTO_CALIBRATE", "0")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -450,3 +450,37 @@ def test_no_prediction_hint_names_a_command_that_fails(runtime, dtype, tmp_path,
         assert (args.runtime, args.dtype) == (runtime, dtype)
     else:
         assert f"{runtime} does not time {dtype}" in shown, shown
+
+
+def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(tmp_path, monkeypatch):
+    """A fresh install: the card says 'calibrating' while the worker fits this host's model, then predicts."""
+    import ui.engine
+    from core.jobs import LatencyQueue
+
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CSL_AUTO_CALIBRATE", "1")
+    monkeypatch.setenv("CSL_CALIBRATION_BUDGET_S", "3")  # the fewest timings a fit takes: about half a minute
+    ui.engine.latency_queue.clear()
+    try:
+        app = _app({"threads": "1"})
+        _no_exceptions(app)
+        assert _metrics(app)["Latency (predicted)"].startswith("calibrating")
+        assert any("is being fitted in the worker" in caption.value for caption in app.caption)
+        seen, deadline = set(), time.time() + 240
+        while time.time() < deadline:
+            value = _metrics(app).get("Latency (predicted)", "")
+            seen.add(value)
+            if value and not value.startswith(("calibrating", "not calibrated")):
+                break
+            time.sleep(2)
+            app.run()
+        _no_exceptions(app)
+        assert not _metrics(app)["Latency (predicted)"].startswith(("calibrating", "not calibrated")), seen
+        assert any(value.startswith("calibrating (") and " of " in value for value in seen), seen
+    finally:
+        pid = LatencyQueue(tmp_path / "latency.sqlite3").worker_pid()
+        if pid:
+            import os
+            import signal
+            os.kill(pid, signal.SIGTERM)
+        ui.engine.latency_queue.clear()

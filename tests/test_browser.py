@@ -99,17 +99,18 @@ def test_explorer_address_and_the_root_both_open_the_explorer(page, server):
         assert "/explorer?backbone=resnet50" in page.url
 
 
-def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(tmp_path):
+def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(page, tmp_path):
     """Six queued runs per browser, counted across reloads (a cookie names the browser, not the session);
     a second browser waiting on the same run sees it without a Cancel button that would do nothing."""
     import os
 
     # No worker serves this private store, so queued runs stay queued while the test counts them.
     env = {**os.environ, "CSL_DATA_DIR": str(tmp_path), "CSL_WORKER_SUPERVISED": "1"}
-    with streamlit_server(env=env) as url, chromium() as browser:
+    browser = page.context.browser  # the module's browser: a second sync Playwright cannot start beside it
+    with streamlit_server(env=env) as url:
         student = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
         student.set_default_timeout(60_000)
-        student.goto(f"{url}/explorer?view=latency")
+        student.goto(f"{url}/explorer?view=latency&width=0.75")  # not one of the reference presets
         _wait_for_app(student)
         student.get_by_role("button", name="Measure reference presets").click()
         student.get_by_role("button", name="Measure this variant").click()
@@ -122,7 +123,7 @@ def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(tmp_path):
 
         neighbour = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
         neighbour.set_default_timeout(60_000)
-        neighbour.goto(f"{url}/explorer?view=latency")  # the student's variant, asked for by nobody here
+        neighbour.goto(f"{url}/explorer?view=latency&width=0.75")  # the student's variant, not asked for here
         _wait_for_app(neighbour)
         neighbour.get_by_text("Someone else asked for the same run").wait_for()
         assert neighbour.get_by_role("button", name="Cancel").count() == 0

@@ -121,7 +121,7 @@ def test_cli_predict_on_the_host_and_on_a_device(calibrated, capsys):
     (["--device", "toaster"], "invalid choice: 'toaster' (choose from 'host', 'phone_cortex_a78'"),
     (["--runtime", "tvm"], "invalid choice: 'tvm' (choose from 'torch', 'onnxruntime')"),
     (["--dtype", "float64"], "invalid choice: 'float64' (choose from 'float32', 'float16', 'bfloat16', 'int8')"),
-    (["--batch", "0"], "0 must be at least 1"),
+    (["--batch", "0"], "0 is out of range: use 1 to 1,024"),
     (["--width", "9"], "use 0.1 to 3.0"),
     (["--threads", "5"], "not calibrated yet for torch, float32, 5 thread(s)"),
     (["--device", "raspberry_pi_4", "--dtype", "int8"], "has no peak figure for int8: use one of float32"),

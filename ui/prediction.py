@@ -1,23 +1,27 @@
 """Predicted latency on every slider move, beside the measured value; the roofline and lane alignment.
 
-Reads the analytic profile and a calibration the CLI or the worker wrote: never builds weights,
-never imports torch, never calibrates (that times real networks). Where this host has no
-calibration yet the page says how to make one.
+Reads the analytic profile and a calibration the worker or the CLI wrote: never builds weights,
+never imports torch, never times anything itself. Where this host has no calibration yet for the
+page's runtime, dtype and threads, it queues one for the worker (after any queued measurement) and
+shows how far it got; ``CSL_AUTO_CALIBRATE=0`` leaves calibrating to the operator, with the command.
 """
 from __future__ import annotations
+
+import os
 
 import streamlit as st
 
 from core.counting import Profile
-from core.jobs import StoreUnavailable
+from core.jobs import QueueFull, StoreUnavailable
 from core.latency_model import LatencyPrediction, NotCalibrated, predict_from_profile
 from core.quality import quality
 from core.roofline import published_devices, target_device_title
 from core.scaling import ScalingError
 from core.units import duration_ms, ratio
 from ui import charts
-from ui.engine import cached_profile
-from ui.latency_panel import measure_variant, stored_job, unavailable
+from ui.engine import cached_profile, latency_queue
+from ui.latency_panel import measure_variant, session_id, stored_job, unavailable
+from ui.safe_text import quoted
 from ui.state import TARGETS, ExplorerState
 
 SWEEP_STEP, SWEEP_POINTS = 0.025, 10  # the staircase chart: this many steps either side of the width
@@ -35,8 +39,8 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
     try:
         prediction = _predict(cost, state)
     except NotCalibrated as error:
-        predicted.metric("Latency (predicted)", "not calibrated", help=str(error))
-        measured.caption(f"No latency model here yet: run `{error.command}` on the server (a few minutes).")
+        with predicted:
+            _calibrating(state, error, measured)
         return
     except ScalingError as error:  # a dtype this host's runtimes do not time; a device with no peak for it
         host = state.target == "host"
@@ -60,6 +64,60 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
     active = job is not None and job.active
     with measured:
         st.fragment(run_every=1.0 if active else None)(_measured)(cost, state, prediction.total_ms, active)
+
+
+def _calibration_settings(state: ExplorerState) -> dict:
+    return {"task": "calibrate", "runtime": state.runtime, "dtype": state.dtype, "threads": state.threads}
+
+
+def _calibrating(state: ExplorerState, error: NotCalibrated, beside) -> None:
+    """No latency model for these settings yet: the worker fits one (after queued measurements); show how far."""
+    if os.environ.get("CSL_AUTO_CALIBRATE", "1") == "0":  # the operator calibrates by hand
+        st.metric("Latency (predicted)", "not calibrated", help=str(error))
+        beside.caption(f"No latency model here yet: run `{error.command}` on the server (a few minutes).")
+        return
+    settings = _calibration_settings(state)
+    try:
+        queue = latency_queue()
+        job = queue.find(settings)
+        if job is None or job.status == "cancelled":
+            job = queue.submit(settings, session_id())
+            queue.ensure_worker()
+    except StoreUnavailable as fault:
+        st.metric("Latency (predicted)", "not calibrated", help=str(error))
+        beside.caption(unavailable(fault))
+        return
+    except (QueueFull, ScalingError) as refusal:
+        st.metric("Latency (predicted)", "not calibrated", help=str(error))
+        beside.caption(f"Not calibrating now ({quoted(refusal, 120)}); on the server, `{error.command}` does it.")
+        return
+    if job.status == "failed":
+        st.metric("Latency (predicted)", "not calibrated", help=str(error))
+        beside.caption(f"Calibrating this host failed: {quoted(job.error, 160)}. On the server, `{error.command}` "
+                       "tries again and prints why.")
+        return
+    st.fragment(run_every=2.0)(_calibration_progress)(settings)
+    beside.caption(f"This host's latency model for {state.runtime} {state.dtype}, {state.threads} thread(s), is being "
+                   "fitted in the worker (after any queued measurement; once per host, a few minutes): the "
+                   "prediction appears here when it is done.")
+
+
+def _calibration_progress(settings: dict) -> None:
+    """'calibrating (k of n)' while the worker times the calibration networks; a full rerun once it is done."""
+    try:
+        job = latency_queue().find(settings)
+    except StoreUnavailable as fault:
+        st.caption(unavailable(fault))
+        return
+    if job is None or not job.active:
+        st.rerun()  # done (or failed): the row shows the prediction, or why not
+    elif job.status == "queued":
+        st.metric("Latency (predicted)", "calibrating (queued)",
+                  help=f"{job.position} run(s) ahead of this host's calibration")
+    else:
+        progress = f"{job.done} of {job.total}" if job.total else "starting"
+        st.metric("Latency (predicted)", f"calibrating ({progress})",
+                  help="Timing real networks to fit this host's latency model")
 
 
 def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_active: bool) -> None:
