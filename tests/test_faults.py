@@ -137,20 +137,23 @@ def test_a_truncated_cached_onnx_file_is_made_again(data, monkeypatch):
     explorer_renders(data, monkeypatch, "latency")
 
 
-@pytest.mark.parametrize("row,message", [
+BAD_ROWS = [
     (dict(SMALL, bogus=1), "not run: unknown setting 'bogus'"),
     (dict(SMALL, batch=True), "not run: batch must be a whole number"),
     (dict(SMALL, width=float("nan")), "not run: width must be a finite number"),
     (dict(SMALL, threads=1_000_000), "not run: threads 1000000 is more than this host's"),
     (["not", "an", "object"], "not run: a job's settings must be a JSON object"),
-])
-def test_a_bad_row_fails_with_one_line_and_the_queue_goes_on(data, row, message):
+]
+
+
+def test_bad_rows_fail_with_one_line_each_and_the_queue_goes_on(data):
     queue = LatencyQueue(data / "latency.sqlite3")
-    bad = insert_row(queue, row)
+    bad = [(insert_row(queue, row), message) for row, message in BAD_ROWS]
     following = queue.submit(SMALL, "bob")
     with running_worker(data) as worker:
-        failed = finished(queue, bad)
-        assert failed.status == "failed" and failed.error.startswith(message), failed.error
+        for job, message in bad:
+            failed = finished(queue, job)
+            assert failed.status == "failed" and failed.error.startswith(message), failed.error
         assert finished(queue, following.id).status == "done"
         assert worker.poll() is None
 
