@@ -7,20 +7,28 @@ from ui import charts
 from ui.cards import profile_or_error
 from ui.downloads import download_csv
 from ui.labels import CONVENTION, backbone_label
-from ui.pins import pin_variant, pins
+from ui.engine import cached_profile
+from ui.latency_panel import pin_latencies
+from ui.pins import pin_variant, pinned, pins
 from ui.routing import require_router
 from ui.sidebar import share_link, sync_query, url_warnings
-from ui.state import parse_pins, pins_to_query
+from ui.state import Pin, parse_pins, pins_to_query
 
 require_router()
 st.title("Compare variants")
 st.caption("Pin variants from the Explorer's sidebar, or add published presets here. " + CONVENTION)
+def pin_profile(pin: Pin):
+    """The pinned network's profile at its own batch, dtype, task and head (None after saying why not)."""
+    return profile_or_error(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype, pin.task,
+                            pin.head)
+
+
 if "compare_loaded" not in st.session_state:  # a shared link's pins join this session's, once
-    configs, st.session_state["compare_warnings"] = parse_pins(st.query_params.get("pins", ""))
-    for config in configs:
-        cost = profile_or_error(*config)
+    linked, st.session_state["compare_warnings"] = parse_pins(st.query_params.get("pins", ""))
+    for pin in linked:
+        cost = pin_profile(pin)
         if cost is not None:
-            pin_variant(cost, announce=False)
+            pin_variant(cost, pin, announce=False)
     st.session_state["compare_loaded"] = True
 url_warnings("compare_warnings")
 
@@ -30,11 +38,10 @@ with st.form("add_preset", border=False):
     if right.form_submit_button("Pin it", icon=":material/push_pin:", width="stretch"):
         cost = profile_or_error(name, None, None, None)
         if cost is not None:
-            pin_variant(cost)
+            pin_variant(cost, Pin.of(name, cost.width, cost.depth, cost.resolution))
 
 items = pins()
-pinned = [(pin["backbone"], pin["width"], pin["depth"], pin["resolution"]) for pin in items]
-query = {"pins": pins_to_query(pinned)} if items else {}
+query = {"pins": pins_to_query(pinned())} if items else {}
 sync_query(query)
 share_link(query, "compare")
 if not items:
@@ -43,10 +50,13 @@ if not items:
     st.stop()
 
 table = pd.DataFrame(items)
-if "latency_quality" not in table:  # pins made before results carried their quality
-    table["latency_quality"] = None
-SHOWN = ["label", "top1", "params", "macs", "activation_bytes", "latency_ms", "latency_quality", "top1_basis",
-         "flops", "weight_bytes_fp32", "backbone", "base", "width", "depth", "resolution"]
+latencies = pin_latencies([(cached_profile(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype,
+                                           pin.task, pin.head), pin) for pin in pinned()])
+table["latency_ms"] = [median for median, _ in latencies]
+table["latency_quality"] = [grade for _, grade in latencies]
+SHOWN = ["label", "task", "head", "batch", "dtype", "runtime", "top1", "params", "macs", "activation_bytes",
+         "latency_ms", "latency_quality", "top1_basis", "flops", "weight_bytes_fp32", "backbone", "base", "width",
+         "depth", "resolution", "device", "threads", "memory_format"]
 st.dataframe(table[SHOWN], hide_index=True, column_config={
     "label": st.column_config.TextColumn("variant", pinned=True),
     "top1": st.column_config.NumberColumn("top-1 %", format="%.1f", help="see the basis column: published or estimate"),

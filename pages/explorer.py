@@ -16,7 +16,7 @@ from ui.recipe_card import recipe_card
 from ui.routing import require_router
 from ui.task_panel import task_panel
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
-from ui.state import VIEWS
+from ui.state import VIEWS, Pin
 
 require_router()
 state = explorer_sidebar()
@@ -31,7 +31,9 @@ if state.mode == "compound":
 
 cost = profile_or_error(state.backbone, width, depth, resolution, state.batch, state.dtype, state.task, state.head)
 st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:", disabled=cost is None,
-                  width="stretch", on_click=pin_variant, args=(cost,), key="explorer_pin")
+                  width="stretch", on_click=pin_variant, key="explorer_pin",
+                  args=(cost, None if cost is None else Pin.of(cost.backbone, cost.width, cost.depth, cost.resolution,
+                                                              state)))
 share_link(state.to_query(), "explorer")
 
 if cost is not None and cost.task != "classification":

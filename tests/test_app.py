@@ -484,3 +484,14 @@ def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(t
             import signal
             os.kill(pid, signal.SIGTERM)
         ui.engine.latency_queue.clear()
+
+
+def test_a_pin_keeps_the_explorers_batch_dtype_runtime_and_task():
+    app = _app({"backbone": "resnet18", "batch": "8", "runtime": "onnxruntime", "dtype": "int8"})
+    app.button(key="explorer_pin").click().run()
+    app.switch_page("pages/compare.py").run()
+    _no_exceptions(app)
+    assert app.query_params["pins"] == "resnet18:1:1:224:batch=8:dtype=int8:runtime=onnxruntime"
+    table = app.dataframe[0].value
+    assert list(table.batch) == [8] and list(table.runtime) == ["onnxruntime"]
+    assert list(table.activation_bytes) == [core.profile("resnet18", batch=8, dtype="int8").activation_bytes]

@@ -127,3 +127,55 @@ def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(page, tmp_pa
         _wait_for_app(neighbour)
         neighbour.get_by_text("Someone else asked for the same run").wait_for()
         assert neighbour.get_by_role("button", name="Cancel").count() == 0
+
+
+def test_a_compare_link_reproduces_its_table_in_a_fresh_browser(page, tmp_path):
+    """A dense-task pin, a batch-8 pin and an onnxruntime int8 pin, each with a stored measurement: the
+    Compare page's own share link, opened in a fresh browser context, downloads the identical CSV."""
+    import csv
+    import io
+    import os
+    from dataclasses import replace
+
+    from core.jobs import LatencyQueue
+    from ui.latency_panel import _device_settings, _settings
+    from ui.state import PIN_SETTINGS, ExplorerState, Pin, pins_to_query
+
+    pins = [Pin("mobilenet_v3_large", 1.0, 1.0, 520, task="segmentation", head="deeplabv3"),
+            Pin("resnet18", 0.5, 1.0, 224, batch=8),
+            Pin("mobilenet_v2", 1.0, 1.0, 224, dtype="int8", runtime="onnxruntime")]
+    queue = LatencyQueue(tmp_path / "latency.sqlite3")
+    for index, pin in enumerate(pins):  # a stored measurement for each pin, at the pin's own settings
+        cost = core.profile(pin.backbone, pin.width, pin.depth, pin.resolution, batch=pin.batch, dtype=pin.dtype,
+                            task=pin.task, head=pin.head)
+        state = replace(ExplorerState(), **{key: getattr(pin, key) for key in PIN_SETTINGS})
+        job = queue.submit(_settings(cost, _device_settings(state)), "setup").id
+        queue.claim()
+        queue.finish(job, result={"median_ms": 10.0 + index, "p10_ms": 9.9 + index, "p90_ms": 10.2 + index,
+                                  "runs": 20, "host_busy": False, "other_load_cores": 0.0})
+    env = {**os.environ, "CSL_DATA_DIR": str(tmp_path), "CSL_WORKER_SUPERVISED": "1"}
+    browser = page.context.browser
+
+    def compare_csv(url: str) -> tuple[str, str]:
+        tab = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True).new_page()
+        tab.set_default_timeout(60_000)
+        tab.goto(url)
+        tab.wait_for_selector('[data-testid="stDataFrame"]')
+        tab.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
+        with tab.expect_download() as download:
+            tab.get_by_role("button", name="Download the comparison (CSV)").click()
+        link = tab.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"] code').inner_text()
+        text = open(download.value.path(), encoding="utf-8").read()
+        tab.context.close()
+        return text, link
+
+    with streamlit_server(env=env) as url:
+        source, link = compare_csv(f"{url}/compare?pins={pins_to_query(pins)}")
+        opened, _ = compare_csv(link)
+    assert opened == source
+    rows = list(csv.DictReader(io.StringIO(source)))
+    assert [row["task"] for row in rows] == ["segmentation", "classification", "classification"]
+    assert [row["batch"] for row in rows] == ["1", "8", "1"] and rows[2]["runtime"] == "onnxruntime"
+    assert [row["latency_ms"] for row in rows] == ["10.0", "11.0", "12.0"]
+    assert int(rows[0]["params"]) == core.profile("mobilenet_v3_large", task="segmentation", head="deeplabv3").params
+    assert int(rows[1]["activation_bytes"]) == core.profile("resnet18", 0.5, batch=8).activation_bytes

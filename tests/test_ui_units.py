@@ -122,14 +122,30 @@ def test_warnings_are_capped_with_a_count():
 
 
 def test_pins_round_trip_and_bad_pins_are_explained():
-    from ui.state import parse_pins, pins_to_query
+    from ui.state import Pin, parse_pins, pins_to_query
 
-    configs = [("mobilenet_v2", 0.5, 1.0, 160), ("efficientnet_b7", 2.0, 3.1, 600)]
-    assert parse_pins(pins_to_query(configs)) == (configs, [])
+    pins = [Pin("mobilenet_v2", 0.5, 1.0, 160), Pin("efficientnet_b7", 2.0, 3.1, 600)]
+    assert pins_to_query(pins) == "mobilenet_v2:0.5:1:160,efficientnet_b7:2:3.1:600"  # old links read the same
+    assert parse_pins(pins_to_query(pins)) == (pins, [])
     kept, warnings = parse_pins("resnet50:x:1:224,resnet18:1:1:16,nonsense")
-    assert kept == [("resnet18", 1.0, 1.0, 32)]
+    assert kept == [Pin("resnet18", 1.0, 1.0, 32)]
     assert "width `x` is not a number" in warnings[0] and "resolution=`16` is outside" in warnings[1]
     assert "`nonsense`" in warnings[2]
+
+
+def test_a_pin_carries_every_setting_that_changes_its_numbers():
+    from ui.state import Pin, parse_pins, pins_to_query
+
+    pins = [Pin("mobilenet_v3_large", 1.0, 1.0, 520, task="segmentation", head="deeplabv3"),
+            Pin("resnet18", 1.0, 1.0, 224, batch=8, threads=1),
+            Pin("mobilenet_v2", 1.0, 1.0, 224, dtype="int8", runtime="onnxruntime", memory_format="contiguous")]
+    text = pins_to_query(pins)
+    assert text == ("mobilenet_v3_large:1:1:520:task=segmentation,resnet18:1:1:224:batch=8:threads=1,"
+                    "mobilenet_v2:1:1:224:dtype=int8:runtime=onnxruntime")
+    assert parse_pins(text) == (pins, [])
+    kept, warnings = parse_pins("mobilenet_v2:1:1:224:batch=0:head=fpn:[x](http://evil)=1")
+    assert kept == [Pin("mobilenet_v2", 1.0, 1.0, 224)] and len(warnings) == 4  # the markup splits at its colon
+    assert all("http://evil" not in warning or "`" in warning for warning in warnings)
 
 
 @pytest.mark.parametrize("current,url_path,expected", [

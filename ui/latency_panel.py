@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import replace
 
 import streamlit as st
 
@@ -23,7 +24,7 @@ from ui.engine import cached_profile, latency_queue
 from ui.labels import variant_label
 from ui.safe_text import quoted
 from ui.sidebar import latency_controls
-from ui.state import ExplorerState
+from ui.state import PIN_SETTINGS, ExplorerState, Pin
 
 REFERENCE_PRESETS = ("mobilenet_v3_small", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18")
 
@@ -107,16 +108,17 @@ def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
                 repeats=repeats, **device)
 
 
-def latency_for(cost: Profile) -> tuple[float | None, str | None]:
-    """(stored median, its quality) for this configuration at the panel's last settings; Nones if unmeasured."""
-    device = st.session_state.get("latency_last_settings")
+def pin_latencies(items: list[tuple[Profile, Pin]]) -> list[tuple[float | None, str | None]]:
+    """(stored median, its quality) of each pinned network at its own settings; Nones where none is stored."""
+    requests = [_settings(cost, _device_settings(replace(ExplorerState(), **{key: getattr(pin, key) for key in
+                                                                             PIN_SETTINGS})))
+                for cost, pin in items]
     try:
-        job = latency_queue().find(_settings(cost, device)) if device else None
+        jobs = latency_queue().find_many(requests) if requests else []
     except StoreUnavailable:
-        return None, None  # a pin without a stored latency; the page that measures says why
-    if job is None or job.result is None:
-        return None, None
-    return round(job.result["median_ms"], 3), quality(job.result).label
+        return [(None, None)] * len(items)  # the Compare page says why under its table
+    return [(None, None) if job is None or job.result is None
+            else (round(job.result["median_ms"], 3), quality(job.result).label) for job in jobs]
 
 
 def stored_job(cost: Profile, state: ExplorerState) -> JobState | None:

@@ -1,13 +1,19 @@
-"""Pinned variants for the Compare page: kept in session state, so they survive reruns and page switches."""
+"""Pinned variants for the Compare page: kept in session state, so they survive reruns and page switches.
+
+A pin is a network and every setting that changes one of its numbers (``ui.state.Pin``: task, head,
+batch, dtype, runtime, device, threads, memory format), so a Compare link opened elsewhere computes
+the same table; measured latencies are looked up in the shared store when the table is drawn.
+"""
 from __future__ import annotations
+
+from dataclasses import asdict
 
 import streamlit as st
 
 from core.counting import Profile
 from ui.cards import variant_accuracy
 from ui.labels import variant_label
-from ui.latency_panel import latency_for
-from ui.state import MAX_PINS
+from ui.state import MAX_PINS, Pin
 
 
 def pins() -> list[dict]:
@@ -15,10 +21,18 @@ def pins() -> list[dict]:
     return st.session_state.setdefault("pins", [])
 
 
-def pin_variant(cost: Profile, announce: bool = True) -> None:
+def pin_label(cost: Profile, pin: Pin) -> str:
+    """The variant's label, with the settings that differ from the Explorer's defaults (so two pins of one
+    network at another batch or runtime are told apart)."""
+    label = variant_label(cost.backbone, cost.width, cost.depth, pin.resolution)
+    extras = pin.extras()
+    return " ".join([label, *(f"{key}={value}" for key, value in extras.items())])
+
+
+def pin_variant(cost: Profile, pin: Pin, announce: bool = True) -> None:
     """Add a variant to the pins (once, and at most ``MAX_PINS``); ``announce`` shows a toast."""
-    label = variant_label(cost.backbone, cost.width, cost.depth, cost.resolution)
-    if any(pin["label"] == label for pin in pins()):
+    label = pin_label(cost, pin)
+    if any(item["label"] == label for item in pins()):
         if announce:
             st.toast(f"{label} is already pinned")
         return
@@ -26,18 +40,25 @@ def pin_variant(cost: Profile, announce: bool = True) -> None:
         if announce:
             st.toast(f"At most {MAX_PINS} pins: remove one on the Compare page first")
         return
-    published, estimate = variant_accuracy(cost)
-    if published is not None:
-        top1, basis = published.top1, f"published ({published.variant})"
-    elif estimate.top1 is not None:
-        top1, basis = round(estimate.top1, 2), f"estimate on {estimate.curve}"
+    if cost.task != "classification":  # an ImageNet top-1 would describe another network
+        top1, basis = None, f"no ImageNet top-1 for a {cost.task} network"
     else:
-        top1, basis = None, f"no estimate: {estimate.basis}"
-    latency_ms, latency_quality = latency_for(cost)
-    pins().append({"label": label, "backbone": cost.backbone, "base": cost.base, "width": cost.width,
-                   "depth": cost.depth, "resolution": cost.resolution, "params": cost.params,
-                   "macs": cost.macs, "flops": cost.flops, "activation_bytes": cost.activation_bytes,
-                   "weight_bytes_fp32": cost.weight_bytes["fp32"], "top1": top1, "top1_basis": basis,
-                   "latency_ms": latency_ms, "latency_quality": latency_quality})
+        published, estimate = variant_accuracy(cost)
+        if published is not None:
+            top1, basis = published.top1, f"published ({published.variant})"
+        elif estimate.top1 is not None:
+            top1, basis = round(estimate.top1, 2), f"estimate on {estimate.curve}"
+        else:
+            top1, basis = None, f"no estimate: {estimate.basis}"
+    pins().append({"label": label, **asdict(pin), "base": cost.base, "width": cost.width, "depth": cost.depth,
+                   "params": cost.params, "macs": cost.macs, "flops": cost.flops,
+                   "activation_bytes": cost.activation_bytes, "weight_bytes_fp32": cost.weight_bytes["fp32"],
+                   "top1": top1, "top1_basis": basis})
     if announce:
         st.toast(f"Pinned {label}; see the Compare page")
+
+
+def pinned() -> list[Pin]:
+    """The pins as ``Pin`` values (what the Compare link carries)."""
+    fields = Pin.__dataclass_fields__
+    return [Pin(**{key: item[key] for key in fields if key in item}) for item in pins()]

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.roofline import device_names
 from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling, ScalingError
-from core.tasks import HEADS, TASKS, check_task, combinations
+from core.tasks import DEFAULT_HEADS, HEADS, TASKS, check_task, combinations
 from ui.safe_text import capped, quoted
 
 PHI_RANGE = (0.0, 7.0)
@@ -210,17 +210,50 @@ def parse_compound_query(query: dict[str, str | list[str]]) -> tuple[CompoundPag
     return replace(state, **values), capped(warnings)
 
 
-PinConfig = tuple[str, float, float, int]
+# What a pin carries besides the network's size: everything that changes one of its numbers. The link writes
+# only the ones that differ from the Explorer's defaults, as key=value after backbone:width:depth:resolution.
+PIN_SETTINGS = ("task", "head", "batch", "dtype", "runtime", "device", "threads", "memory_format")
 
 
-def pins_to_query(configs: list[PinConfig]) -> str:
-    """Pinned variants as one query value: 'backbone:width:depth:resolution,...'."""
-    return ",".join(f"{backbone}:{width:g}:{depth:g}:{resolution}" for backbone, width, depth, resolution in configs)
+@dataclass(frozen=True)
+class Pin:
+    """One pinned network and the settings its numbers were computed (and measured) at."""
+
+    backbone: str
+    width: float
+    depth: float
+    resolution: int
+    task: str = "classification"
+    head: str = "classifier"
+    batch: int = 1
+    dtype: str = "float32"
+    runtime: str = "torch"
+    device: str = "cpu"
+    threads: int = 2
+    memory_format: str = "contiguous"
+
+    @classmethod
+    def of(cls, backbone: str, width: float, depth: float, resolution: int, state: ExplorerState | None = None):
+        """A pin of this network at ``state``'s settings (the Explorer's defaults where None)."""
+        state = state or ExplorerState()
+        return cls(backbone, float(width), float(depth), int(resolution),
+                   **{key: getattr(state, key) for key in PIN_SETTINGS})
+
+    def extras(self) -> dict[str, str]:
+        """The settings that differ from the Explorer's defaults, as the link writes them."""
+        defaults = {**{key: getattr(ExplorerState(), key) for key in PIN_SETTINGS}, "head": DEFAULT_HEADS[self.task]}
+        return {key: _format(getattr(self, key)) for key in PIN_SETTINGS if getattr(self, key) != defaults[key]}
 
 
-def parse_pins(text: str) -> tuple[list[PinConfig], list[str]]:
-    """Pinned variants from a link (at most ``MAX_PINS``); a bad entry is skipped or clamped, with a warning."""
-    configs: list[PinConfig] = []
+def pins_to_query(pins: list[Pin]) -> str:
+    """Pinned networks as one query value: 'backbone:width:depth:resolution[:key=value...],...'."""
+    return ",".join(":".join([f"{pin.backbone}:{pin.width:g}:{pin.depth:g}:{pin.resolution}",
+                              *(f"{key}={value}" for key, value in pin.extras().items())]) for pin in pins)
+
+
+def parse_pins(text: str) -> tuple[list[Pin], list[str]]:
+    """Pinned networks from a link (at most ``MAX_PINS``); a bad entry is skipped or clamped, with a warning."""
+    pins: list[Pin] = []
     warnings: list[str] = []
     tokens = [token for token in text.split(",") if token]
     if len(tokens) > MAX_PINS:
@@ -228,12 +261,12 @@ def parse_pins(text: str) -> tuple[list[PinConfig], list[str]]:
         tokens = tokens[:MAX_PINS]
     for token in tokens:
         parts = token.split(":")
-        if len(parts) != 4 or parts[0] not in BACKBONE_NAMES:
+        if len(parts) < 4 or parts[0] not in BACKBONE_NAMES:
             warnings.append(f"The link's pin {quoted(token)} is not backbone:width:depth:resolution with a known "
                             "backbone; it was skipped.")
             continue
         values = []
-        for key, raw in zip(("width", "depth", "resolution"), parts[1:]):
+        for key, raw in zip(("width", "depth", "resolution"), parts[1:4]):
             value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key in _WHOLE_NUMBERS, None)
             if value is None:
                 warnings.append(f"The link's pin {quoted(token)}: {key} {quoted(raw)} is not a number; it was skipped.")
@@ -242,5 +275,35 @@ def parse_pins(text: str) -> tuple[list[PinConfig], list[str]]:
                 warnings.append(f"The link's pin {quoted(token)}: " + warning.removeprefix("The link's "))
             values.append(value)
         else:
-            configs.append((parts[0], float(values[0]), float(values[1]), int(values[2])))
-    return configs, capped(warnings)
+            settings = _pin_settings(token, parts[4:], warnings)
+            pins.append(Pin(parts[0], float(values[0]), float(values[1]), int(values[2]), **settings))
+    return pins, capped(warnings)
+
+
+def _pin_settings(token: str, parts: list[str], warnings: list[str]) -> dict:
+    """A pin's key=value settings; a bad or unknown one is dropped with a warning (its default stays)."""
+    settings: dict = {}
+    for part in parts:
+        key, _, raw = part.partition("=")
+        if key not in PIN_SETTINGS:
+            warnings.append(f"The link's pin {quoted(token)}: {quoted(part)} is not one of "
+                            f"{', '.join(PIN_SETTINGS)}; it was ignored.")
+        elif key in _NUMBER_RANGES:
+            value, warning = _parse_number(key, raw, _NUMBER_RANGES[key], key in _WHOLE_NUMBERS, None)
+            if value is None or warning:
+                warnings.append(f"The link's pin {quoted(token)}: {key} {quoted(raw)} is not allowed; it was "
+                                "ignored.")
+            else:
+                settings[key] = int(value)
+        elif raw in _CHOICES[key]:
+            settings[key] = raw
+        else:
+            warnings.append(f"The link's pin {quoted(token)}: {key}={quoted(raw)} is not one of "
+                            f"{', '.join(_CHOICES[key])}; it was ignored.")
+    task = settings.get("task", "classification")
+    if settings.get("head", DEFAULT_HEADS[task]) not in HEADS[task]:
+        warnings.append(f"The link's pin {quoted(token)}: head {quoted(settings['head'])} does not belong to "
+                        f"{task}; using {DEFAULT_HEADS[task]}.")
+        settings.pop("head")
+    settings.setdefault("head", DEFAULT_HEADS[task])
+    return settings
