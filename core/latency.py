@@ -13,7 +13,6 @@ cached on disk, counted against the cap).
 """
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import threading
@@ -24,13 +23,14 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from core.counting import Profile, profile
-from core.job_settings import CPU_DTYPES, MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, check_threads, default_cap_s, number
+from core.job_settings import (CPU_DTYPES, MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, check_threads,
+                               default_cap_s, number)
 from core.memory import MB, child_memory_limit_mb, job_bytes, rss_mb
+from core.run_budget import MIN_TIMED_RUNS, memory_refusal, predicted_forward_s, seconds, time_refusal
 from core.modules import build_model
 from core.scaling import ScalingError
 
 DEFAULT_CAP_S = default_cap_s()
-MIN_TIMED_RUNS = 3
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 RUNTIMES = ("torch", "onnxruntime")
 _RUN_LOCK = threading.Lock()
@@ -318,29 +318,27 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
             "memory_limit_mb", memory_limit_mb, 1, 2 ** 40)
     except ScalingError as error:
         raise LatencyError(str(error)) from None
+    refusal = memory_refusal(cost, runtime, dtype, rss_mb() or 0.0, limit_mb)
+    if refusal:
+        raise LatencyError(refusal)
     needed = _memory_bytes(cost, runtime, dtype)
-    if needed > limit_mb * MB:
-        raise LatencyError(
-            f"this run needs about {needed / MB:,.0f} MB with what this process holds already, above the "
-            f"{limit_mb:,.0f} MB limit: lower the batch, resolution or width")
     threads = threads or torch.get_num_threads()
+    # the calibrated model (the Explorer's predicted card) where this host has one, else the family's speed
+    predicted_s = predicted_forward_s(cost, runtime, dtype, threads) if device == "cpu" else None
     with _RUN_LOCK:
         speed = host_speed(cost.base, device, dtype, threads, runtime)  # once per process, before the clock
         started = time.perf_counter()
         if progress is not None:
             progress(0, warmup + repeats)  # the clock starts now
         build_s, forward_s = estimate_seconds(cost, speed)
+        if predicted_s is not None:
+            forward_s = predicted_s
         if onnx and _onnx_cached(cost, dtype):
             build_s = 0.0  # nothing to export or quantize
-        planned = build_s + (min(warmup, 1) + MIN_TIMED_RUNS) * forward_s
-        if planned > cap_s:
-            fit = math.sqrt(cap_s / planned)
-            making = " (exporting, quantizing and timing)" if onnx and build_s > 0 else ""
-            raise LatencyError(
-                f"this run{making} would take about {_seconds(planned)} (about {_seconds(forward_s)} per forward "
-                f"pass on this host), above the {cap_s:g} s cap: lower the resolution (about "
-                f"{max(32, int(max(_hw(cost.resolution)) * fit)) // 8 * 8} px would fit), the width, the depth or "
-                "the batch")
+        refusal = time_refusal(cost, forward_s, build_s, warmup, cap_s, making=onnx and build_s > 0,
+                               basis=", by the calibrated model" if predicted_s is not None else "")
+        if refusal:
+            raise LatencyError(refusal)
         run = _onnx_timed_runs if onnx else _timed_runs
         with _threads(threads):
             return run(cost, device, batch, dtype, channels_last, warmup, repeats, started + cap_s, needed,
@@ -354,10 +352,6 @@ def _onnx_cached(cost: Profile, dtype: str) -> bool:
 
 def _hw(resolution: int | tuple[int, int]) -> tuple[int, int]:
     return resolution if isinstance(resolution, tuple) else (resolution, resolution)
-
-
-def _seconds(value: float) -> str:
-    return f"{value:,.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
 def _time_passes(one_pass: Callable[[], float], warmup: int, repeats: int, deadline: float,
@@ -381,7 +375,7 @@ def _time_passes(one_pass: Callable[[], float], warmup: int, repeats: int, deadl
             if len(timings) >= MIN_TIMED_RUNS:
                 break
             raise LatencyError(
-                f"stopped: one forward pass takes {_seconds(timings[-1] / 1000)} here, so {MIN_TIMED_RUNS} "
+                f"stopped: one forward pass takes {seconds(timings[-1] / 1000)} here, so {MIN_TIMED_RUNS} "
                 "timed passes do not fit the cap: lower the resolution, the width, the depth or the batch")
         timings.append(one_pass() * 1000)
         if progress is not None:

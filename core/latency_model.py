@@ -301,6 +301,24 @@ def calibration_configs(seed: int = 0, per_backbone: int = 6) -> list[Config]:
             for chosen in groups if turn < len(chosen) for config in chosen[turn]]
 
 
+def host_roofline(threads: int) -> tuple[float, float]:
+    """This host's (peak FLOP/s, bandwidth) at ``threads``: measured once per host and cached beside the
+    calibrations, so every runtime's model and roofline use the same host (the runtimes differ in how much
+    of it they reach, not in what it is)."""
+    path = data_dir(create=False) / "latency_model" / (
+        f"host-roofline-t{threads}-{hashlib.sha256(host_fingerprint().encode()).hexdigest()[:16]}.json")
+    try:
+        cached = json.loads(path.read_text())
+        return float(cached["peak_flops"]), float(cached["bandwidth"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    peak_flops, bandwidth = measure_host_roofline(threads)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"peak_flops": peak_flops, "bandwidth": bandwidth, "threads": threads,
+                                "host": host_fingerprint(), "measured": time.time()}))
+    return peak_flops, bandwidth
+
+
 def measure_host_roofline(threads: int) -> tuple[float, float]:
     """(peak FLOP/s of a large float32 matmul, bytes/s of a large copy counting read + write), best of a few."""
     import torch
@@ -327,7 +345,7 @@ def _timed(function: Callable[[], object]) -> float:
 
 def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | None = None, *,
               configs: list[Config] | None = None, measure: MeasureFn = measure_ms,
-              roofline: Callable[[int], tuple[float, float]] = measure_host_roofline,
+              roofline: Callable[[int], tuple[float, float]] | None = None,
               budget_s: float = DEFAULT_BUDGET_S, rounds: int = 2, force: bool = False,
               progress: Callable[[int, int], None] | None = None) -> Calibration:
     """Fit (or load from the cache) the latency model of ``runtime`` on this host; bounded by ``budget_s``.
@@ -344,7 +362,7 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     if path.exists() and not force:
         return load_calibration(runtime, dtype, threads)
     started = time.perf_counter()
-    peak_flops, bandwidth = roofline(threads)
+    peak_flops, bandwidth = host_roofline(threads) if roofline is None else roofline(threads)
     lanes = host_device(peak_flops, bandwidth).lanes.get(dtype)
     configs = calibration_configs() if configs is None else configs
     fastest: dict[int, float] = {}

@@ -55,7 +55,7 @@ def _child(pipe: Connection, limit_mb: float) -> None:
     pipe.send(("ready", {"devices": runtimes["torch"], "runtimes": runtimes,
                          "torch_version": torch.__version__, "default_threads": torch.get_num_threads(),
                          "cpu_count": os.cpu_count(), "cap_s": default_cap_s(),
-                         "memory_limit_mb": limit_mb, "pid": os.getpid()}))
+                         "memory_limit_mb": limit_mb, "pid": os.getpid(), "rss_mb": rss_mb()}))
     while True:
         try:
             settings = pipe.recv()

@@ -495,3 +495,35 @@ def test_a_pin_keeps_the_explorers_batch_dtype_runtime_and_task():
     table = app.dataframe[0].value
     assert list(table.batch) == [8] and list(table.runtime) == ["onnxruntime"]
     assert list(table.activation_bytes) == [core.profile("resnet18", batch=8, dtype="int8").activation_bytes]
+
+
+def test_a_run_that_cannot_fit_is_refused_before_queueing_by_the_predicted_cards_model(tmp_path, monkeypatch):
+    """The issue's B7 at width 3, depth 4, 1024 px: the refusal names the same per-pass time as the card."""
+    import re
+    import sqlite3
+
+    import ui.engine
+    from core.latency_model import calibrate
+    from tests.test_latency_model import CONFIGS, synthetic_ms
+
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CSL_WORKER_SUPERVISED", "1")
+    monkeypatch.setenv("CSL_LATENCY_MEMORY_LIMIT_MB", "65536")  # memory fits: the cap decides
+    calibrate("torch", threads=2, configs=CONFIGS, measure=synthetic_ms, force=True,
+              roofline=lambda threads: (1e11, 2e10))
+    ui.engine.latency_queue.clear()
+    try:
+        app = _app({"backbone": "efficientnet_b7", "width": "3", "depth": "4", "resolution": "1024"})
+        card = _metrics(app)["Latency (predicted)"]
+        app.button(key="prediction_measure").click().run()
+        _no_exceptions(app)
+        refusal = next(caption.value for caption in app.caption if "per forward pass" in caption.value)
+        assert "by the calibrated model" in refusal and "above the 30 s cap" in refusal
+        per_pass = float(re.search(r"about ([\d.,]+) s per forward pass", refusal)[1].replace(",", ""))
+        number, unit = re.fullmatch(r"([\d.,]+) (ms|s)", card).groups()
+        predicted_s = float(number.replace(",", "")) / (1000 if unit == "ms" else 1)
+        assert per_pass == pytest.approx(predicted_s, rel=0.05, abs=0.05)  # one model, rounded two ways
+        with sqlite3.connect(tmp_path / "latency.sqlite3") as db:
+            assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0  # nothing was queued
+    finally:
+        ui.engine.latency_queue.clear()

@@ -198,3 +198,17 @@ def test_family_factor_corrects_a_family_the_kinds_misjudge(tmp_path, monkeypatc
     factors = latency_model.family_factors(samples)
     assert factors["mobilenet_v1"] == pytest.approx(1.5) and factors["resnet18"] == pytest.approx(1.02)
     assert "mobilenet_v2" not in factors  # one timing is not a family's fit
+
+
+def test_the_host_peak_and_bandwidth_are_the_same_whatever_the_runtime(tmp_path, monkeypatch):
+    """Measured once per host, not per runtime's calibration."""
+    import core.latency_model
+
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+    measured = []
+    monkeypatch.setattr(core.latency_model, "measure_host_roofline",
+                        lambda threads: measured.append(threads) or (2.5e11, 3.5e10))
+    torch_fit = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=synthetic_ms, force=True)
+    onnx_fit = calibrate("onnxruntime", "int8", threads=THREADS, configs=CONFIGS, measure=synthetic_ms, force=True)
+    assert measured == [THREADS]
+    assert (torch_fit.peak_flops, torch_fit.bandwidth) == (onnx_fit.peak_flops, onnx_fit.bandwidth) == (2.5e11, 3.5e10)

@@ -13,9 +13,11 @@ from dataclasses import replace
 import streamlit as st
 
 from core.counting import Profile
+from core.memory import child_memory_limit_mb
 from core.quality import quality
+from core.run_budget import before_queueing
 from core.scaling import ScalingError
-from core.job_settings import host_cores
+from core.job_settings import default_cap_s, host_cores
 from core.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull, StoreUnavailable
 from core.units import duration_ms, duration_range_ms, size_bytes
 from ui import charts
@@ -31,6 +33,7 @@ REFERENCE_PRESETS = ("mobilenet_v3_small", "mobilenet_v2", "mobilenet_v3_large",
 
 FALLBACK_RUNTIMES = {"torch": {"cpu": ["float32", "bfloat16"]}, "onnxruntime": {"cpu": ["float32", "int8"]}}
 WARMUP, REPEATS, PRESET_REPEATS = 3, 20, 10
+CHILD_BASELINE_MB = 250.0  # a measuring process's RSS before its first job, until the worker reports its own
 
 
 def session_id() -> str:
@@ -136,7 +139,7 @@ def measure_variant(cost: Profile, state: ExplorerState) -> str | None:
     except StoreUnavailable as error:
         return unavailable(error)
     if blocked is None:
-        _submit([_settings(cost, _device_settings(state))])
+        blocked = _submit([_settings(cost, _device_settings(state))], show=False)  # the caller shows it
     return blocked
 
 
@@ -185,17 +188,40 @@ def _latency_panel(cost: Profile, state: ExplorerState) -> None:
     st.fragment(run_every=0.5 if active else None)(_results)(watched, others, state.unit, active)
 
 
-def _submit(requests: list[dict]) -> None:
+def _submit(requests: list[dict], show: bool = True) -> str | None:
+    """Queue each run that fits; one that cannot fit its cap or the memory limit is refused here, before
+    queueing, by the same check the measuring process makes (``core.run_budget``). Returns the first refusal."""
     queue = latency_queue()
+    info = queue.worker_info() or {}
+    refusals = []
     try:
         for settings in requests:
-            queue.submit(settings, session_id())
+            refusal = _refusal(settings, info)
+            if refusal:
+                refusals.append(refusal)
+            else:
+                queue.submit(settings, session_id())
     except QueueFull as error:
         st.warning(f"Not queued: {error} (at most {MAX_ACTIVE_PER_SESSION} per session).",
                    icon=":material/hourglass_top:")
     except ScalingError as error:  # settings no run may use (core.job_settings)
         st.warning(f"Not queued: {quoted(error, 160)}", icon=":material/block:")
+    if refusals and show:
+        st.warning(f"Not queued: {refusals[0]}" + (f" ({len(refusals) - 1} more refused)" if len(refusals) > 1
+                                                    else ""), icon=":material/block:")
     queue.ensure_worker()
+    return refusals[0] if refusals else None
+
+
+def _refusal(settings: dict, info: dict) -> str | None:
+    """Why this run cannot fit, computed as the measuring process will (memory with the worker's reported
+    baseline, time by the calibrated model), or None."""
+    runtime = settings["runtime"]
+    cost = cached_profile(settings["backbone"], settings["width"], settings["depth"], settings["resolution"],
+                          settings["batch"], "float32" if runtime == "onnxruntime" else settings["dtype"])
+    return before_queueing(cost, runtime, settings["dtype"], settings["threads"], settings["warmup"],
+                           info.get("cap_s") or default_cap_s(), info.get("rss_mb") or CHILD_BASELINE_MB,
+                           info.get("memory_limit_mb") or child_memory_limit_mb())
 
 
 def _states(watched: list) -> list[JobState | None]:
