@@ -202,3 +202,22 @@ def test_every_plain_json_figure_is_valid_plotly():
     for spec in _explorer_specs():
         assert isinstance(spec, charts.PlotlySpec)
         go.Figure(spec.to_dict())  # raises on any unknown property or bad value
+
+
+def test_the_roofline_caption_says_only_what_its_numbers_show():
+    import pandas as pd
+
+    from ui.prediction import roofline_caption
+
+    class Prediction:
+        total_ms, bound_ms = 10.0, 2.5
+
+    def layers(bounds):
+        return pd.DataFrame({"macs": [1] * len(bounds), "type": ["dwconv"] * len(bounds), "bound": bounds})
+
+    none = roofline_caption(layers(["compute", "compute"]), 1e11, 2e10, True, Prediction, "onnxruntime")
+    assert "0 of the 2 depthwise ones" in none and "bandwidth, not arithmetic, limits them" not in none
+    assert "onnxruntime is predicted to reach 25% of this host's roofline" in none
+    every = roofline_caption(layers(["memory", "memory"]), 1e11, 2e10, False, Prediction, "torch")
+    assert "2 of the 2 depthwise ones: depthwise layers do few MACs per byte moved" in every
+    assert "predicted to reach" not in every  # a published device's bound is not this host's prediction

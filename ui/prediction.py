@@ -165,18 +165,34 @@ def roofline_panel(cost: Profile, state: ExplorerState) -> None:
     layers = prediction.layers
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.roofline_figure(layers, title, peak, bandwidth, modelled=host), key="roofline_chart")
-    memory = layers[(layers.macs > 0) & (layers.bound == "memory")]
-    depthwise = layers[layers.type == "dwconv"]
-    left.caption(f"Lower bounds from {'this host as measured' if host else 'published peaks'} "
-                 f"(ridge at {peak / bandwidth:.3g} FLOPs/byte): {len(memory)} of {int((layers.macs > 0).sum())} "
-                 f"layers with MACs are memory-bound"
-                 + (f", {int((depthwise.bound == 'memory').sum())} of the {len(depthwise)} depthwise ones"
-                    if len(depthwise) else "") + ". Depthwise layers do few MACs per byte moved, so bandwidth, not "
-                 "arithmetic, limits them." + (" Hollow points: where the calibrated model puts each layer."
-                                               if host else ""))
+    left.caption(roofline_caption(layers, peak, bandwidth, host, prediction, state.runtime))
     _alignment(right, prediction)
     if host:
         _staircase(cost, state)
+
+
+def roofline_caption(layers, peak: float, bandwidth: float, host: bool, prediction: LatencyPrediction,
+                     runtime: str) -> str:
+    """What the roofline shows, every claim computed from the numbers it describes."""
+    with_macs = layers[layers.macs > 0]
+    memory = with_macs[with_macs.bound == "memory"]
+    depthwise = layers[layers.type == "dwconv"]
+    bound_dw = int((depthwise.bound == "memory").sum())
+    source = "this host as measured (one roofline for every runtime)" if host else "published peaks"
+    text = (f"Lower bounds from {source} (ridge at {peak / bandwidth:.3g} FLOPs/byte): {len(memory)} of "
+            f"{len(with_macs)} layers with MACs are memory-bound")
+    if len(depthwise):
+        text += f", {bound_dw} of the {len(depthwise)} depthwise ones"
+        if bound_dw == len(depthwise):
+            text += ": depthwise layers do few MACs per byte moved, so bandwidth, not arithmetic, limits them"
+        elif bound_dw == 0:
+            text += ": at this size even the depthwise layers move few enough bytes per MAC to be compute-bound"
+    text += "."
+    if host and prediction.total_ms > 0:
+        text += (f" {runtime} is predicted to reach {prediction.bound_ms / prediction.total_ms:.0%} of this host's "
+                 "roofline on this network (the bound's time over the predicted time). Hollow points: where the "
+                 "calibrated model puts each layer.")
+    return text
 
 
 def _host_roofline(state: ExplorerState, prediction: LatencyPrediction) -> tuple[float, float, str]:
