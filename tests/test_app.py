@@ -465,7 +465,7 @@ def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(t
         app = _app({"threads": "1"})
         _no_exceptions(app)
         assert _metrics(app)["Latency (predicted)"].startswith("calibrating")
-        assert any("is being fitted in the worker" in caption.value for caption in app.caption)
+        assert any("latency model in the worker" in caption.value for caption in app.caption)
         seen, deadline = set(), time.time() + 240
         while time.time() < deadline:
             value = _metrics(app).get("Latency (predicted)", "")

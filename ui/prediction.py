@@ -97,9 +97,8 @@ def _calibrating(state: ExplorerState, error: NotCalibrated, beside) -> None:
                        "tries again and prints why.")
         return
     st.fragment(run_every=2.0)(_calibration_progress)(settings)
-    beside.caption(f"This host's latency model for {state.runtime} {state.dtype}, {state.threads} thread(s), is being "
-                   "fitted in the worker (after any queued measurement; once per host, a few minutes): the "
-                   "prediction appears here when it is done.")
+    beside.caption(f"Fitting this host's {state.runtime} {state.dtype} latency model in the worker (once, a few "
+                   "minutes): the prediction appears here.")
 
 
 def _calibration_progress(settings: dict) -> None:
