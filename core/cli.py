@@ -63,7 +63,7 @@ def _bounded_int(low: int, high: int, what: str = ""):
     return lambda text: _whole(text, low, high, what)
 
 
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 def _number(text: str) -> float:
@@ -133,7 +133,8 @@ def _values(text: str, kind=float) -> Sequence:
         start, stop, step = (_number(part) for part in parts)
         if not (step > 0 and stop >= start):
             raise argparse.ArgumentTypeError(f"range {text[:40]!r} needs start <= stop and a positive step")
-        count = math.floor((stop - start) / step + 1e-9) + 1
+        ratio = (stop - start) / step
+        count = math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) else math.inf
         if count > MAX_SWEEP:
             raise argparse.ArgumentTypeError(f"range {text[:40]!r} has {count:.3g} values, above the sweep limit of "
                                              f"{MAX_SWEEP:,}: take a larger step")

@@ -69,8 +69,17 @@ def check_threads(threads) -> int:
 def check_job(settings) -> dict:
     """The settings a worker may run: known keys only, values checked, ``cap_s`` and ``repeats`` clamped.
 
-    Raises ``BadSettings`` naming the first bad key or value.
+    Raises ``BadSettings`` naming the first bad key or value, whatever the row holds.
     """
+    try:
+        return _check_job(settings)
+    except (TypeError, OverflowError, ValueError) as error:  # lists where names belong, ints past a float
+        if isinstance(error, BadSettings):
+            raise
+        raise BadSettings(f"a setting has a value of the wrong kind ({type(error).__name__})") from None
+
+
+def _check_job(settings) -> dict:
     if not isinstance(settings, dict):
         raise BadSettings("a job's settings must be a JSON object")
     allowed = {"ptflops": PTFLOPS_KEYS, "calibrate": CALIBRATE_KEYS}.get(settings.get("task"), LATENCY_KEYS)

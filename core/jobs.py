@@ -182,7 +182,7 @@ class LatencyQueue:
                 with self._connect() as db:
                     return work(db)
             except sqlite3.DatabaseError as error:
-                if attempt < 3 and self._heal(error):
+                if attempt < 3 and self._healed(error):
                     continue
                 name = getattr(error, "sqlite_errorname", "")
                 reason = next((text for code, text in _STORE_FAULTS.items() if name.startswith(code)),
@@ -191,6 +191,13 @@ class LatencyQueue:
             except OSError as error:
                 raise StoreUnavailable(f"the result store cannot be reached ({error.strerror}: {self.path})") \
                     from error
+
+    def _healed(self, error: sqlite3.DatabaseError) -> bool:
+        """``_heal``, where a failure to heal (read-only, busy, another process healing) is a no."""
+        try:
+            return self._heal(error)
+        except (sqlite3.Error, OSError):
+            return False
 
     def _heal(self, error: sqlite3.DatabaseError) -> bool:
         """Repair what can be repaired: True to try again."""
@@ -201,7 +208,11 @@ class LatencyQueue:
                 columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
                 for column in ("attempts", "asks"):  # added since the first stores were made
                     if column not in columns:
-                        db.execute(f"ALTER TABLE jobs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+                        try:
+                            db.execute(f"ALTER TABLE jobs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+                        except sqlite3.OperationalError as race:  # another process added it first
+                            if "duplicate column" not in str(race):
+                                raise
             return True
         if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -280,6 +291,13 @@ class LatencyQueue:
             return max(done)[1]
         return rows[0][0] if rows else None
 
+    @staticmethod
+    def _best_done(db, key: str) -> int | None:
+        """The best stored result for a key (what ``_best`` shows once nothing is running for it)."""
+        done = [(rank(json.loads(result), job), job) for job, result in db.execute(
+            "SELECT id, result FROM jobs WHERE key = ? AND status = 'done'", (key,)).fetchall()]
+        return max(done)[1] if done else None
+
     def find(self, settings: dict) -> JobState | None:
         """The job a page shows for these settings (running, best stored, or failed), queueing nothing."""
         return self.find_many([settings])[0]
@@ -356,18 +374,25 @@ class LatencyQueue:
         except ValueError:
             return row[0], None  # not JSON: the worker fails it
 
+    # Only a running row is the worker's to write: a store deleted or replaced mid-run starts numbering
+    # jobs again, and an old run's result must not land on a new job that happens to share its id.
+
     def progress(self, job: int, done: int, total: int) -> None:
-        self._use(lambda db: db.execute("UPDATE jobs SET done = ?, total = ? WHERE id = ?", (done, total, job)))
+        self._use(lambda db: db.execute("UPDATE jobs SET done = ?, total = ? WHERE id = ? AND status IN "
+                                        "('running', 'cancelling')", (done, total, job)))
 
     def finish(self, job: int, result: dict | None = None, error: str | None = None,
                status: str | None = None) -> None:
         status = status or ("done" if error is None else "failed")
         self._use(lambda db: db.execute(
-            "UPDATE jobs SET status = ?, finished = ?, result = ?, error = ? WHERE id = ?",
+            "UPDATE jobs SET status = ?, finished = ?, result = ?, error = ? WHERE id = ? AND status IN "
+            "('running', 'cancelling')",
             (status, time.time(), None if result is None else json.dumps(result), error, job)))
 
-    def status_of(self, job: int) -> str:
-        return self._use(lambda db: db.execute("SELECT status FROM jobs WHERE id = ?", (job,)).fetchone()[0])
+    def status_of(self, job: int) -> str | None:
+        """A job's status; None when the store no longer has it (deleted or replaced)."""
+        row = self._use(lambda db: db.execute("SELECT status FROM jobs WHERE id = ?", (job,)).fetchone())
+        return None if row is None else row[0]
 
     def recover(self) -> None:
         """Requeue runs a dead worker left running, once: a run it died during twice fails (a new worker calls this)."""
@@ -389,7 +414,7 @@ class LatencyQueue:
             db.execute("BEGIN IMMEDIATE")
             dropped = db.execute("DELETE FROM jobs WHERE status IN ('failed', 'cancelled') AND finished < ?",
                                  (time.time() - keep_failed_s,)).rowcount
-            shown = {self._best(db, key) for (key,) in db.execute(
+            shown = {self._best_done(db, key) for (key,) in db.execute(
                 "SELECT key FROM jobs WHERE status = 'done' GROUP BY key HAVING COUNT(*) > 1").fetchall()}
             superseded = [(job,) for (job, key) in db.execute(
                 "SELECT id, key FROM jobs WHERE status = 'done' AND key IN (SELECT key FROM jobs WHERE status = "
@@ -413,7 +438,7 @@ class LatencyQueue:
                               "id DESC").fetchall()
             found = []
             for job, key, settings, result in rows:
-                if quality(json.loads(result)).provisional and self._best(db, key) == job:
+                if quality(json.loads(result)).provisional and self._best(db, key) == job:  # nothing better
                     found.append(json.loads(settings))
                     if len(found) >= limit:
                         break

@@ -142,14 +142,15 @@ class Worker:
             return None
 
     def _finish(self, job: int, **outcome) -> None:
-        """Record a job's end; a store that cannot take it now is retried for a while."""
+        """Record a job's end; a store that cannot take it now is retried for a while, a store that no
+        longer has the job (deleted, replaced) is left alone."""
         for _ in range(10):
-            if self._store(self.queue.finish, job, **outcome) is not None or self._written(job):
+            try:
+                self.queue.finish(job, **outcome)
                 return
+            except StoreUnavailable as error:
+                print(f"worker: {error}", file=sys.stderr, flush=True)
             time.sleep(STORE_RETRY_S)
-
-    def _written(self, job: int) -> bool:
-        return self._store(self.queue.status_of, job) not in (None, "running", "cancelling")
 
     def serve(self) -> None:
         self._store(self.queue.recover)
@@ -167,7 +168,7 @@ class Worker:
                 time.sleep(STORE_RETRY_S)
                 continue
             if claimed is None:
-                self._store(self.queue.beat)
+                self._store(self.queue.beat, self.info)  # an upsert: a recreated store learns of this worker
                 if time.monotonic() - looked > REMEASURE_EVERY_S:
                     self._remeasure()
                     looked = time.monotonic()
@@ -177,7 +178,7 @@ class Worker:
             job, settings = claimed
             try:
                 settings = check_job(settings)
-            except BadSettings as error:
+            except Exception as error:  # noqa: BLE001 - BadSettings, or anything a hostile row provokes
                 self._finish(job, error=f"not run: {error}")
                 continue
             try:
@@ -211,7 +212,7 @@ class Worker:
         started, calibrating = time.monotonic(), settings.get("task") != "calibrate"
         self.pipe.send(settings)
         while True:
-            self._store(self.queue.beat)
+            self._store(self.queue.beat, self.info)
             try:
                 ready = self.pipe.poll(POLL_S)
                 message = self.pipe.recv() if ready else None

@@ -47,23 +47,29 @@ def _log(message: str) -> None:
 def monitor(run_dir: Path, ports: list[int], interval: float, fails: int, restart_after: float,
             timeout: float) -> None:
     failures = dict.fromkeys(ports, 0)
-    down_since: dict[int, float] = {}
+    out: set[int] = set()  # out of nginx's rotation
+    unhealthy_since: dict[int, float] = {}  # failing its checks, in rotation or not (the only replica stays in)
     while True:
         started = time.monotonic()
         changed = False
         for port in ports:
             if healthy(port, timeout):
                 failures[port] = 0
-                if down_since.pop(port, None) is not None:
+                unhealthy_since.pop(port, None)
+                if port in out:
+                    out.discard(port)
                     _log(f"127.0.0.1:{port} answers again: back in rotation")
                     changed = True
                 continue
             failures[port] += 1
-            if failures[port] >= fails and port not in down_since and len(down_since) < len(ports) - 1:
-                down_since[port] = time.monotonic()
+            if failures[port] < fails:
+                continue
+            unhealthy_since.setdefault(port, time.monotonic())
+            if port not in out and len(out) < len(ports) - 1:
+                out.add(port)
                 _log(f"127.0.0.1:{port} failed {failures[port]} health checks: out of rotation")
                 changed = True
-            if port in down_since and time.monotonic() - down_since[port] > restart_after:
+            if time.monotonic() - unhealthy_since[port] > restart_after:
                 pid = _pid(run_dir / f"streamlit-{port}.pid")
                 if pid is not None:
                     _log(f"127.0.0.1:{port} down for {restart_after:g} s: killing pid {pid} (start.sh restarts it)")
@@ -71,9 +77,9 @@ def monitor(run_dir: Path, ports: list[int], interval: float, fails: int, restar
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-                down_since[port] = time.monotonic()  # give the restarted process its own start-up time
+                unhealthy_since[port] = time.monotonic()  # give the restarted process its own start-up time
         if changed:
-            (run_dir / "upstreams.conf.new").write_text(upstreams(ports, set(down_since)))
+            (run_dir / "upstreams.conf.new").write_text(upstreams(ports, out))
             os.replace(run_dir / "upstreams.conf.new", run_dir / "upstreams.conf")
             nginx = _pid(run_dir / "nginx.pid")
             if nginx is not None:

@@ -135,11 +135,13 @@ started() {  # name pid: remember a child (a supervisor loop, nginx or the healt
   PIDS+=("$2")
 }
 
-# supervise NAME COMMAND...: run COMMAND, writing its pid to RUN_DIR/NAME.pid, and start it again whenever
-# it exits; give up (exit 1) after CRASH_LOOP exits in a row that each came within 10 s of their start.
+# supervise NAME GIVE_UP COMMAND...: run COMMAND, writing its pid to RUN_DIR/NAME.pid, and start it again
+# whenever it exits. After CRASH_LOOP exits in a row that each came within 10 s of their start, a replica
+# (GIVE_UP=1) is given up (exit 1: the site is broken, let the container restart); the worker (GIVE_UP=0)
+# only waits longer between starts (up to a minute): without it pages still serve their engine numbers.
 supervise() {
-  local name="$1" child="" quick=0 began status
-  shift
+  local name="$1" give_up="$2" child="" quick=0 began status pause
+  shift 2
   trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
   while :; do
     began=$SECONDS
@@ -149,12 +151,16 @@ supervise() {
     wait "$child"
     status=$?
     if [ $((SECONDS - began)) -lt 10 ]; then quick=$((quick + 1)); else quick=0; fi
+    pause=1
     if [ "$quick" -ge "$CRASH_LOOP" ]; then
-      echo "start.sh: $name exited $quick times in a row within 10 s of starting (status $status); giving up" >&2
-      exit 1
+      if [ "$give_up" = 1 ]; then
+        echo "start.sh: $name exited $quick times in a row within 10 s of starting (status $status); giving up" >&2
+        exit 1
+      fi
+      pause=$((quick * 5 > 60 ? 60 : quick * 5))
     fi
-    echo "start.sh: $name exited (status $status); starting it again" >&2
-    sleep 1
+    echo "start.sh: $name exited (status $status); starting it again in $pause s" >&2
+    sleep "$pause"
   done
 }
 
@@ -168,14 +174,14 @@ supervise() {
 # Unset: no worker is started here (the app starts one on demand itself).
 if [ -n "${CSL_WORKER_CMD:-}" ]; then
   export CSL_WORKER_SUPERVISED=1  # the app processes never start a worker of their own
-  supervise worker bash -c "exec $CSL_WORKER_CMD" >>"$RUN_DIR/worker.log" 2>&1 &
+  supervise worker 0 bash -c "exec $CSL_WORKER_CMD" >>"$RUN_DIR/worker.log" 2>&1 &
   started worker-supervisor $!
   echo "start.sh: worker: $CSL_WORKER_CMD (supervised, log $RUN_DIR/worker.log)" >&2
 fi
 
 # --- The Streamlit processes, loopback only, each restarted when it exits ------------------------
 for port in "${PORTS[@]}"; do
-  supervise "streamlit-$port" "$PYTHON" -m streamlit run app.py \
+  supervise "streamlit-$port" 1 "$PYTHON" -m streamlit run app.py \
     --server.headless true --server.address 127.0.0.1 --server.port "$port" \
     --server.fileWatcherType none --server.runOnSave false \
     --browser.gatherUsageStats false \

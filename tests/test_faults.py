@@ -27,7 +27,7 @@ from tests.test_jobs import SMALL, wait
 
 # about CAP_S of timed passes (the cap ends it): long enough to be killed mid-run
 LONG = dict(SMALL, backbone="resnet50", width=1.0, resolution=224, warmup=0, repeats=100_000)
-CAP_S = 6
+CAP_S = 4
 
 
 @pytest.fixture
@@ -143,6 +143,8 @@ BAD_ROWS = [
     (dict(SMALL, width=float("nan")), "not run: width must be a finite number"),
     (dict(SMALL, threads=1_000_000), "not run: threads 1000000 is more than this host's"),
     (["not", "an", "object"], "not run: a job's settings must be a JSON object"),
+    ({"task": []}, "not run: a setting has a value of the wrong kind"),
+    (dict(SMALL, batch=10 ** 400), "not run: a setting has a value of the wrong kind"),
 ]
 
 
@@ -224,7 +226,9 @@ def test_a_store_deleted_under_a_running_worker_is_recreated(data, monkeypatch):
     queue = LatencyQueue(data / "latency.sqlite3")
     with running_worker(data) as worker:
         assert finished(queue, queue.submit(SMALL, "alice").id).status == "done"
-        shutil.rmtree(data)  # the whole data directory, as an over-eager clean-up would
+        running = queue.submit(LONG, "alice")
+        wait(queue, running.id, lambda state: state.status == "running" and state.done >= 1)
+        shutil.rmtree(data)  # the whole data directory, mid-run, as an over-eager clean-up would
         explorer_renders(data, monkeypatch, "latency")
         job = queue.submit(dict(SMALL, resolution=96), "alice")
         assert finished(queue, job.id).status == "done"

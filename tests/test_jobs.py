@@ -162,6 +162,14 @@ def test_old_jobs_and_waiters_are_pruned(queue):
     assert done[1] not in [job for job, _ in left]  # the superseded copy went, the newest stayed
 
 
+def test_pruning_keeps_the_stored_result_while_the_same_network_is_measured_again(queue):
+    stored = _finish(queue, SMALL, BUSY)
+    _finish(queue, SMALL, dict(BUSY, other_load_cores=2.0))  # a worse copy
+    again = queue.submit(SMALL, "bob")  # provisional: measured again, queued
+    queue.prune()
+    assert queue.state(stored).status == "done" and queue.state(again.id).status == "queued"
+
+
 def test_one_worker_serves_a_store_whatever_path_names_it(queue, worker, tmp_path):
     deadline = time.time() + 60
     while queue.worker_info() is None and time.time() < deadline:

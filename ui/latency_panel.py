@@ -113,15 +113,18 @@ def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
 
 def pin_latencies(items: list[tuple[Profile, Pin]]) -> list[tuple[float | None, str | None]]:
     """(stored median, its quality) of each pinned network at its own settings; Nones where none is stored."""
+    # the queue times classifiers: a dense-task pin has no stored latency (the CLI times those)
+    classifiers = [(cost, pin) for cost, pin in items if pin.task == "classification"]
     requests = [_settings(cost, _device_settings(replace(ExplorerState(), **{key: getattr(pin, key) for key in
                                                                              PIN_SETTINGS})))
-                for cost, pin in items]
+                for cost, pin in classifiers]
     try:
-        jobs = latency_queue().find_many(requests) if requests else []
+        jobs = iter(latency_queue().find_many(requests) if requests else [])
     except StoreUnavailable:
-        return [(None, None)] * len(items)  # the Compare page says why under its table
+        return [(None, None)] * len(items)
+    found = [next(jobs) if pin.task == "classification" else None for _, pin in items]
     return [(None, None) if job is None or job.result is None
-            else (round(job.result["median_ms"], 3), quality(job.result).label) for job in jobs]
+            else (round(job.result["median_ms"], 3), quality(job.result).label) for job in found]
 
 
 def stored_job(cost: Profile, state: ExplorerState) -> JobState | None:
@@ -168,7 +171,6 @@ def _latency_panel(cost: Profile, state: ExplorerState) -> None:
     latency_controls(sorted({device for devices in runtimes.values() for device in devices}),
                      info.get("cpu_count") or 1)
     device = _device_settings(state)
-    st.session_state["latency_last_settings"] = device
     blocked = _unmeasurable(state, runtimes)
     if blocked:
         st.info(blocked, icon=":material/info:")
@@ -192,9 +194,9 @@ def _submit(requests: list[dict], show: bool = True) -> str | None:
     """Queue each run that fits; one that cannot fit its cap or the memory limit is refused here, before
     queueing, by the same check the measuring process makes (``core.run_budget``). Returns the first refusal."""
     queue = latency_queue()
-    info = queue.worker_info() or {}
     refusals = []
     try:
+        info = queue.worker_info() or {}
         for settings in requests:
             refusal = _refusal(settings, info)
             if refusal:
@@ -202,15 +204,19 @@ def _submit(requests: list[dict], show: bool = True) -> str | None:
             else:
                 queue.submit(settings, session_id())
     except QueueFull as error:
-        st.warning(f"Not queued: {error} (at most {MAX_ACTIVE_PER_SESSION} per session).",
-                   icon=":material/hourglass_top:")
+        refusals.insert(0, f"{error} (at most {MAX_ACTIVE_PER_SESSION} per session)")
     except ScalingError as error:  # settings no run may use (core.job_settings)
-        st.warning(f"Not queued: {quoted(error, 160)}", icon=":material/block:")
+        refusals.insert(0, quoted(error, 160))
+    except StoreUnavailable as error:
+        refusals.insert(0, unavailable(error))
+    try:
+        queue.ensure_worker()  # for what was queued before any refusal
+    except StoreUnavailable:
+        pass  # said above
     if refusals and show:
         st.warning(f"Not queued: {refusals[0]}" + (f" ({len(refusals) - 1} more refused)" if len(refusals) > 1
                                                     else ""), icon=":material/block:")
-    queue.ensure_worker()
-    return refusals[0] if refusals else None
+    return f"Not queued: {refusals[0]}" if refusals else None
 
 
 def _refusal(settings: dict, info: dict) -> str | None:
@@ -283,7 +289,7 @@ def _variant_status(label: str, state: JobState | None) -> None:
     if state is None or state.status == "cancelled":
         st.info("Press **Measure this variant** to time it on this machine.")
     elif state.status == "failed":
-        st.error(f"Not measured: {state.error}", icon=":material/warning:")
+        st.error(f"Not measured: {quoted(state.error, 300)}", icon=":material/warning:")
     elif state.active:
         retry = "Second attempt (the worker restarted during the first). " if state.attempts > 1 else ""
         if state.status == "queued":

@@ -72,7 +72,9 @@ def _calibration_settings(state: ExplorerState) -> dict:
 
 def _calibrating(state: ExplorerState, error: NotCalibrated, beside) -> None:
     """No latency model for these settings yet: the worker fits one (after queued measurements); show how far."""
-    if os.environ.get("CSL_AUTO_CALIBRATE", "1") == "0":  # the operator calibrates by hand
+    # The worker calibrates what the hosted recipe does (the Explorer's default threads); other thread
+    # counts, or CSL_AUTO_CALIBRATE=0, are the operator's to calibrate (minutes of the worker each).
+    if os.environ.get("CSL_AUTO_CALIBRATE", "1") == "0" or state.threads != ExplorerState().threads:
         st.metric("Latency (predicted)", "not calibrated", help=str(error))
         beside.caption(f"No latency model here yet: run `{error.command}` on the server (a few minutes).")
         return
@@ -95,6 +97,10 @@ def _calibrating(state: ExplorerState, error: NotCalibrated, beside) -> None:
         st.metric("Latency (predicted)", "not calibrated", help=str(error))
         beside.caption(f"Calibrating this host failed: {quoted(job.error, 160)}. On the server, `{error.command}` "
                        "tries again and prints why.")
+        return
+    if job.status == "done":  # finished, yet no model loads (a damaged file, other library versions)
+        st.metric("Latency (predicted)", "not calibrated", help=str(error))
+        beside.caption(f"This host's calibration cannot be used: run `{error.command}` on the server.")
         return
     st.fragment(run_every=2.0)(_calibration_progress)(settings)
     beside.caption(f"Fitting this host's {state.runtime} {state.dtype} latency model in the worker (once, a few "
@@ -136,7 +142,7 @@ def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_acti
     elif job is not None and job.active:
         st.metric("Latency (measured)", "measuring…", help="Queued or running in the worker (Latency view)")
     elif job is not None and job.status == "failed":
-        st.caption(f"Not measured: {job.error}")
+        st.caption(f"Not measured: {quoted(job.error, 300)}")
     if (job is None or not job.active and (job.result is None or grade.provisional)) and st.button(
             "Measure", key="prediction_measure", icon=":material/timer:",
             help="Time this variant for real in the worker (its queue is in the Latency view)"):

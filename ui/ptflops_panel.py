@@ -11,6 +11,7 @@ from core.counting import Profile
 from core.jobs import QueueFull, StoreUnavailable
 from ui.engine import latency_queue
 from ui.latency_panel import session_id, unavailable
+from ui.safe_text import quoted
 
 
 def _settings(cost: Profile) -> dict:
@@ -57,7 +58,7 @@ def _ptflops_result_now(settings: dict) -> None:
         latency_queue().ensure_worker()
         st.progress(0.0, text=f"ptflops: {state.status}, {state.position} job(s) ahead, {state.elapsed_s:.0f} s")
     elif state.error:
-        st.error(f"ptflops did not run: {state.error}")
+        st.error(f"ptflops did not run: {quoted(state.error, 300)}")
     else:
         result = state.result
         parts = pd.DataFrame({"part": list(result["breakdown"]), "operations": list(result["breakdown"].values())})
