@@ -453,7 +453,8 @@ def test_no_prediction_hint_names_a_command_that_fails(runtime, dtype, tmp_path,
 
 
 def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(tmp_path, monkeypatch):
-    """A fresh install: the card says 'calibrating' while the worker fits this host's model, then predicts."""
+    """A fresh install: the card says 'calibrating' while the worker fits this host's model, then predicts;
+    at other thread counts it names the command instead (each would cost the worker minutes)."""
     import ui.engine
     from core.jobs import LatencyQueue
 
@@ -462,7 +463,7 @@ def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(t
     monkeypatch.setenv("CSL_CALIBRATION_BUDGET_S", "3")  # the fewest timings a fit takes: about half a minute
     ui.engine.latency_queue.clear()
     try:
-        app = _app({"threads": "1"})
+        app = _app()  # the Explorer's default threads: what the hosted recipe calibrates too
         _no_exceptions(app)
         assert _metrics(app)["Latency (predicted)"].startswith("calibrating")
         assert any("latency model in the worker" in caption.value for caption in app.caption)
@@ -477,6 +478,10 @@ def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(t
         _no_exceptions(app)
         assert not _metrics(app)["Latency (predicted)"].startswith(("calibrating", "not calibrated")), seen
         assert any(value.startswith("calibrating (") and " of " in value for value in seen), seen
+        other = _app({"threads": "1"})
+        assert _metrics(other)["Latency (predicted)"] == "not calibrated"
+        assert any("python -m core calibrate --runtime torch --dtype float32 --threads 1" in caption.value
+                   for caption in other.caption)
     finally:
         pid = LatencyQueue(tmp_path / "latency.sqlite3").worker_pid()
         if pid:

@@ -99,42 +99,22 @@ def test_explorer_address_and_the_root_both_open_the_explorer(page, server):
         assert "/explorer?backbone=resnet50" in page.url
 
 
-def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(page, tmp_path):
-    """Six queued runs per browser, counted across reloads (a cookie names the browser, not the session);
-    a second browser waiting on the same run sees it without a Cancel button that would do nothing."""
+@pytest.fixture(scope="module")
+def private_server(tmp_path_factory):
+    """A server on its own store that no worker serves: queued runs stay queued, stored results are the
+    test's own. Yields (url, store folder)."""
     import os
 
-    # No worker serves this private store, so queued runs stay queued while the test counts them.
-    env = {**os.environ, "CSL_DATA_DIR": str(tmp_path), "CSL_WORKER_SUPERVISED": "1"}
-    browser = page.context.browser  # the module's browser: a second sync Playwright cannot start beside it
-    with streamlit_server(env=env) as url:
-        student = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
-        student.set_default_timeout(60_000)
-        student.goto(f"{url}/explorer?view=latency&width=0.75")  # not one of the reference presets
-        _wait_for_app(student)
-        student.get_by_role("button", name="Measure reference presets").click()
-        student.get_by_role("button", name="Measure this variant").click()
-        student.get_by_text("Queued: 5 run(s) ahead of this one").wait_for()
-        assert student.get_by_role("button", name="Cancel").count() == 1
-        student.goto(f"{url}/explorer?view=latency&width=0.5")  # a reload, on another variant
-        _wait_for_app(student)
-        student.get_by_role("button", name="Measure this variant").click()
-        student.get_by_text("Not queued: you already have 6 measurements queued").wait_for()
-
-        neighbour = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
-        neighbour.set_default_timeout(60_000)
-        neighbour.goto(f"{url}/explorer?view=latency&width=0.75")  # the student's variant, not asked for here
-        _wait_for_app(neighbour)
-        neighbour.get_by_text("Someone else asked for the same run").wait_for()
-        assert neighbour.get_by_role("button", name="Cancel").count() == 0
+    data = tmp_path_factory.mktemp("private-store")
+    with streamlit_server(env={**os.environ, "CSL_DATA_DIR": str(data), "CSL_WORKER_SUPERVISED": "1"}) as url:
+        yield url, data
 
 
-def test_a_compare_link_reproduces_its_table_in_a_fresh_browser(page, tmp_path):
-    """A dense-task pin, a batch-8 pin and an onnxruntime int8 pin, each with a stored measurement: the
-    Compare page's own share link, opened in a fresh browser context, downloads the identical CSV."""
+def test_a_compare_link_reproduces_its_table_in_a_fresh_browser(page, private_server):
+    """A dense-task pin, a batch-8 pin and an onnxruntime int8 pin, the last two with a stored measurement:
+    the Compare page's own share link, opened in a fresh browser context, downloads the identical CSV."""
     import csv
     import io
-    import os
     from dataclasses import replace
 
     from core.jobs import LatencyQueue
@@ -144,8 +124,9 @@ def test_a_compare_link_reproduces_its_table_in_a_fresh_browser(page, tmp_path):
     pins = [Pin("mobilenet_v3_large", 1.0, 1.0, 520, task="segmentation", head="deeplabv3"),
             Pin("resnet18", 0.5, 1.0, 224, batch=8),
             Pin("mobilenet_v2", 1.0, 1.0, 224, dtype="int8", runtime="onnxruntime")]
-    queue = LatencyQueue(tmp_path / "latency.sqlite3")
-    for index, pin in enumerate(pins):  # a stored measurement for each pin, at the pin's own settings
+    url, data = private_server  # (before the queue-cap test: its queued runs would be claimed here first)
+    queue = LatencyQueue(data / "latency.sqlite3")
+    for index, pin in enumerate(pins[1:], start=1):  # a stored measurement at the classifier pins' own settings
         cost = core.profile(pin.backbone, pin.width, pin.depth, pin.resolution, batch=pin.batch, dtype=pin.dtype,
                             task=pin.task, head=pin.head)
         state = replace(ExplorerState(), **{key: getattr(pin, key) for key in PIN_SETTINGS})
@@ -153,7 +134,6 @@ def test_a_compare_link_reproduces_its_table_in_a_fresh_browser(page, tmp_path):
         queue.claim()
         queue.finish(job, result={"median_ms": 10.0 + index, "p10_ms": 9.9 + index, "p90_ms": 10.2 + index,
                                   "runs": 20, "host_busy": False, "other_load_cores": 0.0})
-    env = {**os.environ, "CSL_DATA_DIR": str(tmp_path), "CSL_WORKER_SUPERVISED": "1"}
     browser = page.context.browser
 
     def compare_csv(url: str) -> tuple[str, str]:
@@ -169,13 +149,39 @@ def test_a_compare_link_reproduces_its_table_in_a_fresh_browser(page, tmp_path):
         tab.context.close()
         return text, link
 
-    with streamlit_server(env=env) as url:
-        source, link = compare_csv(f"{url}/compare?pins={pins_to_query(pins)}")
-        opened, _ = compare_csv(link)
+    source, link = compare_csv(f"{url}/compare?pins={pins_to_query(pins)}")
+    opened, _ = compare_csv(link)
     assert opened == source
     rows = list(csv.DictReader(io.StringIO(source)))
     assert [row["task"] for row in rows] == ["segmentation", "classification", "classification"]
     assert [row["batch"] for row in rows] == ["1", "8", "1"] and rows[2]["runtime"] == "onnxruntime"
-    assert [row["latency_ms"] for row in rows] == ["10.0", "11.0", "12.0"]
+    # the queue times classifiers: the dense-task pin has no stored latency to show, the others theirs
+    assert [row["latency_ms"] for row in rows] == ["", "11.0", "12.0"]
     assert int(rows[0]["params"]) == core.profile("mobilenet_v3_large", task="segmentation", head="deeplabv3").params
     assert int(rows[1]["activation_bytes"]) == core.profile("resnet18", 0.5, batch=8).activation_bytes
+
+
+def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(page, private_server):
+    """Six queued runs per browser, counted across reloads (a cookie names the browser, not the session);
+    a second browser waiting on the same run sees it without a Cancel button that would do nothing."""
+    browser = page.context.browser  # the module's browser: a second sync Playwright cannot start beside it
+    url, _ = private_server
+    student = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    student.set_default_timeout(60_000)
+    student.goto(f"{url}/explorer?view=latency&width=0.75")  # not one of the reference presets
+    _wait_for_app(student)
+    student.get_by_role("button", name="Measure reference presets").click()
+    student.get_by_role("button", name="Measure this variant").click()
+    student.get_by_text("Queued: 5 run(s) ahead of this one").wait_for()
+    assert student.get_by_role("button", name="Cancel").count() == 1
+    student.goto(f"{url}/explorer?view=latency&width=0.5")  # a reload, on another variant
+    _wait_for_app(student)
+    student.get_by_role("button", name="Measure this variant").click()
+    student.get_by_text("Not queued: you already have 6 measurements queued").wait_for()
+
+    neighbour = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    neighbour.set_default_timeout(60_000)
+    neighbour.goto(f"{url}/explorer?view=latency&width=0.75")  # the student's variant, not asked for here
+    _wait_for_app(neighbour)
+    neighbour.get_by_text("Someone else asked for the same run").wait_for()
+    assert neighbour.get_by_role("button", name="Cancel").count() == 0

@@ -44,6 +44,8 @@ def no_real_runs(monkeypatch, tmp_path):
     """Stub what would time or count real networks (the checks before it stay real); files that an accepted
     ``-o`` value writes land in a temporary folder."""
     monkeypatch.chdir(tmp_path)
+    parser = cli.build_parser()  # built once: parsing is what is fuzzed, not building the parser 2,000 times
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
     import core.latency
     import core.latency_model
     import core.ptflops_check
