@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 START = ROOT / "deploy" / "start.sh"
-HUNG_RESTART_S = 20
+HUNG_RESTART_S = 15
 
 
 def _get(url: str, cookie: str | None = None, **headers):
@@ -222,7 +222,8 @@ def test_a_killed_replica_restarts_while_the_other_keeps_serving(proxy):
         _move_width(page)  # the other replica's session never noticed
         newcomer, new_page, served = _open(browser, proxy, victim_key)
         assert time.time() - killed < 10, f"a new session took {time.time() - killed:.1f} s to load"
-        assert served == f"127.0.0.1:{survivor_port}"
+        # X-Upstream lists every upstream nginx tried: the dead one may come first (refused), the survivor served
+        assert served.split(", ")[-1] == f"127.0.0.1:{survivor_port}", served
         newcomer.close()
         context.close()
     while not (_healthy(victim_port) and _pid(proxy, victim_port) != victim):

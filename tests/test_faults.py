@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 from tests.test_jobs import SMALL, wait
 
 # about CAP_S of timed passes (the cap ends it): long enough to be killed mid-run
-LONG = dict(SMALL, backbone="resnet50", width=1.0, resolution=224, warmup=0, repeats=100_000)
+LONG = dict(SMALL, backbone="mobilenet_v2", width=1.0, resolution=224, warmup=0, repeats=100_000)
 CAP_S = 4
 
 
@@ -91,9 +91,22 @@ def explorer_renders(data: Path, monkeypatch, view: str = "position") -> AppTest
     return app
 
 
-def test_a_killed_child_fails_its_job_and_the_next_one_runs(data, monkeypatch):
+BAD_ROWS = [
+    (dict(SMALL, bogus=1), "not run: unknown setting 'bogus'"),
+    (dict(SMALL, batch=True), "not run: batch must be a whole number"),
+    (dict(SMALL, width=float("nan")), "not run: width must be a finite number"),
+    (dict(SMALL, threads=1_000_000), "not run: threads 1000000 is more than this host's"),
+    (["not", "an", "object"], "not run: a job's settings must be a JSON object"),
+    ({"task": []}, "not run: a setting has a value of the wrong kind"),
+    (dict(SMALL, batch=10 ** 400), "not run: a setting has a value of the wrong kind"),
+]
+
+
+def test_poison_jobs_fail_one_by_one_and_the_queue_goes_on(data, monkeypatch):
+    """One worker meets them all in turn: its measuring child killed mid-run, rows of bad settings, and a
+    row asking for a billion-second cap (clamped to the server's); the next job completes after each."""
     queue = LatencyQueue(data / "latency.sqlite3")
-    with running_worker(data):
+    with running_worker(data) as worker:
         victim = queue.submit(LONG, "alice")
         following = queue.submit(SMALL, "bob")
         wait(queue, victim.id, lambda state: state.status == "running" and state.done >= 1)
@@ -102,6 +115,17 @@ def test_a_killed_child_fails_its_job_and_the_next_one_runs(data, monkeypatch):
         assert failed.status == "failed" and "measuring process was killed" in failed.error
         assert "lower the batch or the resolution" in failed.error
         assert finished(queue, following.id).status == "done"
+
+        bad = [(insert_row(queue, row), message) for row, message in BAD_ROWS]
+        huge_cap = insert_row(queue, dict(LONG, resolution=192, cap_s=1e9))
+        after = queue.submit(dict(SMALL, resolution=96), "bob")
+        for job, message in bad:
+            state = finished(queue, job)
+            assert state.status == "failed" and state.error.startswith(message), state.error
+        capped = finished(queue, huge_cap, 60)
+        assert capped.status == "done" and capped.result["wall_s"] <= CAP_S + 1, capped.error
+        assert finished(queue, after.id).status == "done"
+        assert worker.poll() is None
     explorer_renders(data, monkeypatch, "latency")
 
 
@@ -137,36 +161,6 @@ def test_a_truncated_cached_onnx_file_is_made_again(data, monkeypatch):
     explorer_renders(data, monkeypatch, "latency")
 
 
-BAD_ROWS = [
-    (dict(SMALL, bogus=1), "not run: unknown setting 'bogus'"),
-    (dict(SMALL, batch=True), "not run: batch must be a whole number"),
-    (dict(SMALL, width=float("nan")), "not run: width must be a finite number"),
-    (dict(SMALL, threads=1_000_000), "not run: threads 1000000 is more than this host's"),
-    (["not", "an", "object"], "not run: a job's settings must be a JSON object"),
-    ({"task": []}, "not run: a setting has a value of the wrong kind"),
-    (dict(SMALL, batch=10 ** 400), "not run: a setting has a value of the wrong kind"),
-]
-
-
-def test_bad_rows_fail_with_one_line_each_and_the_queue_goes_on(data):
-    queue = LatencyQueue(data / "latency.sqlite3")
-    bad = [(insert_row(queue, row), message) for row, message in BAD_ROWS]
-    following = queue.submit(SMALL, "bob")
-    with running_worker(data) as worker:
-        for job, message in bad:
-            failed = finished(queue, job)
-            assert failed.status == "failed" and failed.error.startswith(message), failed.error
-        assert finished(queue, following.id).status == "done"
-        assert worker.poll() is None
-
-
-def test_a_row_asking_for_a_huge_cap_runs_within_the_servers_cap(data):
-    queue = LatencyQueue(data / "latency.sqlite3")
-    job = insert_row(queue, dict(LONG, cap_s=1e9))
-    with running_worker(data):
-        done = finished(queue, job, 60)
-    assert done.status == "done", done.error
-    assert done.result["wall_s"] <= CAP_S + 1
 
 
 @contextmanager
@@ -190,22 +184,21 @@ def read_only(folder: Path):
     try:
         yield
     finally:
-        subprocess.run(["umount", str(folder)], check=True)
+        subprocess.run(["umount", "-l", str(folder)], check=True)  # lazily: the worker may hold the store open
 
 
 def test_a_read_only_store_keeps_the_page_and_says_why(data, monkeypatch):
     queue = LatencyQueue(data / "latency.sqlite3")
-    with running_worker(data):
+    with running_worker(data) as worker:  # the same worker before, during and after
         stored = finished(queue, queue.submit(SMALL, "alice").id)
-    with read_only(data):
-        with pytest.raises(StoreUnavailable, match="read-only|cannot be opened"):
-            queue.submit(dict(SMALL, resolution=96), "alice")
-        app = explorer_renders(data, monkeypatch, "latency")
-        shown = [element.value for element in [*app.warning, *app.caption]]
-        assert any(text.startswith("Latency results are unavailable: `the result store") for text in shown), shown
-    following = queue.submit(dict(SMALL, resolution=96), "alice")  # writable again: the queue goes on
-    with running_worker(data):
-        assert finished(queue, following.id).status == "done"
+        with read_only(data):
+            with pytest.raises(StoreUnavailable, match="read-only|cannot be opened"):
+                queue.submit(dict(SMALL, resolution=96), "alice")
+            app = explorer_renders(data, monkeypatch, "latency")
+            shown = [element.value for element in [*app.warning, *app.caption]]
+            assert any(text.startswith("Latency results are unavailable: `the result store") for text in shown)
+        following = queue.submit(dict(SMALL, resolution=96), "alice")  # writable again: the queue goes on
+        assert finished(queue, following.id).status == "done" and worker.poll() is None
     assert queue.find(SMALL).result == stored.result
 
 
