@@ -473,7 +473,7 @@ def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(t
             seen.add(value)
             if value and not value.startswith(("calibrating", "not calibrated")):
                 break
-            time.sleep(2)
+            time.sleep(1)
             app.run()
         _no_exceptions(app)
         assert not _metrics(app)["Latency (predicted)"].startswith(("calibrating", "not calibrated")), seen

@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 START = ROOT / "deploy" / "start.sh"
-HUNG_RESTART_S = 15
+HUNG_RESTART_S = 12
 
 
 def _get(url: str, cookie: str | None = None, **headers):

@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 from tests.test_faults import SMALL, finished, running_worker
 from core.jobs import LatencyQueue
 
-NETWORK = dict(SMALL, backbone="mobilenet_v2", width=1.0, resolution=192, warmup=1, repeats=2)
+NETWORK = dict(SMALL, backbone="mobilenet_v2", width=1.0, resolution=160, warmup=1, repeats=2)
 
 
 @pytest.fixture(scope="module")
