@@ -171,6 +171,8 @@ def test_the_queue_cap_survives_a_reload_and_only_askers_may_cancel(page, privat
     student.goto(f"{url}/explorer?view=latency&width=0.75")  # not one of the reference presets
     _wait_for_app(student)
     student.get_by_role("button", name="Measure reference presets").click()
+    # a second click while the first one's rerun is still running would replace its trigger: wait for it
+    student.get_by_text("5 reference preset(s) still queued or running").wait_for()
     student.get_by_role("button", name="Measure this variant").click()
     student.get_by_text("Queued: 5 run(s) ahead of this one").wait_for()
     assert student.get_by_role("button", name="Cancel").count() == 1
