@@ -424,12 +424,13 @@ def _calibrate(args) -> None:
         print(f"calibration of {args.runtime} {args.dtype} ({settings['threads']} thread(s)): job {job.id}, "
               f"{job.status}")
         return
-    with _progress_bar(96, "timing") as bar:
+    with _progress_bar(48, "network") as bar:
         result = calibrate(args.runtime, args.dtype, args.threads, budget_s=args.budget, force=args.force,
                            progress=lambda done, total: bar.update(done - bar.n))
     used = sum(sample["used"] for sample in result.samples)
-    print(f"calibrated {args.runtime} ({args.dtype}, {result.key['threads']} thread(s)) from {used} of "
-          f"{len(result.samples)} timings in {result.seconds:.0f} s; median fit error {result.fit_error:.1%}; "
+    print(f"calibrated {args.runtime} ({args.dtype}, {result.key['threads']} thread(s)) from "
+          f"{result.kernel_samples:,} profiled layer timings of {len(result.samples)} networks ({used} used by the "
+          f"network fit) in {result.seconds:.0f} s; median fit error {result.fit_error:.1%}; "
           f"this host: {result.peak_flops / 1e9:,.0f} GFLOP/s peak, {result.bandwidth / 1e9:,.1f} GB/s")
 
 

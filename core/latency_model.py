@@ -1,18 +1,25 @@
-"""Predicted latency: a per-layer model calibrated on this host, or a roofline bound for other devices.
+"""Predicted latency: a per-kernel model calibrated on this host, or a roofline bound for other devices.
 
-On this host (``device="host"``) a layer's time is
+On this host (``device="host"``) each layer of the analytic profile runs as one kernel of its kind
+(dense kxk conv, 1x1 conv, depthwise, SE conv, linear, elementwise, resampling), whose time is
 
-    seconds per padded MAC of its kind x padded MACs   (dense kxk, 1x1, depthwise, SE, linear)
-  + seconds per byte x bytes it moves                  (weights, input and output feature maps)
-  + seconds per dispatched operator x operators         (the conv, its batch norm and activation, ...)
+    seconds per padded MAC x padded MACs + seconds per byte x bytes it moves + seconds per call
 
-with batch scaling MACs and feature maps but not the dispatch cost. ``calibrate`` times 48 small
-whole networks of every backbone (twice where its time budget allows, keeping the faster) with the
-real measuring function, fits those seven coefficients by non-negative least squares on relative
-error (a second pass drops outliers from a busy host), measures this host's peak FLOP/s and bandwidth for the roofline, and caches the result
-on disk keyed by host fingerprint, library versions, runtime, dtype and threads: a changed key
-calibrates again. ``predict_latency`` then needs only the analytic profile: no weights, no torch,
-well under a millisecond. Other devices get the roofline lower bound (``core.roofline``).
+(batch scales MACs and bytes, not the call), fitted per kind by non-negative least squares on
+thousands of per-layer timings from the runtime's own profiler (``core.kernel_timing``: 48 small
+networks of every backbone, batch 1 and 8, each network's layers weighted by 1 / its total so every
+network counts alike). A network is then
+
+    scale x sum of its kernels + seconds per dispatched operator x operators
+
+fitted on the same networks' unprofiled totals (the profiler inflates every kernel by its own cost,
+which ``scale`` and a negative per-operator term take back), times a per-family factor: the median
+measured / predicted over the family's calibration networks, for what a runtime does between a
+family's kernels that no kernel shows. The fit also measures this host's peak FLOP/s and bandwidth for
+the roofline (once per host), and caches the result on disk keyed by host fingerprint, library
+versions, runtime, dtype and threads: a changed key calibrates again. ``predict_latency`` then needs
+only the analytic profile: no weights, no torch, well under a millisecond. Other devices get the
+roofline lower bound (``core.roofline``).
 """
 from __future__ import annotations
 
@@ -33,12 +40,16 @@ from core.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile, profile
 from core.families import resolve
 from core.job_settings import CPU_DTYPES
 from core.jobs import data_dir, host_fingerprint
+from core.kernel_timing import KernelTiming
 from core.roofline import HOST, Device, host_device, layer_traffic, padded_macs, published_devices
 from core.scaling import ScalingError
 
 RUNTIMES = ("torch", "onnxruntime")
-KINDS = ("conv_kxk", "conv_1x1", "dwconv", "se", "linear")
-FEATURES = (*(f"s_per_mac_{kind}" for kind in KINDS), "s_per_byte", "s_per_op")
+KINDS = ("conv_kxk", "conv_1x1", "dwconv", "se", "linear", "elementwise", "resample")
+TERMS = ("s_per_mac", "s_per_byte", "s_per_call")
+NETWORK_TERMS = ("scale", "s_per_op")
+COEFFICIENTS = (*(f"{kind}.{term}" for kind in KINDS for term in TERMS), *(f"network.{term}" for term in NETWORK_TERMS))
+MIN_NETWORKS = 8  # fewer calibration networks leave the network terms unconstrained
 BACKBONES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0",
              "resnet18", "resnet34", "resnet50")
 # Calibration grid; the bench holds out other widths, depths and resolutions.
@@ -47,7 +58,7 @@ CALIBRATION_DEPTHS = (0.6, 1.0, 1.5)
 CALIBRATION_RESOLUTIONS = (64, 128, 192)
 CALIBRATION_BATCHES = (1, 8)
 MAX_CALIBRATION_MACS = 3e9  # per forward (batch included): keeps each timing short
-DEFAULT_BUDGET_S = 240.0
+DEFAULT_BUDGET_S = 300.0
 REPEATS = 15
 # What a calibration timing is: the 10th percentile of REPEATS timed runs, not the median. Other
 # processes only ever slow a run down, so the fast end of the spread is what this host does when it
@@ -95,9 +106,12 @@ def library_versions(runtime: str) -> dict[str, str]:
     return versions
 
 
+MODEL = "kernels-1"  # the model's form: a calibration of another form is not read, but made again
+
+
 def calibration_key(runtime: str, dtype: str, threads: int) -> dict:
     return {"host": host_fingerprint(), "versions": library_versions(runtime), "runtime": runtime,
-            "dtype": dtype, "threads": threads}
+            "dtype": dtype, "threads": threads, "model": MODEL}
 
 
 _PATHS: dict[tuple[str, str], Path] = {}
@@ -122,13 +136,28 @@ class Calibration:
     coefficients: dict[str, float]
     peak_flops: float  # this host, float32 matmul
     bandwidth: float  # this host, bytes/s (copy: read + write)
-    samples: list[dict] = field(default_factory=list)  # config, measured_ms, fitted_ms, used
+    # config, measured_ms, fitted_ms, used, profiled_ms, rows (profiled ms per layer), other_load
+    samples: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     created: float = 0.0
-    # Per base architecture: median measured / fitted over its calibration timings. One set of per-kind
-    # coefficients cannot see how well a runtime fuses a family's particular sequence of operators
-    # (ONNX Runtime runs MobileNet V1's conv-bn-relu chains slower than the kinds predict).
+    # Per base architecture: median measured / fitted over its calibration timings: what a runtime does
+    # between a family's kernels (its graph's fusions, its Python blocks) that no kernel's time shows.
     family_factors: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def kernels(self) -> dict[str, list[float]]:
+        """Per kernel kind, its ``TERMS`` coefficients."""
+        return {kind: [self.coefficients[f"{kind}.{term}"] for term in TERMS] for kind in KINDS}
+
+    @cached_property
+    def network(self) -> list[float]:
+        """(scale on summed kernels, seconds per dispatched operator)."""
+        return [self.coefficients[f"network.{term}"] for term in NETWORK_TERMS]
+
+    @cached_property
+    def kernel_samples(self) -> int:
+        """Per-layer timings the kernels were fitted on."""
+        return sum(len(sample.get("rows", ())) for sample in self.samples)
 
     @cached_property
     def device(self) -> Device:
@@ -168,11 +197,17 @@ def load_calibration(runtime: str = "torch", dtype: str = "float32", threads: in
 
 
 def layer_kind(row: tuple) -> str | None:
-    """Which throughput a layer runs at: None for layers without MACs (pooling, residual sums, SE rescale)."""
+    """Which throughput a layer's MACs run at: None for layers without MACs (pooling, sums, SE rescale)."""
     kind = row[_COLUMN["type"]]
     if kind == "conv":
         return "conv_kxk" if row[_COLUMN["kernel"]] > 1 else "conv_1x1"
     return {"dwconv": "dwconv", "se_conv": "se", "linear": "linear"}.get(kind)
+
+
+def kernel_kind(row: tuple) -> str:
+    """The kernel a layer runs as: a MAC kind, resampling (pooling, upsampling) or elementwise (sums, rescales)."""
+    return layer_kind(row) or ("resample" if row[_COLUMN["type"]] in ("avgpool", "maxpool", "upsample")
+                               else "elementwise")
 
 
 def dispatched_ops(row: tuple) -> int:
@@ -185,29 +220,15 @@ def dispatched_ops(row: tuple) -> int:
     return 1 + activation  # linear, residual sum (+ ReLU in ResNets), pooling, SE rescale
 
 
-def layer_features(row: tuple, batch: int, dtype_bytes: int, lanes: int | None) -> list[float]:
-    """One layer's feature vector, in ``FEATURES`` order."""
-    features = [0.0] * len(FEATURES)
-    kind = layer_kind(row)
-    if kind is not None:
-        features[KINDS.index(kind)] = padded_macs(row, lanes) * batch
-    features[-2] = layer_traffic(row, batch, dtype_bytes)
-    features[-1] = dispatched_ops(row)
-    return features
-
-
-def network_features(cost: Profile, lanes: int | None) -> list[float]:
-    """The sum of every layer's features: what one whole-network timing constrains."""
-    total = [0.0] * len(FEATURES)
-    for row in cost.rows:
-        for index, value in enumerate(layer_features(row, cost.batch, DTYPE_BYTES[cost.dtype], lanes)):
-            total[index] += value
-    return total
+def kernel_terms(row: tuple, batch: int, dtype_bytes: int, lanes: int | None) -> tuple[float, float, float]:
+    """(padded MACs, bytes moved, 1 call) of one layer at ``batch``, in ``TERMS`` order."""
+    macs = padded_macs(row, lanes) * batch if layer_kind(row) else 0.0
+    return macs, layer_traffic(row, batch, dtype_bytes), 1.0
 
 
 # ---- fitting -----------------------------------------------------------------------------------
 
-def _nnls(matrix: list[list[float]], target: list[float]) -> list[float]:
+def _nnls(matrix, target) -> list[float]:
     """Non-negative least squares (columns scaled to unit norm for conditioning)."""
     import numpy
     from scipy.optimize import nnls
@@ -219,31 +240,57 @@ def _nnls(matrix: list[list[float]], target: list[float]) -> list[float]:
     return (solution / norms).tolist()
 
 
-def fit_coefficients(features: list[list[float]], measured_ms: list[float]) -> tuple[list[float], list[bool]]:
-    """Coefficients (seconds per unit) minimising relative error; a second pass leaves out outliers.
+def fit_kernels(networks: list[tuple[Profile, dict[str, float]]], lanes: int | None) -> dict[str, list[float]]:
+    """Per kernel kind, the ``TERMS`` coefficients (seconds per unit) that best give its profiled times.
 
-    Returns the coefficients and which samples the final fit used.
+    ``networks``: each calibration network's profile and its profiled ms per row. A row's squared error
+    is weighted by 1 / its network's total, so small networks weigh as much as large ones.
     """
-    def fit(rows: list[int]) -> list[float]:
-        matrix = [[value / (measured_ms[i] / 1000) for value in features[i]] for i in rows]
-        return _nnls(matrix, [1.0] * len(rows))
+    import numpy
 
-    everything = list(range(len(features)))
-    coefficients = fit(everything)
-    errors = [abs(_dot(features[i], coefficients) * 1000 / measured_ms[i] - 1) for i in everything]
+    matrices: dict[str, tuple[list, list]] = {kind: ([], []) for kind in KINDS}
+    for cost, rows in networks:
+        weight = 1 / math.sqrt(max(sum(rows.values()), 1e-6) / 1000)
+        for row in cost.rows:
+            terms, targets = matrices[kernel_kind(row)]
+            terms.append([value * weight for value in kernel_terms(row, cost.batch, DTYPE_BYTES[cost.dtype], lanes)])
+            targets.append(rows.get(row[_COLUMN["name"]], 0.0) / 1000 * weight)
+    return {kind: (_nnls(numpy.asarray(terms), targets) if terms else [0.0] * len(TERMS))
+            for kind, (terms, targets) in matrices.items()}
+
+
+def kernel_seconds(cost: Profile, kernels: dict[str, list[float]], lanes: int | None) -> list[float]:
+    """Each row's fitted kernel seconds."""
+    size = DTYPE_BYTES[cost.dtype]
+    return [_dot(kernel_terms(row, cost.batch, size, lanes), kernels[kernel_kind(row)]) for row in cost.rows]
+
+
+def fit_network(kernel_s: list[float], ops: list[int], measured_ms: list[float]) -> tuple[list[float], list[bool]]:
+    """(scale, seconds per operator) taking summed kernel seconds to unprofiled totals, on relative error;
+    a second pass leaves out outliers (a busy moment). Returns them and which networks the fit used."""
+    import numpy
+
+    def fit(rows: list[int]) -> list[float]:
+        matrix = [[kernel_s[i] / (measured_ms[i] / 1000), ops[i] / (measured_ms[i] / 1000)] for i in rows]
+        solution, *_ = numpy.linalg.lstsq(numpy.asarray(matrix), numpy.ones(len(rows)), rcond=None)
+        return solution.tolist()
+
+    everything = list(range(len(measured_ms)))
+    terms = fit(everything)
+    errors = [abs((terms[0] * kernel_s[i] + terms[1] * ops[i]) * 1000 / measured_ms[i] - 1) for i in everything]
     spread = statistics.median(errors)
     keep = [i for i in everything if errors[i] <= max(3 * spread, 0.25)]
-    if len(keep) < len(everything) and len(keep) >= 2 * len(FEATURES):
-        coefficients = fit(keep)
-    used = set(keep) if len(keep) >= 2 * len(FEATURES) else set(everything)
-    return coefficients, [i in used for i in everything]
+    if len(keep) < len(everything) and len(keep) >= MIN_NETWORKS:
+        terms = fit(keep)
+    used = set(keep) if len(keep) >= MIN_NETWORKS else set(everything)
+    return terms, [i in used for i in everything]
 
 
 def family_factors(samples: list[dict], minimum: int = 2) -> dict[str, float]:
     """Median measured / fitted per base architecture (at least ``minimum`` timings of it).
 
-    Every sample counts, also those the fit left out as outliers: a family the per-kind costs misjudge
-    is exactly what the fit leaves out, and its median is robust to one noisy timing.
+    Every sample counts, also those the fit left out as outliers: a family the kernels misjudge is
+    exactly what the fit leaves out, and its median is robust to one noisy timing.
     """
     ratios: dict[str, list[float]] = {}
     for sample in samples:
@@ -259,13 +306,32 @@ def _dot(a: Iterable[float], b: Iterable[float]) -> float:
 
 # ---- calibrating -------------------------------------------------------------------------------
 
-MeasureFn = Callable[[Config, str, str, int], float]
+MeasureFn = Callable[[Config, str, str, int], KernelTiming]
+BUSY_CORES = 0.3  # other processes' CPU during a timing above which it is timed again
+RETRIES = 2
+
+
+def measure_kernels(config: Config, runtime: str, dtype: str, threads: int) -> KernelTiming:
+    """Per-layer profiled times and the unprofiled total of one configuration (``core.kernel_timing``),
+    timed again (up to ``RETRIES`` times) while other processes use more than ``BUSY_CORES``; the
+    quietest attempt is kept. With onnxruntime the first timing of a network includes its export."""
+    from core.kernel_timing import kernel_timing
+
+    cost = profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
+                   dtype="float32" if runtime == "onnxruntime" else dtype)
+    attempts = []
+    for _ in range(1 + RETRIES):
+        attempts.append(kernel_timing(cost, runtime, dtype, threads))
+        if (attempts[-1].other_load or 0.0) <= BUSY_CORES:
+            break
+    return min(attempts, key=lambda timing: timing.other_load or 0.0)
 
 
 def measure_ms(config: Config, runtime: str, dtype: str, threads: int) -> float:
     """Real timed runs as the Explorer's worker makes them (``core.measure_latency``); their 10th percentile.
 
-    With onnxruntime the first timing of a configuration includes its export (cached on disk after).
+    What the bench checks predictions against. With onnxruntime the first timing of a configuration
+    includes its export (cached on disk after).
     """
     from core.latency import measure_latency
 
@@ -344,15 +410,15 @@ def _timed(function: Callable[[], object]) -> float:
 
 
 def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | None = None, *,
-              configs: list[Config] | None = None, measure: MeasureFn = measure_ms,
+              configs: list[Config] | None = None, measure: MeasureFn = measure_kernels,
               roofline: Callable[[int], tuple[float, float]] | None = None,
-              budget_s: float = DEFAULT_BUDGET_S, rounds: int = 2, force: bool = False,
+              budget_s: float = DEFAULT_BUDGET_S, rounds: int = 1, force: bool = False,
               progress: Callable[[int, int], None] | None = None) -> Calibration:
     """Fit (or load from the cache) the latency model of ``runtime`` on this host; bounded by ``budget_s``.
 
-    Every configuration is timed once, then again in later ``rounds`` while the budget lasts, keeping
-    each one's fastest: a burst of load from other processes rarely hits the same network twice.
-    Timing stops once the budget is spent (after at least 2 timings per coefficient).
+    Every configuration is timed once (again while other processes are busy, ``measure_kernels``), and
+    again in later ``rounds`` while the budget lasts, keeping each one's fastest timing (its kernels with
+    it). Timing stops once the budget is spent (after ``MIN_NETWORKS`` networks).
     Runs in the CLI or the worker, never in the web server: it builds and times real networks.
     """
     check_runtime(runtime, dtype)
@@ -365,27 +431,34 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     peak_flops, bandwidth = host_roofline(threads) if roofline is None else roofline(threads)
     lanes = host_device(peak_flops, bandwidth).lanes.get(dtype)
     configs = calibration_configs() if configs is None else configs
-    fastest: dict[int, float] = {}
+    fastest: dict[int, KernelTiming] = {}
     done, total = 0, rounds * len(configs)
     for _ in range(rounds):
         for index, config in enumerate(configs):
-            if time.perf_counter() - started > budget_s and len(fastest) >= 2 * len(FEATURES):
+            if time.perf_counter() - started > budget_s and len(fastest) >= MIN_NETWORKS:
                 break
-            milliseconds = measure(config, runtime, dtype, threads)
-            fastest[index] = min(milliseconds, fastest.get(index, math.inf))
+            timing = measure(config, runtime, dtype, threads)
+            if index not in fastest or timing.total_ms < fastest[index].total_ms:
+                fastest[index] = timing
             done += 1
             if progress is not None:
                 progress(done, total)
+    if len(fastest) < MIN_NETWORKS:
+        raise ScalingError(f"calibration needs at least {MIN_NETWORKS} timed networks; it got {len(fastest)}")
     taken = [configs[index] for index in sorted(fastest)]
-    measured = [fastest[index] for index in sorted(fastest)]
-    features = [network_features(profile(c.backbone, c.width, c.depth, c.resolution, batch=c.batch, dtype=dtype),
-                                 lanes) for c in taken]
-    if len(taken) < len(FEATURES):
-        raise ScalingError(f"calibration needs at least {len(FEATURES)} timings; it got {len(taken)}")
-    coefficients, used = fit_coefficients(features, measured)
-    samples = [dict(config=asdict(config), measured_ms=ms, fitted_ms=_dot(row, coefficients) * 1000, used=flag)
-               for config, ms, row, flag in zip(taken, measured, features, used)]
-    calibration = Calibration(key=key, coefficients=dict(zip(FEATURES, coefficients)), peak_flops=peak_flops,
+    timings = [fastest[index] for index in sorted(fastest)]
+    costs = [profile(c.backbone, c.width, c.depth, c.resolution, batch=c.batch, dtype=dtype) for c in taken]
+    kernels = fit_kernels([(cost, timing.rows) for cost, timing in zip(costs, timings)], lanes)
+    kernel_s = [sum(kernel_seconds(cost, kernels, lanes)) for cost in costs]
+    ops = [sum(dispatched_ops(row) for row in cost.rows) for cost in costs]
+    network, used = fit_network(kernel_s, ops, [timing.total_ms for timing in timings])
+    samples = [dict(config=asdict(config), measured_ms=timing.total_ms,
+                    fitted_ms=(network[0] * seconds + network[1] * count) * 1000, used=flag,
+                    profiled_ms=sum(timing.rows.values()), rows=timing.rows, other_load=timing.other_load)
+               for config, timing, seconds, count, flag in zip(taken, timings, kernel_s, ops, used)]
+    coefficients = {f"{kind}.{term}": value for kind in KINDS for term, value in zip(TERMS, kernels[kind])}
+    coefficients.update({f"network.{term}": value for term, value in zip(NETWORK_TERMS, network)})
+    calibration = Calibration(key=key, coefficients=coefficients, peak_flops=peak_flops,
                               bandwidth=bandwidth, samples=samples, seconds=time.perf_counter() - started,
                               created=time.time(), family_factors=family_factors(samples))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -474,7 +547,8 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
     target = target_device(device, calibration)
     peak, bandwidth = target.peak(cost.dtype), target.bandwidth
     lanes = target.lanes.get(cost.dtype)
-    coefficients = list(calibration.coefficients.values()) if calibration else None
+    kernels = calibration.kernels if calibration else None
+    scale, per_op = calibration.network if calibration else (1.0, 0.0)
     factor = calibration.family_factors.get(cost.base, 1.0) if calibration else 1.0
     size, batch = DTYPE_BYTES[cost.dtype], cost.batch
     rows, total, bound_total, padded_total, macs_total = [], 0.0, 0.0, 0, 0
@@ -484,12 +558,12 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         moved = layer_traffic(row, batch, size)
         compute_s, memory_s = 2 * macs / peak, moved / bandwidth
         bound_s = max(compute_s, memory_s)
-        if coefficients is None:
+        if kernels is None:
             seconds = bound_s
         else:
-            kind = layer_kind(row)
-            seconds = factor * ((coefficients[KINDS.index(kind)] * padded if kind else 0.0)
-                                + coefficients[-2] * moved + coefficients[-1] * dispatched_ops(row))
+            coefficient = kernels[kernel_kind(row)]
+            kernel = (coefficient[0] * padded if layer_kind(row) else 0.0) + coefficient[1] * moved + coefficient[2]
+            seconds = factor * (scale * kernel + per_op * dispatched_ops(row))
         intensity = 2 * macs / moved if moved else 0.0
         rows.append((row[_COLUMN["name"]], row[_COLUMN["type"]], macs, padded, moved, intensity,
                      min(peak, intensity * bandwidth) / 1e9, bound_s * 1000, seconds * 1000,
@@ -500,9 +574,10 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         macs_total += macs
     if calibration is not None:
         method = "calibrated model"
-        basis = (f"per-layer model fitted to {sum(s['used'] for s in calibration.samples)} timings of small "
-                 f"networks on this host ({runtime}, {threads} thread(s); median fit error "
-                 f"{calibration.fit_error:.0%}), times {factor:.2f} for this family's own fit")
+        basis = (f"per-kernel model fitted to {calibration.kernel_samples:,} profiled layer timings of "
+                 f"{sum(s['used'] for s in calibration.samples)} small networks on this host ({runtime}, "
+                 f"{threads} thread(s); median fit error {calibration.fit_error:.0%}), times {factor:.2f} "
+                 "for this family's own fit")
     else:
         method = "roofline lower bound"
         basis = (f"lower bound on {target.title}: each layer max(FLOPs / peak, bytes / bandwidth) from published "

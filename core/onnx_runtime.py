@@ -235,10 +235,15 @@ def evict(keep: set[Path] = frozenset(), limit: int | None = None) -> list[Path]
     return removed
 
 
-def session(path: Path, device: str, threads: int, batch: int) -> onnxruntime.InferenceSession:
+def session(path: Path, device: str, threads: int, batch: int,
+            profile_prefix: str | None = None) -> onnxruntime.InferenceSession:
     """A session with ``threads`` intra-op threads, one inter-op thread, sequential execution, and the
-    file's free batch axis fixed to ``batch`` (static shapes, as a static export would have)."""
+    file's free batch axis fixed to ``batch`` (static shapes, as a static export would have).
+    ``profile_prefix``: write onnxruntime's per-node profile there (``core.kernel_timing``)."""
     options = onnxruntime.SessionOptions()
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     options.add_free_dimension_override_by_name(BATCH_AXIS, batch)
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

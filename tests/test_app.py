@@ -509,12 +509,12 @@ def test_a_run_that_cannot_fit_is_refused_before_queueing_by_the_predicted_cards
 
     import ui.engine
     from core.latency_model import calibrate
-    from tests.test_latency_model import CONFIGS, synthetic_ms
+    from tests.test_latency_model import CONFIGS, synthetic_timing
 
     monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CSL_WORKER_SUPERVISED", "1")
     monkeypatch.setenv("CSL_LATENCY_MEMORY_LIMIT_MB", "65536")  # memory fits: the cap decides
-    calibrate("torch", threads=2, configs=CONFIGS, measure=synthetic_ms, force=True,
+    calibrate("torch", threads=2, configs=CONFIGS, measure=synthetic_timing, force=True,
               roofline=lambda threads: (1e11, 2e10))
     ui.engine.latency_queue.clear()
     try:

@@ -9,24 +9,36 @@ import core
 from core import latency_model
 from core.cli import main
 from core.roofline import host_lanes
-from core.latency_model import FEATURES, Config, NotCalibrated, calibrate, network_features, predict_latency
+from core.kernel_timing import KernelTiming
+from core.latency_model import KINDS, Config, NotCalibrated, calibrate, dispatched_ops, kernel_kind, predict_latency
 from tests.conftest import ROOT
 from ui.state import ExplorerState, parse_query
 
-TRUE = dict(zip(FEATURES, (2e-11, 1e-11, 2e-10, 5e-10, 3e-11, 2e-10, 1e-5)))  # seconds per unit
+# A synthetic host: per kernel kind (seconds per padded MAC, per byte, per call), and the network terms
+TRUE_KERNELS = {"conv_kxk": (2e-11, 1e-11, 4e-6), "conv_1x1": (1e-11, 1.2e-11, 3e-6), "dwconv": (2e-10, 2e-11, 5e-6),
+                "se": (5e-10, 0.0, 8e-6), "linear": (3e-11, 1e-11, 2e-6), "elementwise": (0.0, 3e-11, 6e-6),
+                "resample": (0.0, 2e-11, 7e-6)}
+TRUE_NETWORK = (0.8, 1e-6)  # the profiler inflates kernels by 1 / 0.8; plus 1 us per dispatched operator
 CONFIGS = [Config(backbone, width, depth, resolution, batch)
            for backbone in latency_model.BACKBONES
            for width, depth, resolution, batch in ((0.35, 0.6, 64, 1), (1.0, 1.0, 96, 8), (0.75, 1.5, 64, 8))]
 THREADS = 3  # no real calibration on this machine uses it
 
 
-def synthetic_ms(config, runtime, dtype, threads, outliers=()):
+def synthetic_timing(config, runtime, dtype, threads, outliers=()) -> KernelTiming:
     """A host that follows the model exactly (plus chosen outliers): what a fit must recover."""
     cost = core.profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
                         dtype=dtype)
     lanes = host_lanes()[dtype]  # what the calibration and the prediction pad to on this CPU
-    seconds = sum(value * TRUE[name] for name, value in zip(FEATURES, network_features(cost, lanes)))
-    return seconds * 1000 * (3.0 if config in outliers else 1.0)
+    rows = {row[0]: 1000 * sum(value * rate for value, rate in zip(
+        latency_model.kernel_terms(row, cost.batch, core.counting.DTYPE_BYTES[dtype], lanes),
+        TRUE_KERNELS[kernel_kind(row)])) for row in cost.rows}
+    total = TRUE_NETWORK[0] * sum(rows.values()) + 1000 * TRUE_NETWORK[1] * sum(map(dispatched_ops, cost.rows))
+    return KernelTiming(total * (3.0 if config in outliers else 1.0), rows, other_load=0.0)
+
+
+def synthetic_ms(config, runtime="torch", dtype="float32", threads=THREADS) -> float:
+    return synthetic_timing(config, runtime, dtype, threads).total_ms
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +49,9 @@ def calibrated():
     def measure(config, runtime, dtype, threads):
         calls.append(config)
         burst = config == CONFIGS[4] and calls.count(config) == 1  # a busy moment: the second round is clean
-        return synthetic_ms(config, runtime, dtype, threads, outliers=CONFIGS[7:8] + CONFIGS[4:5] * burst)
+        return synthetic_timing(config, runtime, dtype, threads, outliers=CONFIGS[7:8] + CONFIGS[4:5] * burst)
 
-    result = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=measure, force=True,
+    result = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=measure, force=True, rounds=2,
                        roofline=lambda threads: (1e11, 2e10))
     return result, calls
 
@@ -47,8 +59,12 @@ def calibrated():
 def test_calibration_recovers_the_coefficients_and_leaves_out_an_outlier(calibrated):
     result, calls = calibrated
     assert len(calls) == 2 * len(CONFIGS)  # two rounds, each configuration's fastest kept
-    for name, value in TRUE.items():
-        assert result.coefficients[name] == pytest.approx(value, rel=1e-3), name
+    for kind in KINDS:
+        for term, value in zip(latency_model.TERMS, TRUE_KERNELS[kind]):
+            assert result.coefficients[f"{kind}.{term}"] == pytest.approx(value, rel=1e-3, abs=1e-15), (kind, term)
+    assert result.network == pytest.approx(TRUE_NETWORK, rel=1e-3)
+    assert result.kernel_samples == sum(len(core.profile(c.backbone, c.width, c.depth, c.resolution).rows)
+                                        for c in CONFIGS)
     assert [sample["used"] for sample in result.samples].count(False) == 1
     assert result.samples[4]["used"] and not result.samples[7]["used"] and result.fit_error < 1e-6
     assert (result.peak_flops, result.bandwidth) == (1e11, 2e10)
@@ -60,7 +76,7 @@ def test_calibration_is_cached_on_disk_and_a_changed_key_calibrates_again(calibr
 
     def measure(*args):
         calls.append(args)
-        return synthetic_ms(*args)
+        return synthetic_timing(*args)
 
     again = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=measure, roofline=lambda threads: (1, 1))
     assert calls == [] and again.coefficients == result.coefficients  # from the cache
@@ -73,9 +89,9 @@ def test_calibration_is_cached_on_disk_and_a_changed_key_calibrates_again(calibr
               roofline=lambda threads: (1e11, 2e10))
     assert len(calls) == len(CONFIGS)
     monkeypatch.setattr(latency_model, "host_fingerprint", lambda: "another-host|cpu|64")
-    calibrate("torch", threads=THREADS, configs=CONFIGS[:len(FEATURES)], measure=measure, rounds=1,
+    calibrate("torch", threads=THREADS, configs=CONFIGS[:latency_model.MIN_NETWORKS], measure=measure, rounds=1,
               roofline=lambda threads: (1e11, 2e10))
-    assert len(calls) == len(CONFIGS) + len(FEATURES)
+    assert len(calls) == len(CONFIGS) + latency_model.MIN_NETWORKS
 
 
 def test_prediction_matches_the_model_layer_by_layer(calibrated):
@@ -208,7 +224,8 @@ def test_the_host_peak_and_bandwidth_are_the_same_whatever_the_runtime(tmp_path,
     measured = []
     monkeypatch.setattr(core.latency_model, "measure_host_roofline",
                         lambda threads: measured.append(threads) or (2.5e11, 3.5e10))
-    torch_fit = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=synthetic_ms, force=True)
-    onnx_fit = calibrate("onnxruntime", "int8", threads=THREADS, configs=CONFIGS, measure=synthetic_ms, force=True)
+    torch_fit = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=synthetic_timing, force=True)
+    onnx_fit = calibrate("onnxruntime", "int8", threads=THREADS, configs=CONFIGS, measure=synthetic_timing,
+                         force=True)
     assert measured == [THREADS]
     assert (torch_fit.peak_flops, torch_fit.bandwidth) == (onnx_fit.peak_flops, onnx_fit.bandwidth) == (2.5e11, 3.5e10)
