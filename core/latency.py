@@ -25,8 +25,9 @@ import torch
 from core.counting import Profile, profile
 from core.job_settings import (CPU_DTYPES, MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, check_threads,
                                default_cap_s, number)
-from core.memory import MB, child_memory_limit_mb, job_bytes, rss_mb
-from core.run_budget import MIN_TIMED_RUNS, memory_refusal, predicted_forward_s, seconds, time_refusal
+from core.memory import child_memory_limit_mb, rss_mb
+from core.run_budget import (MIN_TIMED_RUNS, memory_refusal, needed_bytes, predicted_forward_s, seconds,
+                              time_refusal)
 from core.modules import build_model
 from core.scaling import ScalingError
 
@@ -112,13 +113,7 @@ def estimate_memory_bytes(backbone: str, width: float | None, depth: float | Non
     onnx = runtime == "onnxruntime"
     cost = profile(backbone, width, depth, resolution, batch=batch, dtype="float32" if onnx else dtype,
                    task=task, head=head)
-    return _memory_bytes(cost, runtime, dtype)
-
-
-def _memory_bytes(cost: Profile, runtime: str, dtype: str) -> int:
-    one_image = cost if cost.batch == 1 and cost.dtype == "float32" else profile(
-        cost.backbone, cost.width, cost.depth, cost.resolution, task=cost.task, head=cost.head)
-    return int((rss_mb() or 0.0) * MB + job_bytes(cost, one_image, runtime, dtype))
+    return needed_bytes(cost, runtime, dtype, rss_mb() or 0.0)
 
 
 @dataclass(frozen=True)
@@ -318,10 +313,11 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
             "memory_limit_mb", memory_limit_mb, 1, 2 ** 40)
     except ScalingError as error:
         raise LatencyError(str(error)) from None
-    refusal = memory_refusal(cost, runtime, dtype, rss_mb() or 0.0, limit_mb)
+    held_mb = rss_mb() or 0.0
+    refusal = memory_refusal(cost, runtime, dtype, held_mb, limit_mb)
     if refusal:
         raise LatencyError(refusal)
-    needed = _memory_bytes(cost, runtime, dtype)
+    needed = needed_bytes(cost, runtime, dtype, held_mb)
     threads = threads or torch.get_num_threads()
     # the calibrated model (the Explorer's predicted card) where this host has one, else the family's speed
     predicted_s = predicted_forward_s(cost, runtime, dtype, threads) if device == "cpu" else None

@@ -29,11 +29,16 @@ def predicted_forward_s(cost: Profile, runtime: str, dtype: str, threads: int) -
         return None
 
 
-def memory_refusal(cost: Profile, runtime: str, dtype: str, held_mb: float, limit_mb: float) -> str | None:
-    """Why the run's process would pass ``limit_mb`` (it holds ``held_mb`` already), or None."""
+def needed_bytes(cost: Profile, runtime: str, dtype: str, held_mb: float) -> int:
+    """The run's peak resident memory: what its process holds already plus what the run adds (``core.memory``)."""
     one_image = cost if cost.batch == 1 and cost.dtype == "float32" else profile(
         cost.backbone, cost.width, cost.depth, cost.resolution, task=cost.task, head=cost.head)
-    needed = held_mb * MB + job_bytes(cost, one_image, runtime, dtype)
+    return int(held_mb * MB + job_bytes(cost, one_image, runtime, dtype))
+
+
+def memory_refusal(cost: Profile, runtime: str, dtype: str, held_mb: float, limit_mb: float) -> str | None:
+    """Why the run's process would pass ``limit_mb`` (it holds ``held_mb`` already), or None."""
+    needed = needed_bytes(cost, runtime, dtype, held_mb)
     if needed <= limit_mb * MB:
         return None
     return (f"this run needs about {needed / MB:,.0f} MB with what the measuring process holds already, above the "
