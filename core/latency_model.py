@@ -312,19 +312,13 @@ RETRIES = 2
 
 
 def measure_kernels(config: Config, runtime: str, dtype: str, threads: int) -> KernelTiming:
-    """Per-layer profiled times and the unprofiled total of one configuration (``core.kernel_timing``),
-    timed again (up to ``RETRIES`` times) while other processes use more than ``BUSY_CORES``; the
-    quietest attempt is kept. With onnxruntime the first timing of a network includes its export."""
+    """Per-layer profiled times and the unprofiled total of one configuration (``core.kernel_timing``).
+    With onnxruntime the first timing of a network includes its export (cached on disk after)."""
     from core.kernel_timing import kernel_timing
 
     cost = profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
                    dtype="float32" if runtime == "onnxruntime" else dtype)
-    attempts = []
-    for _ in range(1 + RETRIES):
-        attempts.append(kernel_timing(cost, runtime, dtype, threads))
-        if (attempts[-1].other_load or 0.0) <= BUSY_CORES:
-            break
-    return min(attempts, key=lambda timing: timing.other_load or 0.0)
+    return kernel_timing(cost, runtime, dtype, threads)
 
 
 def measure_ms(config: Config, runtime: str, dtype: str, threads: int) -> float:
@@ -416,9 +410,10 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
               progress: Callable[[int, int], None] | None = None) -> Calibration:
     """Fit (or load from the cache) the latency model of ``runtime`` on this host; bounded by ``budget_s``.
 
-    Every configuration is timed once (again while other processes are busy, ``measure_kernels``), and
-    again in later ``rounds`` while the budget lasts, keeping each one's fastest timing (its kernels with
-    it). Timing stops once the budget is spent (after ``MIN_NETWORKS`` networks).
+    Every configuration is timed once (up to ``RETRIES`` times more while other processes use more than
+    ``BUSY_CORES``, keeping the quietest), and again in later ``rounds`` while the budget lasts, keeping
+    each one's fastest timing (its kernels with it). Timing stops once the budget is spent (after
+    ``MIN_NETWORKS`` networks).
     Runs in the CLI or the worker, never in the web server: it builds and times real networks.
     """
     check_runtime(runtime, dtype)
@@ -438,6 +433,11 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
             if time.perf_counter() - started > budget_s and len(fastest) >= MIN_NETWORKS:
                 break
             timing = measure(config, runtime, dtype, threads)
+            for _ in range(RETRIES):  # a busy host: again while the budget lasts, the quietest kept
+                if (timing.other_load or 0.0) <= BUSY_CORES or time.perf_counter() - started > budget_s:
+                    break
+                timing = min(timing, measure(config, runtime, dtype, threads),
+                             key=lambda one: one.other_load or 0.0)
             if index not in fastest or timing.total_ms < fastest[index].total_ms:
                 fastest[index] = timing
             done += 1

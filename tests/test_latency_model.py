@@ -229,3 +229,28 @@ def test_the_host_peak_and_bandwidth_are_the_same_whatever_the_runtime(tmp_path,
                          force=True)
     assert measured == [THREADS]
     assert (torch_fit.peak_flops, torch_fit.bandwidth) == (onnx_fit.peak_flops, onnx_fit.bandwidth) == (2.5e11, 3.5e10)
+
+
+def test_a_timing_on_a_busy_host_is_made_again_while_the_budget_lasts(tmp_path, monkeypatch):
+    """Other processes using the cores: the network is timed again (at most RETRIES times), the quietest kept."""
+    from dataclasses import replace
+
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+    calls, seen = [], set()
+
+    def busy_first(config, runtime, dtype, threads):
+        calls.append(config)
+        timing = synthetic_timing(config, runtime, dtype, threads)
+        first = config not in seen
+        seen.add(config)
+        return replace(timing, total_ms=timing.total_ms * (5 if first else 1), other_load=1.5 if first else 0.1)
+
+    fit = calibrate("torch", threads=THREADS, configs=CONFIGS[:10], measure=busy_first, force=True,
+                    roofline=lambda threads: (1e11, 2e10))
+    assert len(calls) == 20 and all(sample["other_load"] == 0.1 for sample in fit.samples)
+    assert fit.fit_error < 1e-6
+    calls.clear()
+    seen.clear()
+    calibrate("torch", threads=THREADS, configs=CONFIGS[:10], measure=busy_first, force=True, budget_s=0,
+              roofline=lambda threads: (1e11, 2e10))
+    assert len(calls) == latency_model.MIN_NETWORKS  # the budget is spent: the fewest networks, none again
