@@ -98,6 +98,7 @@ def check_runtime(runtime: str, configs: list, threads: int, rounds: int = 2) ->
                 start, c = time.perf_counter(), row["config"]
                 result = measure_latency(c.backbone, c.width, c.depth, c.resolution, batch=c.batch, threads=threads,
                                          warmup=2, repeats=REPEATS, cap_s=60, runtime=runtime)
+                row.setdefault("rounds", []).append(result.p10_ms)
                 if result.p10_ms < row["measured"]:
                     row["measured"], row["others"] = result.p10_ms, result.other_load_cores or 0.0
                 row["measure_s"] += (time.perf_counter() - start) / rounds
@@ -115,6 +116,11 @@ def check_runtime(runtime: str, configs: list, threads: int, rounds: int = 2) ->
         print(f"  {c.backbone:<19}{c.width:>6g}{c.depth:>6g}{c.resolution:>5}{c.batch:>6}"
               f"{row['predicted']:>9.2f}ms{row['measured']:>8.2f}ms{row['error']:>+8.0%}{row['others']:>8.2f}")
     print("  (others: cores' worth of CPU other processes used during the kept measurement)")
+    if rounds > 1:
+        spread = [max(row["rounds"]) / min(row["rounds"]) - 1 for row in rows]
+        print(f"  repeatability: the slower round of each configuration is {statistics.median(spread):.1%} "
+              f"slower (median), {sum(value <= WITHIN for value in spread) / len(spread):.0%} within +-{WITHIN:.0%}: "
+              "the floor any prediction is measured against")
     return rows
 
 
