@@ -12,8 +12,9 @@ network counts alike). A network is then
 
     scale x sum of its kernels + seconds per dispatched operator x operators
 
-fitted on the same networks' unprofiled totals (the profiler inflates every kernel by its own cost,
-which ``scale`` and a negative per-operator term take back), times a per-family factor: the median
+fitted on the same networks' unprofiled totals (profiled kernels leave out what runs between them,
+Python module calls and dispatch, and include the profiler's own cost: ``scale`` and the per-operator
+term, of either sign, account for both), times a per-family factor: the median
 measured / predicted over the family's calibration networks, for what a runtime does between a
 family's kernels that no kernel shows. The fit also measures this host's peak FLOP/s and bandwidth for
 the roofline (once per host), and caches the result on disk keyed by host fingerprint, library
@@ -48,7 +49,6 @@ RUNTIMES = ("torch", "onnxruntime")
 KINDS = ("conv_kxk", "conv_1x1", "dwconv", "se", "linear", "elementwise", "resample")
 TERMS = ("s_per_mac", "s_per_byte", "s_per_call")
 NETWORK_TERMS = ("scale", "s_per_op")
-COEFFICIENTS = (*(f"{kind}.{term}" for kind in KINDS for term in TERMS), *(f"network.{term}" for term in NETWORK_TERMS))
 MIN_NETWORKS = 8  # fewer calibration networks leave the network terms unconstrained
 BACKBONES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0",
              "resnet18", "resnet34", "resnet50")
