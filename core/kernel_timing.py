@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.counting import Profile
+from core.quality import percentile
 
 WARMUP = 2
 REPEATS = 15
@@ -64,14 +65,6 @@ def scope_path(node_name: str) -> str:
     return path
 
 
-def p10(values: list[float]) -> float:
-    ordered = sorted(values)
-    index = 0.1 * (len(ordered) - 1)
-    low = int(index)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (index - low)
-
-
 def _medians(per_pass: list[dict[str, float]], names: set[str]) -> dict[str, float]:
     return {name: statistics.median(one.get(name, 0.0) for one in per_pass) for name in names}
 
@@ -100,7 +93,7 @@ def torch_kernels(cost: Profile, dtype: str, threads: int) -> KernelTiming:
     images = torch.randn(cost.batch, 3, height, width, dtype=TORCH_DTYPES[dtype])
     with _threads(threads), torch.inference_mode():
         _timed(lambda: model(images), WARMUP)
-        total = p10(_timed(lambda: model(images), REPEATS))
+        total = percentile(sorted(_timed(lambda: model(images), REPEATS)), 0.1)
         ranges: list = []
         handles = []
         for name, module in model.named_modules():
@@ -179,7 +172,7 @@ def onnx_kernels(cost: Profile, dtype: str, threads: int) -> KernelTiming:
 
 def _onnx_total_ms(session, feed) -> float:
     _timed(lambda: session.run(None, feed), WARMUP)
-    return p10(_timed(lambda: session.run(None, feed), REPEATS))
+    return percentile(sorted(_timed(lambda: session.run(None, feed), REPEATS)), 0.1)
 
 
 def onnx_passes(events: list[dict], names: set[str]) -> tuple[list[dict[str, float]], int]:

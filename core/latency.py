@@ -26,6 +26,7 @@ from core.counting import Profile, profile
 from core.job_settings import (CPU_DTYPES, MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, check_threads,
                                default_cap_s, number)
 from core.memory import child_memory_limit_mb, rss_mb
+from core.quality import percentile
 from core.run_budget import (MIN_TIMED_RUNS, memory_refusal, needed_bytes, predicted_forward_s, seconds,
                               time_refusal)
 from core.modules import build_model
@@ -196,13 +197,6 @@ def estimate_seconds(cost: Profile, speed: HostSpeed) -> tuple[float, float]:
     """
     ready = cost.params / speed.params_per_s + cost.macs * speed.calibration_s_per_mac  # calibrated at batch 1
     return ready, cost.macs * cost.batch / speed.macs_per_s
-
-
-def _percentile(sorted_values: list[float], fraction: float) -> float:
-    index = fraction * (len(sorted_values) - 1)
-    low = int(index)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (index - low)
 
 
 def _synchronize(device: str) -> None:
@@ -390,7 +384,7 @@ def _result(cost: Profile, device: str, batch: int, dtype: str, channels_last: b
         backbone=cost.backbone, width=cost.width, depth=cost.depth, resolution=cost.resolution,
         device=device, batch=batch, dtype=dtype, channels_last=channels_last,
         threads=threads, warmup=done_warmup, runs=len(timings), median_ms=median,
-        p10_ms=_percentile(ordered, 0.1), p90_ms=_percentile(ordered, 0.9),
+        p10_ms=percentile(ordered, 0.1), p90_ms=percentile(ordered, 0.9),
         images_per_s=batch * 1000 / median, estimated_memory_mb=needed / 2 ** 20,
         torch_version=torch.__version__, wall_s=time.perf_counter() - started,
         other_load_cores=None if other is None else round(other, 2),

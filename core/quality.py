@@ -70,3 +70,11 @@ def busy_cores(seconds: float = 1.0) -> float | None:
     if before is None or after is None:
         return None
     return (after - before) / os.sysconf("SC_CLK_TCK") / seconds
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Linear-interpolated percentile of already sorted timings: p10 is what a host does when it is free."""
+    index = fraction * (len(sorted_values) - 1)
+    low = int(index)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (index - low)
