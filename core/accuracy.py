@@ -51,6 +51,7 @@ class Point:
     setup: str
     x: tuple[float, float, float]
     top1: float
+    weight: float = 1.0
 
 
 def _term(c: float, b: float, a: float, x: float) -> float:
@@ -194,6 +195,7 @@ def fit(problem: Problem, leave_out: tuple[str, int] | None = None, start=None,
             for index, point in enumerate(problem.points[family]) if (family, index) != leave_out]
     x = np.array([point.x for *_, point in rows])
     y = np.array([point.top1 for *_, point in rows])
+    weight = np.array([point.weight for *_, point in rows])
     family_of = np.array([f_index for f_index, *_ in rows])
     offset_names = [(family, setup) for family in families for setup in setups[family]]
     offset_index = {name: index for index, name in enumerate(offset_names)}
@@ -221,7 +223,7 @@ def fit(problem: Problem, leave_out: tuple[str, int] | None = None, start=None,
         top1 = CHANCE + (ceiling - CHANCE) * np.exp(-k * np.exp(np.minimum(-u, MAX_EXPONENT)))
         top1 = top1 + np.where(offset_of >= 0, offsets[np.maximum(offset_of, 0)], 0.0)
         prior = ((params[:, 1:] - shape) / PRIOR_SCALE).ravel()
-        terms = [top1 - y, prior, offsets / OFFSET_SCALE]
+        terms = [(top1 - y) * weight, prior, offsets / OFFSET_SCALE]
         return np.concatenate(terms if fixed is not None else [*terms, shape / HYPER_SCALE])
 
     if start is None:

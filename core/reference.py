@@ -19,9 +19,10 @@ from functools import cache
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
     import pandas as pd
 
+from core.accuracy import CHANCE, FamilyModel, Point, Problem
 from core.counting import layer_rows, resolve_config
 from core.families import ARCHITECTURES, REFERENCE_DIR, resolve
-from core.scaling import scale
+from core.scaling import adjust_depth, scale
 
 FAMILY_FILES = ("efficientnet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "resnet",
                 "efficientnet_v2")
@@ -129,6 +130,7 @@ class PublishedAccuracy:
     source: str
     params_m: float | None = None
     macs_m: float | None = None
+    setup: str | None = None  # its training setup in the accuracy model (None: the family's reference curve)
 
 
 @cache
@@ -147,7 +149,8 @@ def _published_networks() -> dict[tuple, tuple[PublishedAccuracy, ...]]:
     for point in _fit_points().itertuples():
         key = _network_key(point.network, point.width, point.depth, point.resolution)
         result = PublishedAccuracy(point.top1, point.variant, point.source,
-                                   macs_m=None if pd.isna(point.macs_m) else point.macs_m)
+                                   macs_m=None if pd.isna(point.macs_m) else point.macs_m,
+                                   setup=None if point.reference else point.setup)
         known = networks.setdefault(key, [])
         if not any((old.top1, old.variant, old.source) == (result.top1, result.variant, result.source)
                    for old in known):
@@ -354,6 +357,8 @@ NOT_FITTED = (
     "TF-slim's and Keras' MobileNet V3 Small rows (the earlier, larger Small network)",
     "Table 3's MobileNetV2 and ResNet-50 compound rows (their coefficients are not printed)",
 )
+# The reference setup's result at the unscaled base weighs this many times more in the fit (fit_problem).
+BASE_WEIGHT = 5.0
 # Too little data: one published network and no published scaling of it.
 TOO_LITTLE = ("resnet18", "resnet34")
 # Printed MACs this far from the engine's count of the labelled configuration are flagged on the point.
@@ -368,7 +373,17 @@ def family_for(backbone: str) -> Family | None:
 
 
 def _log_x(network: str, width: float, depth: float, resolution: int) -> tuple[float, float, float]:
-    return (math.log(width), math.log(depth), math.log(resolution / ARCHITECTURES[network].default_resolution))
+    """The model's coordinates: log width, log depth, log resolution / base resolution.
+
+    Above 1 depth is the nominal multiplier, as the papers define and scale it. Below 1 it is the
+    share of blocks the network keeps (each stage keeps at least one, so depth 0.8 of EfficientNet-B0
+    is B0 itself): no published result goes there, and the model should see the network it is.
+    """
+    arch = ARCHITECTURES[network]
+    if depth < 1:
+        depth = (sum(adjust_depth(stage.repeats, depth) for stage in arch.stages)
+                 / sum(stage.repeats for stage in arch.stages))
+    return (math.log(width), math.log(depth), math.log(resolution / arch.default_resolution))
 
 
 @cache
@@ -411,23 +426,30 @@ def fit_points() -> pd.DataFrame:
     return points
 
 
-def fit_problem():
-    """The fitting problem (``core.accuracy.Problem``) built from ``fit_points``."""
-    from core.accuracy import Point, Problem
+def fit_problem() -> Problem:
+    """The fitting problem (``core.accuracy.Problem``) built from ``fit_points``.
+
+    The reference setup's result at the unscaled base weighs ``BASE_WEIGHT`` times more: every slider
+    starts there and every delta is measured against it, so the estimate one step away should meet it.
+    """
     points = _fit_points()
-    return Problem(
-        tuple(family.name for family in FAMILIES),
-        {family.name: tuple(Point(row.setup, _log_x(row.network, row.width, row.depth, row.resolution), row.top1)
-                            for row in points[points.family == family.name].itertuples())
-         for family in FAMILIES},
-        {family.name: family.setups[0].label for family in FAMILIES})
+    problem = {}
+    for family in FAMILIES:
+        base = (1.0, 1.0, ARCHITECTURES[family.network].default_resolution)
+        problem[family.name] = tuple(
+            Point(row.setup, _log_x(row.network, row.width, row.depth, row.resolution), row.top1,
+                  BASE_WEIGHT if row.reference and (row.width, row.depth, row.resolution) == base else 1.0)
+            for row in points[points.family == family.name].itertuples())
+    return Problem(tuple(family.name for family in FAMILIES), problem,
+                   {family.name: family.setups[0].label for family in FAMILIES})
 
 
 def points_digest() -> str:
     """A digest of the fitted points: the committed model must have been fitted to these."""
     import hashlib
     problem = fit_problem()
-    text = repr([(family, [(p.setup, tuple(round(v, 12) for v in p.x), p.top1) for p in problem.points[family]])
+    text = repr([(family, [(p.setup, tuple(round(v, 12) for v in p.x), p.top1, p.weight)
+                           for p in problem.points[family]])
                  for family in problem.families])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -442,15 +464,13 @@ def models_to_json(models: dict) -> dict:
 
 
 @cache
-def fitted_models() -> dict:
+def fitted_models() -> dict[str, FamilyModel]:
     """Each family's fitted ``core.accuracy.FamilyModel``, read from the committed asset.
 
     ``python bench/bench_accuracy_model.py --write`` refits it; ``tests/test_accuracy_model.py``
     holds it equal to a fresh fit of the current published tables.
     """
     import json
-
-    from core.accuracy import FamilyModel
     stored = json.loads(MODEL_FILE.read_text())
     return {name: FamilyModel(**{key: tuple(value) if isinstance(value, list) else value
                                  for key, value in fields.items()})
@@ -478,10 +498,12 @@ class AccuracyEstimate:
     direction: str = "base"
     extrapolated: bool = False
     family: str | None = None
+    variant: str | None = None  # the published network's name, where published
 
     @property
     def band(self) -> float | None:
-        return None if self.top1 is None else (self.high - self.low) / 2
+        """The half-width shown as ±: the wider side (the band is cut at chance and at 100%)."""
+        return None if self.top1 is None else max(self.top1 - self.low, self.high - self.top1)
 
     def text(self) -> str:
         """As the card shows it: '77.1%', '~76.8% ±0.6' or 'n/a'."""
@@ -545,11 +567,15 @@ def estimate_top1(backbone: str, width: float, depth: float, resolution: int | t
     direction = scaling_direction(base, width, depth, resolution)
     results = published_results(base, width, depth, resolution)
     if results:
-        first = results[0]
-        return AccuracyEstimate(first.top1, first.top1, first.top1, True,
-                                f"published for exactly this network ({first.variant})",
+        first, family = results[0], family_for(base)
+        basis = f"published for exactly this network ({first.variant})"
+        if first.setup is not None and family is not None:  # another setup's level than the estimates around it
+            offset = fitted_models()[family.name].offsets[first.setup]
+            basis += (f"; its training setup ({first.setup}) runs {abs(offset):.1f} pp {'above' if offset > 0 else 'below'} "
+                      f"{family.setups[0].label}, the level of the estimates around it")
+        return AccuracyEstimate(first.top1, first.top1, first.top1, True, basis,
                                 tuple(f"{result.variant}: {result.top1:g}% ({result.source})" for result in results),
-                                direction, family=getattr(family_for(base), "name", None))
+                                direction, family=getattr(family, "name", None), variant=first.variant)
     family = family_for(base)
     if family is None:
         only = published_top1(base, 1.0, 1.0, ARCHITECTURES[base].default_resolution)
@@ -568,8 +594,51 @@ def estimate_top1(backbone: str, width: float, depth: float, resolution: int | t
         basis += (f"; extrapolated in {' and '.join(outside)}, beyond every published {family.title} result "
                   "(the band widens by one per doubling past them)")
     basis += f"; nearest published: {'; '.join(_nearest(family.name, x))}"
-    return AccuracyEstimate(top1, top1 - band, top1 + band, False, basis,
+    return AccuracyEstimate(top1, max(CHANCE, top1 - band), min(100.0, top1 + band), False, basis,
                             (f"{model.points} published results: {setups}",), direction, bool(outside), family.name)
 
 
 BAND_TEXT = "{share:.0f}% of the published results, each held out of the fit in turn, fell within it"
+
+
+# Sample points of the fitted model's curves ("Where it sits"): each axis alone, and the compound path.
+MODEL_AXIS_GRID = {"width": (0.25, 3.0, 13), "depth": (0.5, 4.0, 10), "resolution": (96, 1024, 12)}
+COMPOUND_RULE = (1.1, 1.2, 1.15)  # Tan & Le's beta (width), alpha (depth), gamma (resolution) per phi
+COMPOUND_PHI = [phi / 2 for phi in range(-4, 15)]
+
+
+def _geometric(low: float, high: float, count: int) -> list[float]:
+    return [low * (high / low) ** (index / (count - 1)) for index in range(count)]
+
+
+@cache
+def _model_curves(family_name: str) -> pd.DataFrame:
+    import pandas as pd
+    family = next(family for family in FAMILIES if family.name == family_name)
+    model, base = fitted_models()[family_name], ARCHITECTURES[family.network].default_resolution
+    configs = []
+    for axis, (low, high, count) in MODEL_AXIS_GRID.items():
+        for value in _geometric(low, high, count):
+            config = {"width": 1.0, "depth": 1.0, "resolution": base, axis: value}
+            configs.append((axis, config["width"], config["depth"], round(config["resolution"])))
+    beta, alpha, gamma = COMPOUND_RULE
+    configs += [("compound", beta ** phi, alpha ** phi, round(base * gamma ** phi)) for phi in COMPOUND_PHI]
+    rows = []
+    for axis, width, depth, resolution in configs:
+        x = _log_x(family.network, width, depth, resolution)
+        top1, band = model.top1(x), model.band_at(x)
+        rows.append({"axis": axis, "width": width, "depth": depth, "resolution": resolution,
+                     "macs": network_macs(family.network, width, depth, resolution), "top1": top1,
+                     "low": max(CHANCE, top1 - band), "high": min(100.0, top1 + band)})
+    return pd.DataFrame(rows)
+
+
+def model_curves(backbone: str) -> pd.DataFrame:
+    """The family's fitted model along each axis alone and along the compound path (phi with Tan & Le's
+    alpha, beta, gamma), from its base network: axis, width, depth, resolution, macs (engine), top1,
+    low, high. Empty for a backbone without a fitted family."""
+    import pandas as pd
+    family = family_for(backbone)
+    if family is None:
+        return pd.DataFrame(columns=["axis", "width", "depth", "resolution", "macs", "top1", "low", "high"])
+    return _model_curves(family.name).copy()
