@@ -336,6 +336,32 @@ def test_workshop_reveals_against_the_engine():
     assert not app.button(key="lesson_2_reveal").disabled
 
 
+def test_the_compound_lesson_reveals_the_published_gain_and_the_fitted_model():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("pages/workshop.py").run()
+    index = next(number for number, lesson in enumerate(LESSONS, start=1) if lesson.metric == "top1")
+    app.radio(key=f"lesson_{index}_guess").set_value(2.0).run()
+    app.button(key=f"lesson_{index}_reveal").click().run()
+    _no_exceptions(app)
+    message = next(message.value for message in app.success)
+    assert message.startswith("**Right.**") and "79.1% -> 81.1%, **+2.0 points**" in message
+    assert "Table 7" in message and "resolution alone near" in message
+    app.button(key=f"lesson_{index}_open").click().run()
+    assert app.slider(key="explorer_resolution").value == 291
+    assert _metrics(app)["Top-1 (published)"] == "81.1%"
+
+
+def test_the_accuracy_card_shows_the_band_extrapolation_and_the_model():
+    app = _app({"backbone": "efficientnet_b0", "width": "2.5", "depth": "0.5", "resolution": "160"})
+    _no_exceptions(app)
+    value = _metrics(app)["Top-1 (estimate)"]
+    assert value.startswith("~") and "±" in value
+    assert any("extrapolated" in caption.value for caption in app.caption)
+    assert any(caption.value.startswith("Fitted model of EfficientNet-B0") for caption in app.caption)
+    app = _app({"backbone": "resnet18", "width": "2"})
+    assert _metrics(app)["Top-1 (estimate)"] == "n/a"
+
+
 def test_workshop_answers_lock_on_reveal_and_survive_a_page_switch():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/workshop.py").run()
