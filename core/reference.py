@@ -547,7 +547,7 @@ def _outside_axes(model, x: tuple[float, float, float]) -> list[str]:
 
 
 def estimate_top1(backbone: str, width: float, depth: float, resolution: int | tuple[int, int],
-                  task: str = "classification") -> AccuracyEstimate:
+                  task: str = "classification", num_classes: int = 1000) -> AccuracyEstimate:
     """ImageNet top-1 of a configuration, published or estimated, with its band and what it rests on.
 
     At a published network: the published value (``published``; every result of that network in
@@ -557,6 +557,8 @@ def estimate_top1(backbone: str, width: float, depth: float, resolution: int | t
     """
     if task != "classification":
         return _none(f"no ImageNet top-1 for a {task} network: ImageNet results are for classifiers")
+    if num_classes != 1000:
+        return _none(f"no ImageNet top-1 for a {num_classes}-class classifier: ImageNet has 1000 classes")
     if isinstance(resolution, (tuple, list)):
         if len(set(resolution)) != 1:
             return _none("ImageNet results are for square inputs; this one is "
