@@ -53,6 +53,7 @@ def main() -> int:
         print(f"  {name:<19} T_base {model.base_top1:.2f}  T_inf {model.ceiling:.1f}  {shape}")
         print(f"  {'':<19} one axis alone saturates at: {limits}; offsets: "
               + (", ".join(f"{setup} {offset:+.2f}" for setup, offset in model.offsets.items()) or "none"))
+    print("\nnot fitted: " + "; ".join(reference.NOT_FITTED))
     if args.write:
         reference.MODEL_FILE.write_text(json.dumps(reference.models_to_json(models), indent=1) + "\n")
         print(f"\nwrote {reference.MODEL_FILE}")

@@ -19,14 +19,14 @@ from functools import cache
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
     import pandas as pd
 
-from core.accuracy import CHANCE, FamilyModel, Point, Problem
+from core.accuracy import BAND_QUANTILE, CHANCE, FamilyModel, Point, Problem
 from core.counting import layer_rows, resolve_config
 from core.families import ARCHITECTURES, REFERENCE_DIR, resolve
 from core.scaling import adjust_depth, scale
 
 FAMILY_FILES = ("efficientnet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "resnet",
                 "efficientnet_v2")
-SCALING_FILE = "scaling"  # EfficientNet paper Table 3 and Figure 3: networks scaled one way at a time
+SCALING_FILE = "scaling"  # EfficientNet paper Tables 3 and 7, Figure 3: networks scaled one way at a time
 CURVE_COLUMNS = ["curve", "model", "variant", "width_mult", "depth_mult", "resolution", "params_m",
                  "macs_m", "top1", "source", "backbone"]
 SINGLE_AXES = ("width", "depth", "resolution")
@@ -359,8 +359,6 @@ NOT_FITTED = (
 )
 # The reference setup's result at the unscaled base weighs this many times more in the fit (fit_problem).
 BASE_WEIGHT = 5.0
-# Too little data: one published network and no published scaling of it.
-TOO_LITTLE = ("resnet18", "resnet34")
 # Printed MACs this far from the engine's count of the labelled configuration are flagged on the point.
 MACS_DISAGREE = 0.05
 MODEL_FILE = REFERENCE_DIR.parent / "accuracy_model.json"
@@ -590,17 +588,16 @@ def estimate_top1(backbone: str, width: float, depth: float, resolution: int | t
     outside = _outside_axes(model, x)
     setups = ", ".join(f"{setup} ({count})" for setup, count in model.setups.items())
     basis = (f"fitted scaling model of {family.title} (saturating in log width, log depth and log resolution), "
-             f"at the level of {family.setups[0].label}; ±{band:.1f} pp is its leave-one-out error "
-             f"({BAND_TEXT.format(share=100 * 0.68)})")
+             f"at the level of {family.setups[0].label}; its leave-one-out error is ±{model.band:.1f} pp "
+             f"({100 * BAND_QUANTILE:.0f}% of the published results, each held out of the fit in turn, fell "
+             "within it)")
     if outside:
-        basis += (f"; extrapolated in {' and '.join(outside)}, beyond every published {family.title} result "
-                  "(the band widens by one per doubling past them)")
+        basis += (f"; extrapolated in {' and '.join(outside)}, beyond every published {family.title} result: "
+                  f"the band widens to ±{band:.1f} pp (one band per doubling past them, plus half of what the "
+                  "model changes out there)")
     basis += f"; nearest published: {'; '.join(_nearest(family.name, x))}"
     return AccuracyEstimate(top1, max(CHANCE, top1 - band), min(100.0, top1 + band), False, basis,
                             (f"{model.points} published results: {setups}",), direction, bool(outside), family.name)
-
-
-BAND_TEXT = "{share:.0f}% of the published results, each held out of the fit in turn, fell within it"
 
 
 # Sample points of the fitted model's curves ("Where it sits"): each axis alone, and the compound path.
