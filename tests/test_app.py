@@ -354,8 +354,8 @@ def test_the_compound_lesson_reveals_the_published_gain_and_the_fitted_model():
 def test_the_accuracy_card_shows_the_band_extrapolation_and_the_model():
     app = _app({"backbone": "efficientnet_b0", "width": "2.5", "depth": "0.5", "resolution": "160"})
     _no_exceptions(app)
-    value = _metrics(app)["Top-1 (estimate)"]
-    assert value.startswith("~") and "±" in value
+    card = next(metric for metric in app.metric if metric.label == "Top-1 (estimate)")
+    assert card.value.startswith("~") and card.delta.startswith("±") and card.delta.endswith(" pp")
     assert any("extrapolated" in caption.value for caption in app.caption)
     assert any(caption.value.startswith("Fitted model of EfficientNet-B0") for caption in app.caption)
     app = _app({"backbone": "resnet18", "width": "2"})
