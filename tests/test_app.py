@@ -269,6 +269,17 @@ def test_pins_survive_page_switches_and_feed_compare():
     assert len(app.session_state["pins"]) == 2
 
 
+def test_a_dense_task_pin_carries_no_imagenet_top1():
+    app = _app({"backbone": "resnet50", "task": "segmentation", "head": "deeplabv3", "resolution": "520"})
+    app.button(key="explorer_pin").click().run()
+    app.switch_page("pages/compare.py").run()
+    _no_exceptions(app)
+    row = app.dataframe[0].value.iloc[0]
+    assert row.task == "segmentation" and (row.top1 is None or row.top1 != row.top1)  # None or NaN
+    assert row.top1_basis == ("no estimate: no ImageNet top-1 for a segmentation network: ImageNet results are "
+                              "for classifiers")
+
+
 def test_compare_page_empty_then_pin_a_preset():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/compare.py").run()
