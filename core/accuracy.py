@@ -11,14 +11,15 @@ Each axis is concave and saturates on its own at ``c_k`` (Tan & Le 2019, Observa
 alone flattens out); scaling all three adds their terms, so compound scaling keeps climbing after
 each axis has flattened (Observation 2). Below the base each term falls with its own rate ``a_k``
 (no family's data go below the base in depth: there the pooled rate speaks), smoothly joined at the
-base, and the outer curve bends down towards chance, never below. Every term rises with its ``x_k``: monotone in each axis.
+base, and the outer curve bends down towards chance, never below. Every term rises with its
+``x_k``: monotone in each axis.
 
 Each published run enters as what it is: results of one training setup (a paper table, a
 checkpoint release) share an additive ``offset`` to the level, so Figure 3's 76.1% baseline and
 Table 2's 77.1% are two setups of one network, not a contradiction to average away. The estimate
 reports the family's reference setup (offset 0): the one the Explorer shows at the base.
 
-Families share one prior: each family's shape parameters (headroom, ``c_k``, ``b_k``) are drawn
+Families share one prior: each family's shape parameters (headroom, ``c_k``, ``b_k``, ``a_k``) are drawn
 towards common values that the fit learns from all families at once (partial pooling), so an axis
 a family has few results along borrows the others' shape rather than an arbitrary one, and says so.
 The fit is a scipy ``least_squares`` problem; this module is pure math and never imports streamlit.
@@ -33,7 +34,9 @@ CHANCE = 0.1  # top-1 % of guessing among 1000 classes
 SHAPE = ("headroom", "c_width", "b_width", "c_depth", "b_depth", "c_resolution", "b_resolution",
          "a_width", "a_depth", "a_resolution")
 N_PARAMS = 1 + len(SHAPE)  # T_base, then the shape
-PRIOR_SCALE = 0.3  # a family's log shape parameter sits within about x1.35 of the pooled value (chosen by leave-one-out, see README)
+# A family's log shape parameter sits within about x1.35 of the pooled value (picked from 0.2-1.0 by the
+# leave-one-out error while the model took shape; README).
+PRIOR_SCALE = 0.3
 OFFSET_SCALE = 10.0  # pp: a training setup's offset, a weak prior (a setup's own points decide it)
 HYPER_SCALE = 3.0  # the pooled values themselves: practically free
 MAX_EXPONENT = 50.0  # exp() argument cap: far below the base a term is already at chance
