@@ -12,7 +12,7 @@ import math
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
@@ -20,6 +20,7 @@ from core.counting import DTYPE_BYTES, profile, resolve_config
 from core.families import BACKBONE_NAMES, resolve
 from core.job_settings import MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, host_cores
 from core.recipes import recipe_lines, training_recipe
+from core.reference import estimate_top1
 from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
 from core.tasks import HEADS, TASKS, check_task
 from core.units import duration_ms, duration_range_ms, si, size_bytes
@@ -268,11 +269,13 @@ def _print_profile(args) -> None:
     width, depth, resolution = _config(args)
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes,
                    batch=args.batch, dtype=args.dtype, **_task(args))
+    accuracy = estimate_top1(args.backbone, cost.width, cost.depth, cost.resolution, task=cost.task,
+                             num_classes=cost.num_classes)
     if args.json:
         # The recipes are ImageNet classification recipes: a dense model gets none rather than a borrowed one.
         recipe = (training_recipe(args.backbone, cost.width, cost.depth, cost.resolution).as_dict()
                   if cost.task == "classification" else None)
-        print(json.dumps({**cost.summary(), "training_recipe": recipe}))
+        print(json.dumps({**cost.summary(), "top1": asdict(accuracy), "training_recipe": recipe}))
         return
     task = "" if cost.task == "classification" else f", {cost.task} with {cost.head}"
     size = f"{cost.resolution[0]}x{cost.resolution[1]}" if isinstance(cost.resolution, tuple) else cost.resolution
@@ -285,6 +288,8 @@ def _print_profile(args) -> None:
           f"{cost.dtype}, batch {cost.batch}; peak estimate {size_bytes(cost.peak_activation_bytes)})")
     weights = ", ".join(f"{name} {size_bytes(value)}" for name, value in cost.weight_bytes.items())
     print(f"  weights       {weights}")
+    kind = "published" if accuracy.published else "no estimate" if accuracy.top1 is None else "estimate"
+    print(f"  top-1         {accuracy.text():>16}  ({kind}: {accuracy.basis})")
     if cost.task != "classification":
         for part, total in cost.parts().items():
             print(f"  {part:<13} {total['params']:>16,} params  {total['macs']:>16,} MACs")

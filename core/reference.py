@@ -2,11 +2,11 @@
 
 Every row keeps its ``source``. A published accuracy belongs to exactly one network:
 ``published_top1`` answers only for a configuration whose network is that network.
-A scaled variant was never trained, so ``estimate_top1`` interpolates on published
-results that were scaled the same way (width only, depth only, resolution only, a
-width x resolution grid, or compound), says which, and gives no number where no
-published series was scaled that way: borrowing another direction's curve would
-hide the paper's point that single-axis scaling saturates below compound scaling.
+A scaled variant was never trained, so ``estimate_top1`` reads a fitted scaling model
+(``core.accuracy``) fitted to every published result of the family, and returns it with
+its leave-one-out error band, the points it rests on, and at a published network the
+published value itself. A family with too little data, or a network that is not an
+ImageNet classifier, gets no number and says why.
 """
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ from functools import cache
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
     import pandas as pd
 
+from core.accuracy import BAND_QUANTILE, CHANCE, FamilyModel, Point, Problem
 from core.counting import layer_rows, resolve_config
 from core.families import ARCHITECTURES, REFERENCE_DIR, resolve
-from core.scaling import scale
+from core.scaling import adjust_depth, scale
 
 FAMILY_FILES = ("efficientnet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "resnet",
                 "efficientnet_v2")
-SCALING_FILE = "scaling"  # EfficientNet paper Table 3 and Figure 3: networks scaled one way at a time
+SCALING_FILE = "scaling"  # EfficientNet paper Tables 3 and 7, Figure 3: networks scaled one way at a time
 CURVE_COLUMNS = ["curve", "model", "variant", "width_mult", "depth_mult", "resolution", "params_m",
                  "macs_m", "top1", "source", "backbone"]
 SINGLE_AXES = ("width", "depth", "resolution")
@@ -129,20 +130,38 @@ class PublishedAccuracy:
     source: str
     params_m: float | None = None
     macs_m: float | None = None
+    setup: str | None = None  # its training setup in the accuracy model (None: the family's reference curve)
 
 
 @cache
-def _published_networks() -> dict[tuple, PublishedAccuracy]:
+def _published_networks() -> dict[tuple, tuple[PublishedAccuracy, ...]]:
+    """Every published result by the network it belongs to: the curve points first (what the card shows),
+    then every other result the accuracy model is fitted to (Table 3, Figure 3, Table 7, other setups)."""
     import pandas as pd
-    networks = {}
+    networks: dict[tuple, list[PublishedAccuracy]] = {}
     for point in _curves().itertuples():
         key = _network_key(point.backbone, float(point.width_mult), float(point.depth_mult),
                            int(point.resolution))
-        networks.setdefault(key, PublishedAccuracy(
+        networks.setdefault(key, []).append(PublishedAccuracy(
             float(point.top1), point.variant, point.source,
             None if pd.isna(point.params_m) else float(point.params_m),
             None if pd.isna(point.macs_m) else float(point.macs_m)))
-    return networks
+    for point in _fit_points().itertuples():
+        key = _network_key(point.network, point.width, point.depth, point.resolution)
+        result = PublishedAccuracy(point.top1, point.variant, point.source,
+                                   macs_m=None if pd.isna(point.macs_m) else point.macs_m,
+                                   setup=None if point.reference else point.setup)
+        known = networks.setdefault(key, [])
+        if not any((old.top1, old.variant, old.source) == (result.top1, result.variant, result.source)
+                   for old in known):
+            known.append(result)
+    return {key: tuple(results) for key, results in networks.items()}
+
+
+def published_results(backbone: str, width: float, depth: float, resolution: int) -> tuple[PublishedAccuracy, ...]:
+    """Every published result of exactly this network (several setups may have trained it)."""
+    base = resolve(backbone)[0].name
+    return _published_networks().get(_network_key(base, width, depth, resolution), ())
 
 
 def published_top1(backbone: str, width: float, depth: float, resolution: int) -> PublishedAccuracy | None:
@@ -150,10 +169,11 @@ def published_top1(backbone: str, width: float, depth: float, resolution: int) -
 
     ``backbone`` is a base or preset name; its architecture's width rule decides the
     network, so MobileNet V3 Large at width 0.75 under torchvision's rule is not the
-    published (TF-slim) 0.75 model and gets nothing.
+    published (TF-slim) 0.75 model and gets nothing. Where several setups published the
+    network, the family's curve (reference) result comes first.
     """
-    base = resolve(backbone)[0].name
-    return _published_networks().get(_network_key(base, width, depth, resolution))
+    results = published_results(backbone, width, depth, resolution)
+    return results[0] if results else None
 
 
 @cache
@@ -169,7 +189,7 @@ def network_macs(base: str, width: float, depth: float, resolution: int) -> int:
 class Series:
     """Published results of ``network`` scaled along ``axis`` (with its unscaled base).
 
-    ``axis`` is width, depth, resolution, compound, or "width x resolution" (a grid).
+    ``axis`` is width, depth, resolution or compound.
     """
 
     label: str
@@ -192,22 +212,18 @@ def _paper_series(model: str, table: str, axes: tuple[str, ...], title: str) -> 
 _V3_LARGE = ("mobilenet_v3_large", "mobilenet_v3_large_tf_slim")
 _V3_SMALL = ("mobilenet_v3_small", "mobilenet_v3_small_tf_slim")
 
-# Preference order: for a configuration, the first series of its direction that covers it.
+# Drawn on "Where it sits" beside the family's compound curve (the grids are the curves themselves).
 SERIES = (
     Series("MobileNet V1 by width (Howard et al. 2017, Table 6)", "width", "mobilenet_v1",
            "origin == 'paper' and axis in ('base', 'width')", ("mobilenet_v1",), "mobilenet_v1"),
     Series("MobileNet V1 by resolution (Howard et al. 2017, Table 7)", "resolution", "mobilenet_v1",
            "origin == 'paper' and axis in ('base', 'resolution')", ("mobilenet_v1",), "mobilenet_v1"),
     *_paper_series("mobilenet_v1", "Table 3", ("width", "resolution", "compound"), "MobileNet V1"),
-    Series("MobileNet V1 width x resolution (TF-slim grid)", "width x resolution", "mobilenet_v1",
-           "axis == 'width x resolution' and precision == 'float'", ("mobilenet_v1",), "mobilenet_v1"),
     Series("MobileNet V2 by width (TF-slim, 224 px)", "width", "mobilenet_v2",
            "origin == 'tf-slim' and resolution == 224", ("mobilenet_v2",), "mobilenet_v2"),
     Series("MobileNet V2 by resolution (TF-slim, width 1.0)", "resolution", "mobilenet_v2",
            "origin == 'tf-slim' and width_mult == 1.0", ("mobilenet_v2",), "mobilenet_v2"),
     *_paper_series("mobilenet_v2", "Table 3", ("width", "depth", "resolution", "compound"), "MobileNet V2"),
-    Series("MobileNet V2 width x resolution (TF-slim grid)", "width x resolution", "mobilenet_v2",
-           "origin == 'tf-slim'", ("mobilenet_v2",), "mobilenet_v2"),
     Series("MobileNet V3 Large by width (Howard et al. 2019, Table 3)", "width", "mobilenet_v3",
            "origin == 'paper' and precision == 'float' and model == 'mobilenet_v3_large'", _V3_LARGE,
            "mobilenet_v3_large_tf_slim"),
@@ -215,18 +231,11 @@ SERIES = (
            "origin == 'paper' and precision == 'float' and model == 'mobilenet_v3_small'", _V3_SMALL,
            "mobilenet_v3_small_tf_slim"),
     *_paper_series("efficientnet_b0", "Figure 3", SINGLE_AXES, "EfficientNet-B0"),
+    *_paper_series("efficientnet_b0", "Table 7", (*SINGLE_AXES, "compound"), "EfficientNet-B0"),
     Series("EfficientNet B0-B7 compound (Tan & Le 2019, Table 2)", "compound", "efficientnet",
            "origin == 'paper'", ("efficientnet_b0",), "efficientnet_b0"),
     *_paper_series("resnet50", "Table 3", (*SINGLE_AXES, "compound"), "ResNet-50"),
 )
-
-# Printed MACs are rounded (B0: 390 printed, 385.8 exact): this close past either end of a
-# series a configuration takes that end's value.
-END_TOLERANCE = 0.05
-# Single-axis gains saturate (Tan & Le, Observation 1): up to this far past the largest
-# point of a single-axis series, the estimate holds that point's accuracy, and says so.
-SATURATION_HOLD = 0.25
-
 
 @cache
 def _series_points(series: Series) -> pd.DataFrame:
@@ -238,6 +247,9 @@ def _series_points(series: Series) -> pd.DataFrame:
                                  int(row.resolution)) if ok else float(row.macs_m) * 1e6
                     for ok, row in zip(known, rows.itertuples())]
     rows["macs_basis"] = ["engine" if ok else "published" for ok in known]
+    flags = [macs_note(row.macs_m, row.macs) if ok else "" for ok, row in zip(known, rows.itertuples())]
+    rows["notes"] = ["; ".join(text for text in (note if isinstance(note, str) else "", flag) if text)
+                     for note, flag in zip(rows["notes"] if "notes" in rows else [""] * len(rows), flags)]
     return rows.sort_values("macs").reset_index(drop=True)
 
 
@@ -260,122 +272,372 @@ def scaling_series(backbone: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The accuracy model's data: every published result of a family, each in its training setup.
+
+@dataclass(frozen=True)
+class Setup:
+    """Published results of one training setup (a paper's table, a checkpoint release): one level."""
+
+    label: str
+    file: str
+    query: str
+
+
+@dataclass(frozen=True)
+class Family:
+    """A network family's published results and the backbones its fitted model estimates.
+
+    ``network`` builds the published networks (their MACs and identity); the first setup is
+    the reference: the level an estimate reports, the one shown at the unscaled base.
+    """
+
+    name: str
+    title: str
+    network: str
+    backbones: tuple[str, ...]
+    setups: tuple[Setup, ...]
+
+
+def _v3_setups(model: str, small: bool) -> tuple[Setup, ...]:
+    rows = f"precision == 'float' and model == '{model}'"
+    setups = [Setup("Howard et al. 2019, Table 3", "mobilenet_v3", f"origin == 'paper' and {rows}"),
+              Setup("torchvision IMAGENET1K_V1", "mobilenet_v3",
+                    f"origin == 'torchvision' and release == 'IMAGENET1K_V1' and {rows}")]
+    if not small:  # TF-slim's and Keras' Small rows are the earlier, larger Small network: not this one
+        setups += [Setup("TF-slim checkpoints", "mobilenet_v3", f"origin == 'tf-slim' and {rows}"),
+                   Setup("Keras applications", "mobilenet_v3", f"origin == 'keras' and {rows}"),
+                   Setup("torchvision IMAGENET1K_V2", "mobilenet_v3",
+                         f"origin == 'torchvision' and release == 'IMAGENET1K_V2' and {rows}")]
+    return tuple(setups)
+
+
+TABLE_3 = "Tan & Le 2019, Table 3"
+FAMILIES = (
+    Family("efficientnet", "EfficientNet-B0", "efficientnet_b0", ("efficientnet_b0",), (
+        Setup("Tan & Le 2019, Table 2 (B0-B7)", "efficientnet", "origin == 'paper'"),
+        Setup("Tan & Le 2019, Figure 3 (read from the figure)", SCALING_FILE,
+              "model == 'efficientnet_b0' and source.str.contains('Figure 3')"),
+        Setup("Tan & Le 2019, Table 7", SCALING_FILE, "model == 'efficientnet_b0' and source.str.contains('Table 7')"),
+        Setup("torchvision IMAGENET1K_V1 (ported from timm)", "efficientnet",
+              "origin == 'torchvision' and release == 'IMAGENET1K_V1' and notes.str.contains('timm')"),
+        Setup("torchvision IMAGENET1K_V1 (ported from EfficientNet-PyTorch)", "efficientnet",
+              "origin == 'torchvision' and release == 'IMAGENET1K_V1' and notes.str.contains('lukemelas')"),
+        Setup("torchvision IMAGENET1K_V2", "efficientnet", "origin == 'torchvision' and release == 'IMAGENET1K_V2'"))),
+    Family("mobilenet_v1", "MobileNet V1", "mobilenet_v1", ("mobilenet_v1",), (
+        Setup("TF-slim 2018_02_22 checkpoints", "mobilenet_v1",
+              "origin == 'tf-slim' and release == '2018_02_22' and precision == 'float'"),
+        Setup("Howard et al. 2017, Tables 6, 7 and 9", "mobilenet_v1",
+              "origin == 'paper' and model == 'mobilenet_v1' and source.str.startswith('Howard')"),
+        Setup("TF-slim 2017_06_14 checkpoints", "mobilenet_v1",
+              "origin == 'tf-slim' and release == '2017_06_14' and precision == 'float'"),
+        Setup(TABLE_3, SCALING_FILE, "model == 'mobilenet_v1'"))),
+    Family("mobilenet_v2", "MobileNet V2", "mobilenet_v2", ("mobilenet_v2",), (
+        Setup("TF-slim checkpoints", "mobilenet_v2", "origin == 'tf-slim'"),
+        Setup("Sandler et al. 2018, Table 4", "mobilenet_v2", "origin == 'paper'"),
+        Setup("torchvision IMAGENET1K_V1", "mobilenet_v2", "origin == 'torchvision'"),
+        Setup(TABLE_3, SCALING_FILE, "model == 'mobilenet_v2' and width_mult.notna()"))),
+    Family("mobilenet_v3_large", "MobileNet V3 Large", "mobilenet_v3_large_tf_slim", _V3_LARGE,
+           _v3_setups("mobilenet_v3_large", small=False)),
+    Family("mobilenet_v3_small", "MobileNet V3 Small", "mobilenet_v3_small_tf_slim", _V3_SMALL,
+           _v3_setups("mobilenet_v3_small", small=True)),
+    Family("resnet50", "ResNet-50", "resnet50", ("resnet50",), (
+        Setup("torchvision IMAGENET1K_V1", "resnet", "model == 'resnet50' and release == 'IMAGENET1K_V1'"),
+        Setup("torchvision IMAGENET1K_V2", "resnet", "model == 'resnet50' and release == 'IMAGENET1K_V2'"),
+        Setup(TABLE_3, SCALING_FILE, "model == 'resnet50' and width_mult.notna()"))),
+)
+# Published results that enter no fit, and why (the reference README lists them too).
+NOT_FITTED = (
+    "8-bit quantized checkpoints (another network's accuracy: quantization costs 1-3 points)",
+    "ablations and minimalistic variants (other networks: mobilenet_v1_conv, mobilenet_v1_shallow, "
+    "mobilenet_v3_*_minimalistic)",
+    "MobileNet V1 as quoted in the MobileNetV2 paper (Howard et al.'s 70.6% again, not another run)",
+    "TF-slim's and Keras' MobileNet V3 Small rows (the earlier, larger Small network)",
+    "Table 3's MobileNetV2 and ResNet-50 compound rows (their coefficients are not printed)",
+)
+# The reference setup's result at the unscaled base weighs this many times more in the fit (fit_problem).
+BASE_WEIGHT = 5.0
+# Printed MACs this far from the engine's count of the labelled configuration are flagged on the point.
+MACS_DISAGREE = 0.05
+MODEL_FILE = REFERENCE_DIR.parent / "accuracy_model.json"
+
+
+def family_for(backbone: str) -> Family | None:
+    """The fitted family a backbone's architecture is estimated with (None: too little data)."""
+    base = resolve(backbone)[0].name
+    return next((family for family in FAMILIES if base in family.backbones), None)
+
+
+def _log_x(network: str, width: float, depth: float, resolution: int) -> tuple[float, float, float]:
+    """The model's coordinates: log width, log depth, log resolution / base resolution.
+
+    Above 1 depth is the nominal multiplier, as the papers define and scale it. Below 1 it is the
+    share of blocks the network keeps (each stage keeps at least one, so depth 0.8 of EfficientNet-B0
+    is B0 itself): no published result goes there, and the model should see the network it is.
+    """
+    arch = ARCHITECTURES[network]
+    if depth < 1:
+        depth = (sum(adjust_depth(stage.repeats, depth) for stage in arch.stages)
+                 / sum(stage.repeats for stage in arch.stages))
+    return (math.log(width), math.log(depth), math.log(resolution / arch.default_resolution))
+
+
+@cache
+def _fit_points() -> pd.DataFrame:
+    import pandas as pd
+    frames = []
+    for family in FAMILIES:
+        for index, setup in enumerate(family.setups):
+            rows = _load(setup.file).query(setup.query, engine="python")
+            frames.append(pd.DataFrame({
+                "family": family.name, "setup": setup.label, "reference": index == 0, "variant": rows.variant,
+                "width": rows.width_mult.fillna(1.0).astype(float), "depth": rows.depth_mult.fillna(1.0).astype(float),
+                "resolution": rows.resolution.astype(int), "top1": rows.top1.astype(float),
+                "macs_m": rows.macs_m.astype(float), "source": rows.source, "network": family.network}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def macs_note(printed_m: float, engine: int) -> str:
+    """What a point says where its printed MACs disagree with the engine's count of its configuration."""
+    share = engine / (printed_m * 1e6) - 1
+    if not abs(share) > MACS_DISAGREE:  # also for a missing printed figure (NaN)
+        return ""
+    return (f"printed {printed_m:g} M MACs, the engine counts {engine / 1e6:,.0f} M for the labelled "
+            f"configuration ({share:+.0%}); it enters the accuracy model at its labelled width, depth and "
+            "resolution (the model reads those, not MACs)")
+
+
+def fit_points() -> pd.DataFrame:
+    """Every published result the accuracy model is fitted to, one row each.
+
+    Columns: family, setup (its training setup; ``reference`` marks the family's reference
+    setup), variant, width, depth, resolution, top1, macs_m (as printed), source, network,
+    engine_macs, and macs_note where the printed MACs disagree with the engine's count of the
+    labelled configuration by more than ``MACS_DISAGREE``.
+    """
+    points = _fit_points().copy()
+    points["engine_macs"] = [network_macs(row.network, row.width, row.depth, row.resolution)
+                             for row in points.itertuples()]
+    points["macs_note"] = [macs_note(row.macs_m, row.engine_macs) for row in points.itertuples()]
+    return points
+
+
+def fit_problem() -> Problem:
+    """The fitting problem (``core.accuracy.Problem``) built from ``fit_points``.
+
+    The reference setup's result at the unscaled base weighs ``BASE_WEIGHT`` times more: every slider
+    starts there and every delta is measured against it, so the estimate one step away should meet it.
+    """
+    points = _fit_points()
+    problem = {}
+    for family in FAMILIES:
+        base = (1.0, 1.0, ARCHITECTURES[family.network].default_resolution)
+        problem[family.name] = tuple(
+            Point(row.setup, _log_x(row.network, row.width, row.depth, row.resolution), row.top1,
+                  BASE_WEIGHT if row.reference and (row.width, row.depth, row.resolution) == base else 1.0)
+            for row in points[points.family == family.name].itertuples())
+    return Problem(tuple(family.name for family in FAMILIES), problem,
+                   {family.name: family.setups[0].label for family in FAMILIES})
+
+
+def points_digest() -> str:
+    """A digest of the fitted points: the committed model must have been fitted to these."""
+    import hashlib
+    problem = fit_problem()
+    text = repr([(family, [(p.setup, tuple(round(v, 12) for v in p.x), p.top1, p.weight)
+                           for p in problem.points[family]])
+                 for family in problem.families])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def models_to_json(models: dict) -> dict:
+    """The committed form of fitted models (``assets/accuracy_model.json``)."""
+    from dataclasses import asdict
+    pooled = next(iter(models.values())).extra.get("pooled", {})
+    return {"points_digest": points_digest(), "pooled": pooled,
+            "families": {name: {key: value for key, value in asdict(model).items() if key != "extra"}
+                         for name, model in models.items()}}
+
+
+@cache
+def fitted_models() -> dict[str, FamilyModel]:
+    """Each family's fitted ``core.accuracy.FamilyModel``, read from the committed asset.
+
+    ``python bench/bench_accuracy_model.py --write`` refits it; ``tests/test_accuracy_model.py``
+    holds it equal to a fresh fit of the current published tables.
+    """
+    import json
+    stored = json.loads(MODEL_FILE.read_text())
+    return {name: FamilyModel(**{key: tuple(value) if isinstance(value, list) else value
+                                 for key, value in fields.items()})
+            for name, fields in stored["families"].items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimate: published where the network was published, else the fitted model with its band.
+
 @dataclass(frozen=True)
 class AccuracyEstimate:
-    """Top-1 read off published results scaled the same way: an estimate, not a result.
+    """Top-1 of a configuration: ``published`` (exactly a published network) or the fitted model's estimate.
 
-    ``top1`` is None where no published series covers the configuration's direction;
-    ``basis`` then says why. Otherwise ``basis`` names the series (``curve``), the points
-    interpolated between (``low_variant``, ``high_variant``) and the variable (``variable``).
+    ``low``/``high`` bound the estimate by the family's leave-one-out error, widened outside the
+    published data (``extrapolated``); a published value has low == high == top1. ``top1`` is None
+    where there is no estimate, and ``basis`` says why. ``sources`` are the results it rests on.
     """
 
     top1: float | None
-    direction: str
+    low: float | None
+    high: float | None
+    published: bool
     basis: str
-    curve: str | None = None
-    low_variant: str | None = None
-    high_variant: str | None = None
-    variable: str | None = None
-    source: str | None = None
+    sources: tuple[str, ...] = ()
+    direction: str = "base"
+    extrapolated: bool = False
+    family: str | None = None
+    variant: str | None = None  # the published network's name, where published
+
+    @property
+    def band(self) -> float | None:
+        """The half-width shown as ±: the wider side (the band is cut at chance and at 100%)."""
+        return None if self.top1 is None else max(self.top1 - self.low, self.high - self.top1)
+
+    def text(self) -> str:
+        """As the card shows it: '77.1%', '~76.8% ±0.6' or 'n/a'."""
+        if self.top1 is None:
+            return "n/a"
+        return f"{self.top1:.1f}%" if self.published else f"~{self.top1:.1f}% ±{self.band:.1f}"
 
 
-def scaling_direction(base: str, width: float, depth: float, resolution: int) -> str:
+def scaling_direction(base: str, width: float, depth: float, resolution: int | tuple[int, int]) -> str:
     """Which ways a configuration departs from its base: 'base', one axis, two axes, or compound."""
     unscaled = {"width": 1.0, "depth": 1.0, "resolution": ARCHITECTURES[base].default_resolution}
-    config = {"width": width, "depth": depth, "resolution": resolution}
-    scaled = [axis for axis in unscaled if not math.isclose(config[axis], unscaled[axis])]
+    sides = resolution if isinstance(resolution, (tuple, list)) else (resolution,)
+    scaled = [axis for axis, value in (("width", width), ("depth", depth)) if not math.isclose(value, unscaled[axis])]
+    if any(side != unscaled["resolution"] for side in sides):
+        scaled.append("resolution")
     if not scaled:
         return "base"
     return "compound" if len(scaled) == 3 else " x ".join(scaled)
 
 
-def _interpolate(series: Series, macs: int, direction: str) -> AccuracyEstimate | None:
-    """Linear in log MACs between the two points around ``macs``; None outside the series."""
-    points = _series_points(series)
-    macs_points, top1, names = list(points["macs"]), list(points["top1"]), list(points["variant"])
-    source = "; ".join(sorted(points["source"].unique()))
-    low, high = macs_points[0], macs_points[-1]
-    found = dict(direction=direction, curve=series.label, variable="log MACs", source=source)
-    if macs > high:
-        limit = SATURATION_HOLD if series.axis in SINGLE_AXES else END_TOLERANCE
-        if macs > high * (1 + limit):
-            return None
-        held = ("held past its largest point (single-axis gains saturate)"
-                if macs > high * (1 + END_TOLERANCE) else "its largest point")
-        return AccuracyEstimate(float(top1[-1]), basis=f"{names[-1]} of {series.label}: {held}",
-                                low_variant=names[-1], high_variant=names[-1], **found)
-    if macs < low * (1 - END_TOLERANCE):
-        return None
-    target = math.log(max(macs, low))
-    for index in range(len(points) - 1):
-        left, right = math.log(macs_points[index]), math.log(macs_points[index + 1])
-        if target <= right:
-            share = 0.0 if right == left else (target - left) / (right - left)
-            value = top1[index] + share * (top1[index + 1] - top1[index])
-            basis = (f"{names[index]} of {series.label}" if share == 0 else
-                     f"interpolated linearly in log MACs between {names[index]} and {names[index + 1]} "
-                     f"of {series.label}")
-            return AccuracyEstimate(float(value), basis=basis, low_variant=names[index],
-                                    high_variant=names[index + 1], **found)
-    raise AssertionError("unreachable: macs <= the largest point")
+def _none(basis: str, direction: str = "base") -> AccuracyEstimate:
+    return AccuracyEstimate(None, None, None, False, basis, direction=direction)
 
 
-def _bracket(values: list[float], value: float) -> tuple[float, float] | None:
-    """The neighbouring grid values around ``value`` (equal where it is on the grid)."""
-    for known in values:
-        if math.isclose(known, value):
-            return known, known
-    below, above = [v for v in values if v < value], [v for v in values if v > value]
-    return (max(below), min(above)) if below and above else None
+@cache
+def _family_points(family: str) -> tuple[tuple, ...]:
+    """(x, variant, setup, top1) of a family's fitted points: what an estimate says it rests on."""
+    points = _fit_points()
+    return tuple((_log_x(row.network, row.width, row.depth, row.resolution), row.variant, row.setup, row.top1)
+                 for row in points[points.family == family].itertuples())
 
 
-def _grid_estimate(series: Series, width: float, resolution: int, direction: str) -> AccuracyEstimate | None:
-    """Bilinear in log width and log resolution on a width x resolution grid; None off the grid."""
-    points = _series_points(series)
-    grid = {(float(row.width_mult), int(row.resolution)): (float(row.top1), row.variant)
-            for row in points.itertuples()}
-    widths = _bracket(sorted({w for w, _ in grid}), width)
-    sizes = _bracket(sorted({r for _, r in grid}), resolution)
-    if widths is None or sizes is None or any((w, r) not in grid for w in widths for r in sizes):
-        return None
-
-    def share(value: float, low: float, high: float) -> float:
-        return 0.0 if low == high else (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
-
-    (w0, w1), (r0, r1) = widths, sizes
-    sw, sr = share(width, w0, w1), share(resolution, r0, r1)
-    top1 = ((1 - sw) * (1 - sr) * grid[w0, r0][0] + sw * (1 - sr) * grid[w1, r0][0]
-            + (1 - sw) * sr * grid[w0, r1][0] + sw * sr * grid[w1, r1][0])
-    low, high = grid[w0, r0][1], grid[w1, r1][1]
-    return AccuracyEstimate(top1, direction, basis=(
-        f"interpolated bilinearly in log width and log resolution between {low} and {high} "
-        f"of {series.label}"), curve=series.label, low_variant=low, high_variant=high,
-        variable="log width and log resolution", source="; ".join(sorted(points["source"].unique())))
+def _nearest(family: str, x: tuple[float, float, float], count: int = 2) -> list[str]:
+    ranked = sorted(_family_points(family), key=lambda point: sum((a - b) ** 2 for a, b in zip(point[0], x)))
+    return [f"{variant} ({setup}, {top1:g}%)" for _, variant, setup, top1 in ranked[:count]]
 
 
-def estimate_top1(backbone: str, width: float, depth: float, resolution: int) -> AccuracyEstimate:
-    """Top-1 of a configuration from published results scaled in the same direction.
+def _outside_axes(model, x: tuple[float, float, float]) -> list[str]:
+    return [axis for axis, value, low, high in zip(("width", "depth", "resolution"), x, model.x_min, model.x_max)
+            if value > high + 1e-9 or value < low - 1e-9]
 
-    A width-only variant reads width-only results, depth-only depth results, resolution-only
-    resolution results, width x resolution a published grid, all three a compound series
-    (EfficientNet: B0-B7). Where none covers it, ``top1`` is None and ``basis`` says why.
+
+def estimate_top1(backbone: str, width: float, depth: float, resolution: int | tuple[int, int],
+                  task: str = "classification", num_classes: int = 1000) -> AccuracyEstimate:
+    """ImageNet top-1 of a configuration, published or estimated, with its band and what it rests on.
+
+    At a published network: the published value (``published``; every result of that network in
+    ``sources``). Elsewhere: the family's fitted scaling model (``core.accuracy``) at its
+    reference setup's level, with the leave-one-out band. No number for a dense-task network, a
+    non-square input, or a family with too little data; ``basis`` says why.
     """
-    resolve_config(backbone, width, depth, resolution)  # ScalingError naming the value, not an assertion below
+    if task != "classification":
+        return _none(f"no ImageNet top-1 for a {task} network: ImageNet results are for classifiers")
+    if num_classes != 1000:
+        return _none(f"no ImageNet top-1 for a {num_classes}-class classifier: ImageNet has 1000 classes")
+    if isinstance(resolution, (tuple, list)):
+        if len(set(resolution)) != 1:
+            return _none("ImageNet results are for square inputs; this one is "
+                         f"{'x'.join(str(side) for side in resolution)}")
+        resolution = resolution[0]
+    _, _, width, depth, resolution = resolve_config(backbone, width, depth, resolution)  # ScalingError: inf, nan
     base = resolve(backbone)[0].name
-    title = ARCHITECTURES[base].title
     direction = scaling_direction(base, width, depth, resolution)
-    wanted = SINGLE_AXES if direction == "base" else (direction,)
-    candidates = [series for series in SERIES if base in series.backbones and series.axis in wanted]
-    if not candidates:
-        return AccuracyEstimate(None, direction, (
-            f"no published results scale {title} by {direction}; accuracy from another scaling "
-            f"direction would not apply"))
-    macs = network_macs(base, width, depth, resolution)
-    for series in candidates:
-        estimate = (_grid_estimate(series, width, resolution, direction) if series.axis == "width x resolution"
-                    else _interpolate(series, macs, direction))
-        if estimate is not None:
-            return estimate
-    return AccuracyEstimate(None, direction, (
-        f"outside the published {direction} results for {title} "
-        f"({', '.join(series.label for series in candidates)})"))
+    results = published_results(base, width, depth, resolution)
+    if results:
+        first, family = results[0], family_for(base)
+        basis = f"published for exactly this network ({first.variant})"
+        if first.setup is not None and family is not None:  # another setup's level than the estimates around it
+            offset = fitted_models()[family.name].offsets[first.setup]
+            basis += (f"; its training setup ({first.setup}) runs {abs(offset):.1f} pp {'above' if offset > 0 else 'below'} "
+                      f"{family.setups[0].label}, the level of the estimates around it")
+        return AccuracyEstimate(first.top1, first.top1, first.top1, True, basis,
+                                tuple(f"{result.variant}: {result.top1:g}% ({result.source})" for result in results),
+                                direction, family=getattr(family, "name", None), variant=first.variant)
+    family = family_for(base)
+    if family is None:
+        only = published_top1(base, 1.0, 1.0, ARCHITECTURES[base].default_resolution)
+        known = f" ({only.variant}, {only.top1:g}%)" if only else ""
+        return _none(f"too little data: {ARCHITECTURES[base].title} has one published network{known} and no "
+                     "published scaling of it, so no scaling model can be fitted or checked", direction)
+    model = fitted_models()[family.name]
+    x = _log_x(family.network, width, depth, resolution)
+    top1, band = model.top1(x), model.band_at(x)
+    outside = _outside_axes(model, x)
+    setups = ", ".join(f"{setup} ({count})" for setup, count in model.setups.items())
+    basis = (f"fitted scaling model of {family.title} (saturating in log width, log depth and log resolution), "
+             f"at the level of {family.setups[0].label}; its leave-one-out error is ±{model.band:.1f} pp "
+             f"({100 * BAND_QUANTILE:.0f}% of the published results, each held out of the fit in turn, fell "
+             "within it)")
+    if outside:
+        basis += (f"; extrapolated in {' and '.join(outside)}, beyond every published {family.title} result: "
+                  f"the band widens to ±{band:.1f} pp (one band per doubling past them, plus half of what the "
+                  "model changes out there)")
+    basis += f"; nearest published: {'; '.join(_nearest(family.name, x))}"
+    return AccuracyEstimate(top1, max(CHANCE, top1 - band), min(100.0, top1 + band), False, basis,
+                            (f"{model.points} published results: {setups}",), direction, bool(outside), family.name)
+
+
+# Sample points of the fitted model's curves ("Where it sits"): each axis alone, and the compound path.
+MODEL_AXIS_GRID = {"width": (0.25, 3.0, 13), "depth": (0.5, 4.0, 10), "resolution": (96, 1024, 12)}
+COMPOUND_RULE = (1.1, 1.2, 1.15)  # Tan & Le's beta (width), alpha (depth), gamma (resolution) per phi
+COMPOUND_PHI = [phi / 2 for phi in range(-4, 15)]
+
+
+def _geometric(low: float, high: float, count: int) -> list[float]:
+    return [low * (high / low) ** (index / (count - 1)) for index in range(count)]
+
+
+@cache
+def _model_curves(family_name: str) -> pd.DataFrame:
+    import pandas as pd
+    family = next(family for family in FAMILIES if family.name == family_name)
+    model, base = fitted_models()[family_name], ARCHITECTURES[family.network].default_resolution
+    configs = []
+    for axis, (low, high, count) in MODEL_AXIS_GRID.items():
+        for value in _geometric(low, high, count):
+            config = {"width": 1.0, "depth": 1.0, "resolution": base, axis: value}
+            configs.append((axis, config["width"], config["depth"], round(config["resolution"])))
+    beta, alpha, gamma = COMPOUND_RULE
+    configs += [("compound", beta ** phi, alpha ** phi, round(base * gamma ** phi)) for phi in COMPOUND_PHI]
+    rows = []
+    for axis, width, depth, resolution in configs:
+        x = _log_x(family.network, width, depth, resolution)
+        top1, band = model.top1(x), model.band_at(x)
+        rows.append({"axis": axis, "width": width, "depth": depth, "resolution": resolution,
+                     "macs": network_macs(family.network, width, depth, resolution), "top1": top1,
+                     "low": max(CHANCE, top1 - band), "high": min(100.0, top1 + band)})
+    return pd.DataFrame(rows)
+
+
+def model_curves(backbone: str) -> pd.DataFrame:
+    """The family's fitted model along each axis alone and along the compound path (phi with Tan & Le's
+    alpha, beta, gamma), from its base network: axis, width, depth, resolution, macs (engine), top1,
+    low, high. Empty for a backbone without a fitted family."""
+    import pandas as pd
+    family = family_for(backbone)
+    if family is None:
+        return pd.DataFrame(columns=["axis", "width", "depth", "resolution", "macs", "top1", "low", "high"])
+    return _model_curves(family.name).copy()

@@ -3,9 +3,9 @@ import streamlit as st
 
 from core.families import ARCHITECTURES, resolve
 from ui import charts
-from ui.cards import metric_cards, profile_or_error, unchanged_step_hint, variant_accuracy
+from ui.cards import metric_cards, model_caption, profile_or_error, unchanged_step_hint, variant_accuracy
 from ui.downloads import download_csv
-from ui.engine import base_profile, curve_traces, params_traces, series_traces
+from ui.engine import base_profile, curve_traces, model_traces, params_traces, series_traces
 from ui.labels import variant_label
 from ui.latency_panel import latency_panel
 from ui.layer_table import layer_column_config, layer_table
@@ -53,16 +53,19 @@ elif cost is not None:
                                                 "latency": "Latency"}.get)
     if view == "position":
         left, right = st.columns([3, 2])
-        published, estimate = variant_accuracy(cost)
-        traces = [*curve_traces(state.unit), *series_traces(cost.base, state.unit)]
-        left.plotly_chart(charts.reference_figure(traces, label, cost.macs, estimate, state.unit, published),
+        traces = [*curve_traces(state.unit), *series_traces(cost.base, state.unit), *model_traces(cost.base, state.unit)]
+        left.plotly_chart(charts.reference_figure(traces, label, cost.macs, variant_accuracy(cost), state.unit),
                           key="reference_chart")
         right.plotly_chart(charts.params_macs_figure(params_traces(state.unit), label, cost.params, cost.macs,
                                                      state.unit), key="params_chart")
-        st.caption("Left: published ImageNet top-1 (hover a point for its source); dashed and dotted lines are "
+        st.caption("Left: published ImageNet top-1 (hover a point for its source); dashed and dotted grey lines are "
                    "published results of scaling one axis only. The star is this variant at its published top-1 "
-                   "where it is exactly a published model, else at an estimate from data scaled the same way "
-                   "(hover it for the basis). Right: params against cost, counted by this engine; colours as left.")
+                   "where it is exactly a published network, else at the fitted model's estimate with its error "
+                   "band (hover it for the basis). Right: params against cost, counted by this engine; colours as "
+                   "left.")
+        caption = model_caption(cost.base)
+        if caption:
+            st.caption(caption)
     elif view == "inside":
         arch = ARCHITECTURES[cost.base]
         left, right = st.columns([3, 2])

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core.units import si
-from ui.lessons import LESSONS, closest_option, exact_ratio
+from ui.lessons import LESSONS, closest_option, exact_ratio, model_view, option_text, top1_gain
 from ui.routing import require_router
 from ui.sidebar import open_in_explorer
 from ui.state import ExplorerState
@@ -43,20 +43,27 @@ for index, lesson in enumerate(LESSONS, start=1):
         st.markdown(lesson.explanation)
         revealed = st.session_state.get(f"lesson_{index}_revealed", False)
         guess = st.radio(lesson.question, lesson.options, index=None, horizontal=True, disabled=revealed,
-                         format_func=lambda option: f"about x{option:g}", key=f"lesson_{index}_guess",
+                         format_func=lambda option, lesson=lesson: option_text(lesson, option),
+                         key=f"lesson_{index}_guess",
                          persist_state="session", help="Locked once revealed: reset all answers to try again")
         st.button("Reveal", key=f"lesson_{index}_reveal", disabled=guess is None or revealed,
                   on_click=reveal, args=(index,))
         if revealed:
-            ratio, before, after = exact_ratio(lesson)
             closest = closest_option(lesson)
-            verdict = "Right" if guess == closest else f"Not quite: the closest answer is x{closest:g}"
-            (st.success if guess == closest else st.info)(
-                f"**{verdict}.** Exact: {si(before.macs)} -> {si(after.macs)} MACs, **x{ratio:.2f}**; "
-                f"params {si(before.params)} -> {si(after.params)} (x{after.params / before.params:.2f}). "
-                + lesson.why)
+            verdict = ("Right" if guess == closest else
+                       f"Not quite: the closest answer is {option_text(lesson, closest).removeprefix('about ')}")
+            if lesson.metric == "top1":
+                gain, before, after = top1_gain(lesson)
+                exact = (f"Published: {before.top1:.1f}% -> {after.top1:.1f}%, **+{gain:.1f} points** "
+                         f"({after.sources[0]}). {lesson.why} {model_view(lesson)}")
+            else:
+                ratio, before, after = exact_ratio(lesson)
+                exact = (f"Exact: {si(before.macs)} -> {si(after.macs)} MACs, **x{ratio:.2f}**; params "
+                         f"{si(before.params)} -> {si(after.params)} (x{after.params / before.params:.2f}). "
+                         + lesson.why)
+            (st.success if guess == closest else st.info)(f"**{verdict}.** {exact}")
             backbone, width, depth, resolution = lesson.after
             if st.button("Open this network in the Explorer", key=f"lesson_{index}_open",
                          icon=":material/tune:", help="See where the cost goes, layer by layer"):
                 open_in_explorer(ExplorerState(backbone=backbone, width=width, depth=depth, resolution=resolution,
-                                               view="inside", task=lesson.task, head=lesson.head))
+                                               view=lesson.view, task=lesson.task, head=lesson.head))

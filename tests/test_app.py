@@ -269,6 +269,17 @@ def test_pins_survive_page_switches_and_feed_compare():
     assert len(app.session_state["pins"]) == 2
 
 
+def test_a_dense_task_pin_carries_no_imagenet_top1():
+    app = _app({"backbone": "resnet50", "task": "segmentation", "head": "deeplabv3", "resolution": "520"})
+    app.button(key="explorer_pin").click().run()
+    app.switch_page("pages/compare.py").run()
+    _no_exceptions(app)
+    row = app.dataframe[0].value.iloc[0]
+    assert row.task == "segmentation" and (row.top1 is None or row.top1 != row.top1)  # None or NaN
+    assert row.top1_basis == ("no estimate: no ImageNet top-1 for a segmentation network: ImageNet results are "
+                              "for classifiers")
+
+
 def test_compare_page_empty_then_pin_a_preset():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/compare.py").run()
@@ -334,6 +345,32 @@ def test_workshop_reveals_against_the_engine():
         assert app.button(key=f"lesson_{index}_reveal").disabled  # nothing chosen: nothing to reveal
     app.radio(key="lesson_2_guess").set_value(2.0).run()
     assert not app.button(key="lesson_2_reveal").disabled
+
+
+def test_the_compound_lesson_reveals_the_published_gain_and_the_fitted_model():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("pages/workshop.py").run()
+    index = next(number for number, lesson in enumerate(LESSONS, start=1) if lesson.metric == "top1")
+    app.radio(key=f"lesson_{index}_guess").set_value(2.0).run()
+    app.button(key=f"lesson_{index}_reveal").click().run()
+    _no_exceptions(app)
+    message = next(message.value for message in app.success)
+    assert message.startswith("**Right.**") and "79.1% -> 81.1%, **+2.0 points**" in message
+    assert "Table 7" in message and "resolution alone near" in message
+    app.button(key=f"lesson_{index}_open").click().run()
+    assert app.slider(key="explorer_resolution").value == 291
+    assert _metrics(app)["Top-1 (published)"] == "81.1%"
+
+
+def test_the_accuracy_card_shows_the_band_extrapolation_and_the_model():
+    app = _app({"backbone": "efficientnet_b0", "width": "2.5", "depth": "0.5", "resolution": "160"})
+    _no_exceptions(app)
+    card = next(metric for metric in app.metric if metric.label == "Top-1 (estimate)")
+    assert card.value.startswith("~") and card.delta.startswith("±") and card.delta.endswith(" pp")
+    assert any("extrapolated" in caption.value for caption in app.caption)
+    assert any(caption.value.startswith("Fitted model of EfficientNet-B0") for caption in app.caption)
+    app = _app({"backbone": "resnet18", "width": "2"})
+    assert _metrics(app)["Top-1 (estimate)"] == "n/a"
 
 
 def test_workshop_answers_lock_on_reveal_and_survive_a_page_switch():

@@ -24,6 +24,15 @@ def test_profile_json_is_one_object(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["params"] == 12_233_232 and summary["flops"] == 2 * summary["macs"]
     assert {"backbone", "width", "depth", "resolution"} <= summary.keys()
+    assert summary["top1"]["published"] and summary["top1"]["top1"] == 81.6
+
+
+def test_profile_prints_the_accuracy_estimate_with_its_band(capsys):
+    assert main(["profile", "mobilenet_v2", "--width", "0.6", "--resolution", "200", "--no-layers"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("top-1"))
+    assert "~" in line and "±" in line and "(estimate: fitted scaling model of MobileNet V2" in line
+    assert main(["profile", "resnet50", "--classes", "10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["top1"]["top1"] is None
 
 
 def test_compound_phi(capsys):

@@ -35,25 +35,27 @@ def test_curves_cover_every_family_with_sources():
         assert reference.curve_for(base) is not None
 
 
-def test_width_by_resolution_variant_reads_the_grid():
+def test_width_by_resolution_variant_is_estimated_between_its_grid_neighbours():
     estimate = reference.estimate_top1("mobilenet_v2", 0.6, 1, 200)
-    assert estimate.direction == "width x resolution"
-    assert estimate.curve == "MobileNet V2 width x resolution (TF-slim grid)"
-    assert estimate.variable == "log width and log resolution"
+    assert estimate.direction == "width x resolution" and not estimate.published
+    assert "fitted scaling model of MobileNet V2" in estimate.basis
     assert 63.9 < estimate.top1 < 69.8  # between 0.5 @ 192 and 0.75 @ 224
+    assert estimate.low < estimate.top1 < estimate.high
 
 
 def test_estimate_at_a_published_point_is_that_point():
-    assert reference.estimate_top1("efficientnet_b3", 1.2, 1.4, 300).top1 == pytest.approx(81.6)
+    assert reference.estimate_top1("efficientnet_b3", 1.2, 1.4, 300).top1 == 81.6
     v1 = reference.estimate_top1("mobilenet_v1_050", 0.5, 1.0, 224)
-    assert (v1.top1, v1.curve) == (63.7, "MobileNet V1 by width (Howard et al. 2017, Table 6)")
+    assert v1.published and v1.top1 == reference.published_top1("mobilenet_v1_050", 0.5, 1.0, 224).top1 == 63.3
+    assert (v1.low, v1.high) == (63.3, 63.3)
+    assert any(source.startswith("0.5 MobileNet-224: 63.7% (Howard et al. 2017, Table 6") for source in v1.sources)
 
 
 def test_resolution_only_b0_at_600_px_sits_below_the_compound_curve():
     """The paper's point: one axis saturates well below compound scaling at the same cost."""
     estimate = reference.estimate_top1("efficientnet_b0", 1.0, 1.0, 600)
-    assert estimate.direction == "resolution"
-    assert "by resolution" in estimate.curve and "Figure 3" in estimate.source
+    assert estimate.direction == "resolution" and not estimate.published
+    assert "Figure 3" in estimate.sources[0]
     macs = core.profile("efficientnet_b0", 1.0, 1.0, 600).macs
     compound = reference.frontier(reference.curve_points().query("curve == 'EfficientNet B0-B7 (paper)'"))
     on_compound = np.interp(np.log(macs / 1e6), np.log(compound.macs_m), compound.top1)
@@ -64,24 +66,35 @@ def test_resolution_only_b0_at_600_px_sits_below_the_compound_curve():
     (("efficientnet_b0", 2.0, 1.0, 224), "width"), (("efficientnet_b0", 1.0, 3.0, 224), "depth"),
     (("mobilenet_v2", 1.0, 2.0, 224), "depth"), (("resnet50", 1.0, 1.0, 320), "resolution"),
     (("mobilenet_v1", 1.1, 1.2, 250), "compound"), (("efficientnet_b2", 1.1, 1.2, 260), "compound")])
-def test_each_direction_reads_its_own_series(config, direction):
+def test_every_direction_gets_an_estimate_and_says_its_basis(config, direction):
     estimate = reference.estimate_top1(*config)
-    assert estimate.direction == direction and estimate.top1 is not None
-    assert direction in estimate.curve and estimate.basis
+    assert estimate.direction == direction and estimate.top1 is not None and estimate.basis
 
 
-@pytest.mark.parametrize("config", [("efficientnet_b0", 1.5, 1.0, 300), ("resnet18", 1.5, 1.0, 224),
-                                    ("mobilenet_v2", 1.2, 1.0, 200), ("mobilenet_v3_large", 1.0, 2.0, 224)])
-def test_no_estimate_without_data_in_that_direction(config):
+@pytest.mark.parametrize("config", [("efficientnet_b0", 1.5, 1.0, 300), ("mobilenet_v2", 1.2, 1.0, 200),
+                                    ("mobilenet_v3_large", 1.0, 2.0, 224), ("mobilenet_v1", 0.5, 2.0, 224),
+                                    ("efficientnet_b0", 1.0, 1.0, 200), ("resnet50", 1.0, 1.0, 600)])
+def test_configurations_the_series_missed_get_an_estimate(config):
+    """Issue 16's gaps: every family with published data estimates every configuration."""
     estimate = reference.estimate_top1(*config)
-    assert estimate.top1 is None and estimate.curve is None
-    assert estimate.basis.startswith(("no published", "outside the published"))
+    assert estimate.top1 is not None and estimate.low < estimate.top1 < estimate.high and not estimate.published
 
 
-def test_no_estimate_outside_the_published_range():
-    assert reference.estimate_top1("resnet50", 3.0, 1.0, 224).top1 is None
-    assert reference.estimate_top1("mobilenet_v2", 0.1, 0.1, 32).top1 is None
-    assert reference.estimate_top1("mobilenet_v3_large", 0.75, 1.0, 224).top1 is None  # 140 M < 155 M
+def test_a_family_with_too_little_data_says_so():
+    estimate = reference.estimate_top1("resnet18", 1.5, 1.0, 224)
+    assert estimate.top1 is None and estimate.basis.startswith("too little data")
+    assert reference.estimate_top1("resnet34", 1.0, 1.0, 224).published  # its one published network
+
+
+def test_far_outside_the_data_the_estimate_is_extrapolated_with_a_wider_band():
+    inside = reference.estimate_top1("resnet50", 1.5, 1.0, 224)
+    beyond = reference.estimate_top1("resnet50", 3.0, 1.0, 224)
+    assert beyond.extrapolated and not inside.extrapolated and beyond.band > inside.band
+    assert "extrapolated in width" in beyond.basis
+    tiny = reference.estimate_top1("mobilenet_v2", 0.1, 0.1, 32)
+    assert tiny.extrapolated and tiny.low >= 0.1  # never below chance
+    torchvision_075 = reference.estimate_top1("mobilenet_v3_large", 0.75, 1.0, 224)  # 140 M MACs, not TF-slim's
+    assert not torchvision_075.published and torchvision_075.top1 is not None
 
 
 def test_scaling_series_for_the_chart():
@@ -90,6 +103,7 @@ def test_scaling_series_for_the_chart():
     assert series.source.notna().all() and series.macs.gt(0).all()
     read = series[series.source.str.contains("Figure 3")]
     assert len(read) == 6 + 6 + 7 and read.notes.str.contains("read from figure").all()
+    assert len(series[series.source.str.contains("Table 7")]) == 4 * 2  # each axis: the baseline and one point
     assert reference.scaling_series("resnet18").empty
 
 

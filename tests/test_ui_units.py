@@ -1,4 +1,6 @@
 """The streamlit-free UI pieces: URL state, inert text, chart builders."""
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -162,12 +164,52 @@ def test_share_links_point_at_the_page_from_any_current_url(current, url_path, e
 
 def test_reference_figure_marks_a_published_configuration_as_published():
     cost = core.profile("efficientnet_b3")
-    published = reference.published_top1(cost.base, cost.width, cost.depth, cost.resolution)
     spec = charts.reference_figure(_traces(base="efficientnet_b0"), "b3", cost.macs,
-                                   reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution),
-                                   published=published).to_dict()
+                                   reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution)
+                                   ).to_dict()
     star = spec["data"][-1]
     assert star["y"][0] == 81.6 and "published" in star["name"] and "Tan & Le" in star["hovertemplate"]
+    assert "error_y" not in star  # a published result has no band
+
+
+def test_an_estimate_star_carries_its_band_and_the_model_is_drawn():
+    cost = core.profile("mobilenet_v2", 0.6, 1.3, 200)
+    estimate = reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution)
+    traces = _traces() + charts.model_traces(reference.model_curves("mobilenet_v2"), "MACs", "MobileNet V2")
+    spec = charts.reference_figure(traces, "v", cost.macs, estimate).to_dict()
+    star = spec["data"][-1]
+    assert star["error_y"]["array"][0] == pytest.approx(estimate.high - estimate.top1)
+    assert star["error_y"]["arrayminus"][0] == pytest.approx(estimate.top1 - estimate.low)
+    assert f"±{estimate.band:.1f}" in spec["layout"]["annotations"][0]["text"]
+    model = [trace for trace in spec["data"] if trace.get("meta") == "model"]
+    assert len(model) == 4 and sum(trace["showlegend"] for trace in model) == 1  # 3 axes + compound, one legend row
+
+
+@pytest.mark.parametrize("unit", ["MACs", "FLOPs"])
+def test_where_it_sits_keeps_its_axes_within_the_published_data_for_every_configuration(unit):
+    """Issue 16: no missing estimate, extreme variant or model curve stretches the axes (10^16 MACs before)."""
+    published = charts.curve_traces(reference.curve_points(), unit)
+    xs = [value for trace in published for value in trace["x"]]
+    ys = [value for trace in published for value in trace["y"]]
+    configs = [("resnet18", 3.0, 4.0, 1024), ("resnet18", 1.0, 1.0, 224), ("efficientnet_b0", 3.0, 4.0, 1024),
+               ("mobilenet_v3_small", 0.1, 0.1, 32), ("mobilenet_v2", 0.1, 0.1, 32), ("efficientnet_b7", 2.0, 3.1, 600),
+               ("mobilenet_v1", 0.35, 4.0, 600), ("resnet50", 1.0, 1.0, 600), ("mobilenet_v3_large", 1.0, 2.0, 224)]
+    for backbone, width, depth, resolution in configs:
+        cost = core.profile(backbone, width, depth, resolution)
+        base = cost.base
+        traces = (published + charts.series_traces(reference.scaling_series(base), unit)
+                  + charts.model_traces(reference.model_curves(base), unit, base))
+        estimate = reference.estimate_top1(backbone, width, depth, resolution)
+        layout = charts.reference_figure(traces, "v", cost.macs, estimate, unit).to_dict()["layout"]
+        low, high = layout["xaxis"]["range"]
+        assert math.log10(min(xs)) - 0.2 < low < math.log10(min(xs)) and math.log10(max(xs)) < high
+        assert high < math.log10(max(xs)) + 0.2 + 0.5  # the published single-axis series reach a little further
+        y_low, y_high = layout["yaxis"]["range"]
+        assert y_low >= min(ys) - 15 and y_high <= max(ys) + 3
+        for shape in layout.get("shapes", []):
+            assert low <= math.log10(shape["x0"]) <= high
+        for note in layout["annotations"]:
+            assert note.get("xref") == "paper" or low <= note["x"] <= high
 
 
 def test_stage_shares_sum_to_the_whole_network():
@@ -185,8 +227,14 @@ def _explorer_specs():
     latencies = pd.DataFrame([{"label": name, "measured": index == 0, "macs": 10 ** (7 + index), "params": 1,
                                "median_ms": 5.0 * (index + 1), "p10_ms": 4.0, "p90_ms": 12.0, "images_per_s": 1}
                               for index, name in enumerate("abc")])
+    big = core.profile("efficientnet_b0", 3.0, 4.0, 1024)
     for unit in ("MACs", "FLOPs"):
-        yield charts.reference_figure(_traces(unit, "efficientnet_b0"), "v", cost.macs, estimate, unit)
+        model = charts.model_traces(reference.model_curves("efficientnet_b0"), unit, "EfficientNet-B0")
+        yield charts.reference_figure(_traces(unit, "efficientnet_b0") + model, "v", cost.macs, estimate, unit)
+        yield charts.reference_figure(_traces(unit, "efficientnet_b0") + model, "v", big.macs,
+                                      reference.estimate_top1("efficientnet_b0", 3.0, 4.0, 1024), unit)
+        yield charts.reference_figure(_traces(unit), "v", core.profile("resnet18", 2.0).macs,
+                                      reference.estimate_top1("resnet18", 2.0, 1.0, 224), unit)
         yield charts.reference_figure(_traces(unit), "v", cost.macs, None, unit)
         yield charts.params_macs_figure(charts.params_traces(costs, unit), "v", cost.params, cost.macs, unit)
         yield charts.stage_share_figure(cost.layers, unit)

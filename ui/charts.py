@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numb
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.reference import AccuracyEstimate, PublishedAccuracy, frontier
+from core.reference import AccuracyEstimate, frontier
 from core.units import si
 
 COLORS = {"EfficientNet B0-B7 (paper)": "#1f77b4", "MobileNet V1 (TF-slim grid)": "#2ca02c",
@@ -126,11 +126,40 @@ def series_traces(series: pd.DataFrame, unit: str) -> list[dict]:
     return traces
 
 
-def _star(x: float, y: float, name: str, hover: str) -> dict:
-    """The current variant: a star (its label is an annotation, see ``_star_label``)."""
-    return dict(type="scatter", x=[x], y=[y], mode="markers", name=name, cliponaxis=False, showlegend=False,
+MODEL_COLOR = "#17becf"
+
+
+def model_traces(curves: pd.DataFrame, unit: str, title: str) -> list[dict]:
+    """The fitted model along each axis alone and along the compound path (``reference.model_curves``).
+
+    Beside the published points they show why compound scaling wins: each axis alone flattens,
+    while spending the same cost on all three keeps every axis on the steep start of its curve.
+    """
+    factor = unit_factor(unit)
+    traces = []
+    for index, (axis, rows) in enumerate(curves.groupby("axis", sort=False)):
+        rows = rows.sort_values("macs")
+        name = f"{axis} only" if axis != "compound" else "compound (phi)"
+        traces.append(dict(
+            type="scatter", x=(rows.macs * factor).tolist(), y=rows.top1.tolist(), mode="lines",
+            name="fitted model", legendgroup="model", showlegend=index == 0, legend="legend2", meta="model",
+            line=dict(color=MODEL_COLOR, width=2, dash=AXIS_DASH.get(axis, "solid")),
+            customdata=_columns(rows, "width", "depth", "resolution", "low", "high"),
+            hovertemplate=f"<b>fitted model of {title}: {name}</b><br>width %{{customdata[0]:.2f}}, depth "
+                          "%{customdata[1]:.2f}, %{customdata[2]} px<br>" + unit + " %{x:.3s} (engine)<br>"
+                          "top-1 ~%{y:.1f}% (%{customdata[3]:.1f} to %{customdata[4]:.1f})<extra>estimate</extra>"))
+    return traces
+
+
+def _star(x: float, y: float, name: str, hover: str, error: tuple[float, float] | None = None) -> dict:
+    """The current variant: a star (its label is an annotation, see ``_star_label``), with its band."""
+    star = dict(type="scatter", x=[x], y=[y], mode="markers", name=name, cliponaxis=False, showlegend=False,
                 marker=dict(symbol="star", size=18, color=HIGHLIGHT, line=dict(color="white", width=1)),
                 hovertemplate=hover + "<extra></extra>")
+    if error is not None:
+        star["error_y"] = dict(type="data", symmetric=False, array=[error[1]], arrayminus=[error[0]],
+                               color=HIGHLIGHT, thickness=2, width=6)
+    return star
 
 
 def _star_label(x: float, y: float, text: str) -> dict:
@@ -139,34 +168,67 @@ def _star_label(x: float, y: float, text: str) -> dict:
                 bgcolor="rgba(255,255,255,0.9)", bordercolor=HIGHLIGHT, font=dict(color=HIGHLIGHT, size=12))
 
 
-def reference_figure(traces: list[dict], label: str, macs: int, estimate: AccuracyEstimate | None,
-                     unit: str = "MACs", published: PublishedAccuracy | None = None) -> PlotlySpec:
-    """Published top-1 against cost (``curve_traces`` + ``series_traces``), with the current variant.
+def data_ranges(traces: list[dict]) -> tuple[list[float], list[float]]:
+    """The chart's axes, set by the published points alone (log10 cost, top-1), padded a little:
+    neither the variant nor the model's curves can stretch them."""
+    xs = [value for trace in traces if trace.get("meta") != "model" for value in trace["x"]]
+    ys = [value for trace in traces if trace.get("meta") != "model" for value in trace["y"]]
+    low, high = math.log10(min(xs)), math.log10(max(xs))
+    return [low - 0.15, high + 0.15], [math.floor(min(ys)) - 2, math.ceil(max(ys)) + 2]
 
-    The variant's accuracy is the published one where it is exactly a published model,
-    else an estimate with its basis, else absent (a dashed line at its cost, and why).
+
+def _inside(value: float, bounds: list[float]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
+
+def reference_figure(traces: list[dict], label: str, macs: int, estimate: AccuracyEstimate | None,
+                     unit: str = "MACs") -> PlotlySpec:
+    """Published top-1 against cost (``curve_traces`` + ``series_traces`` + ``model_traces``), with the variant.
+
+    The variant is a star at its published top-1 where it is exactly a published network, else at
+    the fitted model's estimate with its band as an error bar; without an estimate, a dashed line
+    at its cost and why. The axes are the published data's: a variant beyond them is named at
+    the edge instead.
     """
     x = macs * unit_factor(unit)
+    x_range, y_range = data_ranges(traces)
     data, annotations, shapes = list(traces), [], []
-    if published is not None:
-        data.append(_star(x, published.top1, f"{label} (published)",
-                          f"<b>{label}</b> = {published.variant}<br>{unit} %{{x:.3s}} (engine)<br>"
-                          f"top-1 %{{y:.1f}}%, published: {published.source}"))
-        annotations.append(_star_label(math.log10(x), published.top1, f"{published.top1:.1f}% (published)"))
-    elif estimate is not None and estimate.top1 is not None:
-        data.append(_star(x, estimate.top1, f"{label} (estimate)",
-                          f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}%: estimate for a "
-                          f"{estimate.direction} variant<br>{_wrap(estimate.basis)}<br>not a published result"))
-        annotations.append(_star_label(math.log10(x), estimate.top1, f"~{estimate.top1:.1f}% (estimate)"))
+    has_value = estimate is not None and estimate.top1 is not None
+    if has_value and _inside(math.log10(x), x_range) and _inside(estimate.top1, y_range):
+        if estimate.published:
+            data.append(_star(x, estimate.top1, f"{label} (published)",
+                              f"<b>{label}</b>: {_wrap(estimate.basis)}<br>{unit} %{{x:.3s}} (engine)<br>"
+                              f"top-1 %{{y:.1f}}%, published: {_wrap('; '.join(estimate.sources))}"))
+            annotations.append(_star_label(math.log10(x), estimate.top1, f"{estimate.top1:.1f}% (published)"))
+        else:
+            data.append(_star(x, estimate.top1, f"{label} (estimate)",
+                              f"<b>{label}</b><br>{unit} %{{x:.3s}} (engine)<br>top-1 ~%{{y:.1f}}% "
+                              f"({estimate.low:.1f} to {estimate.high:.1f}): estimate for a {estimate.direction} "
+                              f"variant<br>{_wrap(estimate.basis)}<br>not a published result",
+                              (estimate.top1 - estimate.low, estimate.high - estimate.top1)))
+            annotations.append(_star_label(math.log10(x), estimate.top1, f"{estimate.text()} (estimate)"))
+    elif has_value:  # beyond the published data: said at the edge, the axes stay the data's
+        right = math.log10(x) > x_range[1]
+        annotations.append(dict(
+            x=1 if right else 0, y=0.98, xref="paper", yref="paper", showarrow=False,
+            xanchor="right" if right else "left", yanchor="top", bgcolor="rgba(255,255,255,0.9)",
+            bordercolor=HIGHLIGHT, font=dict(color=HIGHLIGHT),
+            text=f"{'' if right else '<- '}{label}: {si(x)} {unit}, top-1 {estimate.text()}"
+                 f"{' ->' if right else ''}<br>beyond the published results drawn here"))
     else:
         reason = "no published data was scaled this way" if estimate is None else estimate.basis
-        shapes.append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper",
-                           line=dict(color=HIGHLIGHT, width=2, dash="dash")))
-        annotations.append(dict(x=math.log10(x), y=0.02, yref="paper", showarrow=False, xanchor="left",
-                                yanchor="bottom", bgcolor="rgba(255,255,255,0.8)", font=dict(color=HIGHLIGHT),
-                                text=f" {si(x)} {unit}: no accuracy estimate<br> ({_wrap(reason)})"))
-    layout = _layout("Where it sits: published top-1 against cost", _log_axis(cost_axis_title(unit)),
-                     _axis("ImageNet top-1 (%), published"), annotations=annotations, shapes=shapes)
+        left = math.log10(x) < sum(x_range) / 2
+        if _inside(math.log10(x), x_range):
+            shapes.append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper",
+                               line=dict(color=HIGHLIGHT, width=2, dash="dash")))
+        # at the top, clear of the bottom-right legend, on the side of the line with room
+        annotations.append(dict(
+            x=min(max(math.log10(x), x_range[0]), x_range[1]), y=0.98, yref="paper", showarrow=False,
+            xanchor="left" if left else "right", yanchor="top", bgcolor="rgba(255,255,255,0.85)",
+            font=dict(color=HIGHLIGHT), text=f" {si(x)} {unit}: no accuracy estimate<br> ({_wrap(reason, 48)}) "))
+    xaxis = dict(_log_axis(cost_axis_title(unit)), range=x_range)
+    layout = _layout("Where it sits: published top-1 against cost", xaxis,
+                     _axis("ImageNet top-1 (%), published", range=y_range), annotations=annotations, shapes=shapes)
     layout["legend"] = LEGEND_BOTTOM_RIGHT  # the top left holds the cheap accurate variants and the star's label
     if any(trace.get("legend") == "legend2" for trace in data):  # line styles of the single-axis series: one row
         layout["legend2"] = LEGEND_ABOVE

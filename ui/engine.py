@@ -59,6 +59,14 @@ def series_traces(base: str, unit: str) -> tuple[dict, ...]:
     return tuple(charts.series_traces(reference.scaling_series(base), unit))
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def model_traces(base: str, unit: str) -> tuple[dict, ...]:
+    """The fitted accuracy model's curves for a base network's family, as chart traces (read-only)."""
+    family = reference.family_for(base)
+    title = family.title if family else base
+    return tuple(charts.model_traces(reference.model_curves(base), unit, title))
+
+
 @st.cache_resource(show_spinner=False)
 def params_traces(unit: str) -> tuple[dict, ...]:
     """Engine-computed params against cost of every published model, as chart traces (read-only)."""

@@ -40,16 +40,15 @@ def pin_variant(cost: Profile, pin: Pin, announce: bool = True) -> None:
         if announce:
             st.toast(f"At most {MAX_PINS} pins: remove one on the Compare page first")
         return
-    if cost.task != "classification":  # an ImageNet top-1 would describe another network
-        top1, basis = None, f"no ImageNet top-1 for a {cost.task} network"
+    estimate = variant_accuracy(cost)  # a dense-task network gets none: an ImageNet top-1 describes another
+    if estimate.published:
+        top1, basis = estimate.top1, f"published ({estimate.variant})"
+    elif estimate.top1 is not None:
+        top1, basis = round(estimate.top1, 2), (
+            f"estimate ±{estimate.band:.1f} pp, fitted model of {estimate.family}"
+            + (", extrapolated" if estimate.extrapolated else ""))
     else:
-        published, estimate = variant_accuracy(cost)
-        if published is not None:
-            top1, basis = published.top1, f"published ({published.variant})"
-        elif estimate.top1 is not None:
-            top1, basis = round(estimate.top1, 2), f"estimate on {estimate.curve}"
-        else:
-            top1, basis = None, f"no estimate: {estimate.basis}"
+        top1, basis = None, f"no estimate: {estimate.basis}"
     pins().append({"label": label, **asdict(pin), "base": cost.base, "width": cost.width, "depth": cost.depth,
                    "params": cost.params, "macs": cost.macs, "flops": cost.flops,
                    "activation_bytes": cost.activation_bytes, "weight_bytes_fp32": cost.weight_bytes["fp32"],
