@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from core.quality import percentile
+
 AXES = ("width", "depth", "resolution")
 CHANCE = 0.1  # top-1 % of guessing among 1000 classes
 SHAPE = ("headroom", "c_width", "b_width", "c_depth", "b_depth", "c_resolution", "b_resolution",
@@ -145,15 +147,7 @@ class FamilyModel:
         return self.band * (1.0 + self.outside(x)) + EXTRAPOLATED_SHARE * beyond
 
     def loo_median(self) -> float | None:
-        return _quantile(sorted(abs(error) for error in self.loo_errors), 0.5) if self.loo_errors else None
-
-
-def _quantile(ordered: list[float], share: float) -> float:
-    """Linear-interpolated quantile of a sorted list (numpy's default rule)."""
-    position = share * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+        return percentile(sorted(abs(error) for error in self.loo_errors), 0.5) if self.loo_errors else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,7 +293,7 @@ def fit_with_error(problem: Problem) -> dict[str, FamilyModel]:
     result = {}
     for family, model in models.items():
         ordered = sorted(abs(error) for error in errors[family])
-        band = max(MIN_BAND, _quantile(ordered, BAND_QUANTILE)) if ordered else None
+        band = max(MIN_BAND, percentile(ordered, BAND_QUANTILE)) if ordered else None
         result[family] = replace(model, loo_errors=tuple(errors[family]),
                                  band=band if band is not None else MIN_BAND)
     return result
