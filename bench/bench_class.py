@@ -397,7 +397,8 @@ async def main_async(args) -> int:
           "script_finished with the MACs card changed; cores: server = app processes, others = every "
           "other process on the host\n")
     results = []
-    print(f"{'':>11}{HEADER}", flush=True)
+    if not args.soak:
+        print(f"{'':>11}{HEADER}", flush=True)
 
     async def level_on(url, server_pids, proxy_pids, processes, students, name, warmed):
         if not warmed:
@@ -417,6 +418,11 @@ async def main_async(args) -> int:
                   f"{soak_row['rss_growth_mb']:+.0f} MB, max {soak_row['rss_max_mb']:.0f}; target < 100 MB); "
                   f"{row['moves']} moves, {row['errors']} errors; others {soak_row['first']['others_cores']:.2f} / "
                   f"{soak_row['last']['others_cores']:.2f} cores", flush=True)
+        if len(row["upstreams"]) > 1 or processes > 1:
+            print(f"{'':>12}students per process (nginx's cookie hash): "
+                  f"{' / '.join(str(n) for _, n in sorted(row['upstreams'].items()))}")
+        if row["unsupported"]:
+            print(f"{'':>12}widgets this client sends no state for: {', '.join(row['unsupported'])}")
         for text in row["error_samples"]:
             print(f"{'':>12}{text}")
         if row["loaded"] < students:

@@ -42,6 +42,8 @@ FULL_RUN_DONE = (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_WITH_COMPILE_
 WIDGET_KINDS = {"slider", "selectbox", "radio", "button_group", "number_input", "checkbox", "multiselect",
                 "text_input", "button", "download_button"}
 
+CHART_KINDS = {"plotly_chart", "vega_lite_chart", "dataframe", "deck_gl_json_chart"}
+
 
 class ProtocolError(Exception):
     """The server closed the stream, sent an exception element, or a run did not finish in time."""
@@ -285,6 +287,9 @@ class StreamlitClient:
             if state is not None:
                 self.widgets[widget.id] = state
                 self._run.widget_ids.append(widget.id)
+        elif kind in CHART_KINDS:  # a chart has a state only when selections are on
+            if list(getattr(element, kind).selection_mode):
+                self.unsupported.add(f"{kind} with selections")
         elif hasattr(getattr(element, kind, None), "id") and getattr(element, kind).id:
             self.unsupported.add(kind)
 
