@@ -19,7 +19,8 @@ jiffies less the server's, nginx's and the client's), so a noisy run can be told
 Every level gets a fresh server (--one-server keeps one for all levels). --compare-default runs each
 level a second time against a server started with Streamlit's default `--runner.postScriptGC true`
 (a full garbage collection after every script run, which this app's .streamlit/config.toml turns
-off) and prints the ratios. Loopback only; bounded by --max-seconds and by the counts below;
+off) and prints the ratios; --default-gc runs only that server (a soak of it, to compare with the
+app's). Loopback only; bounded by --max-seconds and by the counts below;
 everything it starts, it stops. The browser load test (bench_load.py) stays for what only a browser shows.
 """
 from __future__ import annotations
@@ -384,8 +385,8 @@ async def soak(group: Class, meter: Meter, before: dict, server_pids, args) -> d
 async def main_async(args) -> int:
     levels = [int(v) for v in args.students.split(",")]
     rng = random.Random(args.seed)
-    variants = [("app", {})]
-    if args.compare_default:  # Streamlit reads STREAMLIT_<SECTION>_<OPTION>, which beats config.toml
+    variants = [("app", {})] if not args.default_gc else []
+    if args.compare_default or args.default_gc:  # Streamlit reads STREAMLIT_<SECTION>_<OPTION>, which beats config.toml
         variants.append(("default GC", {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}))
     mode = (f"--url {args.url}" if args.url else "one `streamlit run app.py` process" if args.setup == "direct"
             else f"deploy/start.sh: {args.processes} Streamlit processes behind nginx")
@@ -438,7 +439,7 @@ async def main_async(args) -> int:
             for students in levels:
                 with server_for(args, extra) as (url, server_pids, proxy_pids, processes):
                     await level_on(url, server_pids, proxy_pids, processes, students, name, False)
-    if args.compare_default:
+    if args.compare_default and not args.default_gc:
         print("\nratios, app / Streamlit's default per-run GC, same students:")
         for students in levels:
             pair = [r for r in results if r["students"] == students]
@@ -448,7 +449,7 @@ async def main_async(args) -> int:
                       f"p95 {app['p95_ms'] / default['p95_ms']:.2f}x, moves/s "
                       f"{app['moves_per_s'] / default['moves_per_s']:.2f}x, RSS {app['rss_mb'] / default['rss_mb']:.2f}x")
     if not args.soak:
-        held = [r["students"] for r in results if r["variant"] == "app" and not r["errors"]
+        held = [r["students"] for r in results if r["variant"] == variants[0][0] and not r["errors"]
                 and r["loaded"] == r["students"] and r["p95_ms"] <= args.target_ms]
         print(f"\nheld (p95 <= {args.target_ms:g} ms, no errors): {max(held) if held else 'none'} of "
               f"{', '.join(map(str, levels))} students")
@@ -472,6 +473,8 @@ def main(argv=None) -> int:
     parser.add_argument("--one-server", action="store_true", help="one server for every level")
     parser.add_argument("--compare-default", action="store_true",
                         help="each level again with Streamlit's default --runner.postScriptGC true; ratios")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="only the server with Streamlit's default per-run GC (for a soak to compare)")
     parser.add_argument("--soak", action="store_true", help="one level for --seconds, a line per --soak-interval")
     parser.add_argument("--soak-interval", type=float, default=60)
     parser.add_argument("--soak-window", type=float, default=300, help="first/last window compared (default 300 s)")
