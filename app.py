@@ -49,9 +49,11 @@ navigation.run()
 def freeze_startup_heap() -> None:
     """Once per process, after the first page has imported everything: move that heap out of the GC's sight.
 
-    Streamlit runs a full garbage collection after every script run; walking the modules and
-    caches loaded at start-up was half of the server's CPU per slider move (bench/bench_serve.py).
-    Objects created later, per session, are still collected.
+    Streamlit's full garbage collection after every script run is off (.streamlit/config.toml:
+    with it, walking the modules and caches loaded at start-up was half of the server's CPU per
+    slider move, bench/bench_serve.py, and more as caches and sessions grew, bench/bench_class.py).
+    Python's own generational collector still runs its occasional full collections; frozen, the
+    start-up heap is not walked by them. Objects created later, per session, are still collected.
     """
     gc.collect()
     gc.freeze()

@@ -15,6 +15,9 @@ how busy the whole host was. Loopback only; bounded by --max-seconds; everything
 
 The browsers run on the same cores as the server, so on a small host they take part of its CPU: the
 figures are a floor for what a server with its own cores would do. Target: p95 < 1 s with no errors.
+On a 2-core host chromium saturates first, so this measures the browsers, not the app: the class's
+capacity is measured by bench/bench_class.py (students that speak Streamlit's websocket protocol, no
+browser); this test stays for what only a browser shows (a real page rendering under load).
 """
 from __future__ import annotations
 
