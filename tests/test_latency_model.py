@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 from ui.state import ExplorerState, parse_query
 
 # A synthetic host: per kernel kind (seconds per padded MAC, per byte, per call), and the network terms
-TRUE_KERNELS = {"conv_kxk": (2e-11, 1e-11, 4e-6), "conv_1x1": (1e-11, 1.2e-11, 3e-6), "dwconv": (2e-10, 2e-11, 5e-6),
+TRUE_KERNELS = {"conv_kxk": (5e-11, 1e-11, 4e-6), "conv_1x1": (3.5e-11, 1.2e-11, 3e-6), "dwconv": (2e-10, 2e-11, 5e-6),
                 "se": (5e-10, 0.0, 8e-6), "linear": (3e-11, 1e-11, 2e-6), "elementwise": (0.0, 3e-11, 6e-6),
                 "resample": (0.0, 2e-11, 7e-6)}
 TRUE_NETWORK = (0.8, 1e-6)  # the profiler inflates kernels by 1 / 0.8; plus 1 us per dispatched operator
