@@ -1,9 +1,10 @@
 """Channel Scaling Lab: `streamlit run app.py`. Routes to the page scripts in pages/."""
 import gc
-from pathlib import Path
 
 import streamlit as st
 import streamlit.delta_generator
+
+from ui.routing import FAVICON_URL
 
 # Streamlit's first element in a process asks whether it runs in a REPL by walking the whole stack
 # with source context (inspect.stack): 13% of the first visitor's script run under py-spy
@@ -11,10 +12,7 @@ import streamlit.delta_generator
 if st.runtime.exists():
     streamlit.delta_generator._use_warning_has_been_displayed = True
 
-# A local file, not a Material icon: those are fetched from a font CDN, and the app requests nothing off its origin.
-FAVICON = Path(__file__).parent / "assets" / "favicon.png"
-
-st.set_page_config(page_title="Channel Scaling Lab", page_icon=str(FAVICON), layout="wide")
+st.set_page_config(page_title="Channel Scaling Lab", page_icon=FAVICON_URL, layout="wide")
 
 # Read from the back of a room: less empty space above the first line, so charts start above the fold;
 # on a phone, metric cards two to a row in a smaller font instead of five full-width rows.

@@ -34,7 +34,6 @@ import random
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from class_client import ProtocolError, StreamlitClient  # noqa: E402
+from core.jobs import data_dir as real_store  # noqa: E402
 from tests.browser import free_port, wait_healthy  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -117,6 +117,23 @@ class Meter:
 
 # ---- servers -------------------------------------------------------------------------------------
 
+def private_store() -> str:
+    """A private result store holding this host's latency calibrations (when it has any), so that the
+    Explorer shows the predicted-latency card and its stored-measurement lookup, as a calibrated class
+    sees it, not the lighter 'calibrating' card."""
+    path = tempfile.mkdtemp(prefix="csl-class-data-")
+    calibrations = real_store(create=False) / "latency_model"
+    if calibrations.is_dir():
+        shutil.copytree(calibrations, Path(path) / "latency_model")
+    return path
+
+
+def calibrations() -> list[str]:
+    """The calibration files ``private_store`` copies (printed beside the results)."""
+    folder = real_store(create=False) / "latency_model"
+    return sorted(path.name for path in folder.glob("*.json")) if folder.is_dir() else []
+
+
 def server_env(data_dir: str, variant: dict) -> dict:
     """A private result store, no calibration queued by pages, no worker; the variant's settings."""
     env = {**os.environ, "CSL_DATA_DIR": data_dir, "CSL_AUTO_CALIBRATE": "0", **variant}
@@ -127,7 +144,7 @@ def server_env(data_dir: str, variant: dict) -> dict:
 @contextlib.contextmanager
 def direct_server(variant: dict):
     """One `streamlit run app.py` on a free loopback port with a private data dir."""
-    port, data_dir = free_port(), tempfile.mkdtemp(prefix="csl-class-data-")
+    port, data_dir = free_port(), private_store()
     log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -155,7 +172,7 @@ def direct_server(variant: dict):
 @contextlib.contextmanager
 def start_sh(processes: int, variant: dict):
     """deploy/start.sh with `processes` app processes and nginx, all on free loopback ports."""
-    run_dir, data_dir = Path(tempfile.mkdtemp(prefix="csl-class-run-")), tempfile.mkdtemp(prefix="csl-class-data-")
+    run_dir, data_dir = Path(tempfile.mkdtemp(prefix="csl-class-run-")), private_store()
     listen, ports = free_port(), set()
     while len(ports) < processes:
         ports.add(free_port())
@@ -396,7 +413,10 @@ async def main_async(args) -> int:
     print(f"each student: the Explorer, width slider one step per move, think {args.think:g} s (x0.5-1.5); "
           f"{args.seconds:g} s measured per level after a {args.ramp:g} s ramp; time = rerun sent -> "
           "script_finished with the MACs card changed; cores: server = app processes, others = every "
-          "other process on the host\n")
+          "other process on the host")
+    copied = calibrations()
+    print(f"latency calibrations copied into each server's private store: {', '.join(copied) or 'none'} "
+          f"(from {real_store(create=False)}; none: the page shows 'calibrating', lighter than a class's)\n")
     results = []
     if not args.soak:
         print(f"{'':>11}{HEADER}", flush=True)
@@ -445,9 +465,10 @@ async def main_async(args) -> int:
             pair = [r for r in results if r["students"] == students]
             if len(pair) == 2:
                 app, default = pair
-                print(f"  {students:>4} students: CPU per move {app['cpu_ms_per_move'] / default['cpu_ms_per_move']:.2f}x, "
-                      f"p95 {app['p95_ms'] / default['p95_ms']:.2f}x, moves/s "
-                      f"{app['moves_per_s'] / default['moves_per_s']:.2f}x, RSS {app['rss_mb'] / default['rss_mb']:.2f}x")
+                keys = ("cpu_ms_per_move", "p95_ms", "moves_per_s", "rss_mb")
+                ratios = {key: app[key] / default[key] for key in keys}
+                print(f"  {students:>4} students: CPU per move {ratios['cpu_ms_per_move']:.2f}x, "
+                      f"p95 {ratios['p95_ms']:.2f}x, moves/s {ratios['moves_per_s']:.2f}x, RSS {ratios['rss_mb']:.2f}x")
     if not args.soak:
         held = [r["students"] for r in results if r["variant"] == variants[0][0] and not r["errors"]
                 and r["loaded"] == r["students"] and r["p95_ms"] <= args.target_ms]

@@ -28,6 +28,7 @@ from core.onnx_recipe import RECIPE as ONNX_RECIPE
 from core.quality import quality, rank
 
 MAX_ACTIVE_PER_SESSION = 6
+RECENT_ENTRIES = 4096  # find_many's remembered answers per process (cleared whole when full)
 MAX_QUEUED = int(os.environ.get("CSL_MAX_QUEUED", "100"))  # waiting runs for the whole server, every session
 MAX_ATTEMPTS = 2  # a run its worker died during is retried once, then failed
 KEEP_RESULTS = 20_000  # stored results kept (newest first); older ones are pruned
@@ -162,6 +163,7 @@ class LatencyQueue:
     def __init__(self, path: Path | None = None):
         # One store, one worker, whatever name reaches it: a symlinked path is the same store.
         self.path = Path(os.path.realpath(path if path else data_dir(create=False) / "latency.sqlite3"))
+        self._recent: dict[str, tuple[float, JobState | None]] = {}  # find_many's answers, by key
 
     @property
     def lock_path(self) -> Path:
@@ -275,7 +277,10 @@ class LatencyQueue:
                 raise
             return self._state(db, job)
 
-        return self._use(work)
+        try:
+            return self._use(work)
+        finally:
+            self._recent.pop(key, None)
 
     @staticmethod
     def _best(db, key: str) -> int | None:
@@ -302,15 +307,29 @@ class LatencyQueue:
         """The job a page shows for these settings (running, best stored, or failed), queueing nothing."""
         return self.find_many([settings])[0]
 
-    def find_many(self, requests: list[dict]) -> list[JobState | None]:
-        """``find`` for each of ``requests``, over one connection (a page polls many at once)."""
+    def find_many(self, requests: list[dict], max_age_s: float = 0.0) -> list[JobState | None]:
+        """``find`` for each of ``requests``, over one connection (a page polls many at once).
+
+        ``max_age_s`` > 0 accepts an answer this process read that recently: a class on one
+        configuration then reads the store once per interval, not once per student's move. What
+        this process submits or cancels is read afresh.
+        """
         keys = [settings_key(settings) for settings in requests]
+        now = time.monotonic()
+        if max_age_s > 0:
+            recent = [self._recent.get(key) for key in keys]
+            if all(hit is not None and now - hit[0] <= max_age_s for hit in recent):
+                return [hit[1] for hit in recent]
 
         def work(db) -> list[JobState | None]:
             best = [self._best(db, key) for key in keys]
             return [None if job is None else self._state(db, job) for job in best]
 
-        return self._use(work)
+        states = self._use(work)
+        if len(self._recent) > RECENT_ENTRIES:
+            self._recent.clear()
+        self._recent.update(zip(keys, ((now, state) for state in states)))
+        return states
 
     def state(self, job: int) -> JobState:
         return self._use(lambda db: self._state(db, job))
@@ -322,6 +341,7 @@ class LatencyQueue:
 
     def cancel(self, job: int, session: str) -> None:
         """Stop waiting; the run itself stops once nobody else waits on it."""
+        self._recent.clear()
         def work(db) -> None:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM waiters WHERE job = ? AND session = ?", (job, session))

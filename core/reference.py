@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
     import pandas as pd
@@ -548,7 +548,22 @@ def estimate_top1(backbone: str, width: float, depth: float, resolution: int | t
                   task: str = "classification", num_classes: int = 1000) -> AccuracyEstimate:
     """ImageNet top-1 of a configuration, published or estimated, with its band and what it rests on.
 
-    At a published network: the published value (``published``; every result of that network in
+    A pure function of its arguments, cached (every slider move asks it twice: the card and the chart's
+    star). ``_estimate_top1`` says how it is found.
+    """
+    if isinstance(resolution, list):
+        resolution = tuple(resolution)
+    return _cached_estimate(backbone, width, depth, resolution, task, num_classes)
+
+
+@lru_cache(maxsize=4096)
+def _cached_estimate(backbone, width, depth, resolution, task, num_classes) -> AccuracyEstimate:
+    return _estimate_top1(backbone, width, depth, resolution, task, num_classes)
+
+
+def _estimate_top1(backbone: str, width: float, depth: float, resolution: int | tuple[int, int],
+                   task: str = "classification", num_classes: int = 1000) -> AccuracyEstimate:
+    """At a published network: the published value (``published``; every result of that network in
     ``sources``). Elsewhere: the family's fitted scaling model (``core.accuracy``) at its
     reference setup's level, with the leave-one-out band. No number for a dense-task network, a
     non-square input, or a family with too little data; ``basis`` says why.
@@ -571,7 +586,8 @@ def estimate_top1(backbone: str, width: float, depth: float, resolution: int | t
         basis = f"published for exactly this network ({first.variant})"
         if first.setup is not None and family is not None:  # another setup's level than the estimates around it
             offset = fitted_models()[family.name].offsets[first.setup]
-            basis += (f"; its training setup ({first.setup}) runs {abs(offset):.1f} pp {'above' if offset > 0 else 'below'} "
+            side = "above" if offset > 0 else "below"
+            basis += (f"; its training setup ({first.setup}) runs {abs(offset):.1f} pp {side} "
                       f"{family.setups[0].label}, the level of the estimates around it")
         return AccuracyEstimate(first.top1, first.top1, first.top1, True, basis,
                                 tuple(f"{result.variant}: {result.top1:g}% ({result.source})" for result in results),

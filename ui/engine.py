@@ -1,10 +1,14 @@
 """Engine calls the pages share, cached with bounded sizes.
 
-``st.cache_resource`` hands back the same immutable ``Profile`` without pickling,
-which is cheaper than recomputing and far cheaper than ``st.cache_data``'s copy.
+Pure functions of their arguments that return immutable values (or frames callers only read) are
+``functools`` caches: a slider move pays a dictionary lookup, not ``st.cache_resource``'s per-call
+signature inspection and argument hashing (7% of the server's busy time per move under a class
+load, py-spy --gil, bench/bench_class.py). Only the shared latency queue, a resource with a
+lifetime, stays in Streamlit's cache.
 """
 from __future__ import annotations
 
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
@@ -18,23 +22,24 @@ from core.jobs import LatencyQueue
 from ui import charts
 
 
-@st.cache_resource(max_entries=2048, show_spinner=False)
+@lru_cache(maxsize=2048)
 def cached_profile(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
                    dtype: str = "float32", task: str = "classification", head: str | None = None) -> Profile:
     return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype, task=task, head=head)
+
 
 def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:
     """The unscaled backbone every delta is measured against."""
     return cached_profile(base, 1.0, 1.0, core.ARCHITECTURES[base].default_resolution, batch, dtype)
 
 
-@st.cache_resource(show_spinner=False)
+@cache
 def reference_points() -> pd.DataFrame:
     """Published curve points (read-only: callers must not modify it)."""
     return reference.curve_points()
 
 
-@st.cache_resource(show_spinner=False)
+@cache
 def reference_costs() -> pd.DataFrame:
     """Engine-computed params and MACs of every published curve point."""
     import pandas as pd
@@ -47,19 +52,19 @@ def reference_costs() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@st.cache_resource(show_spinner=False)
+@cache
 def curve_traces(unit: str) -> tuple[dict, ...]:
     """The published curves as chart traces, built once per unit (read-only)."""
     return tuple(charts.curve_traces(reference_points(), unit))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@lru_cache(maxsize=64)
 def series_traces(base: str, unit: str) -> tuple[dict, ...]:
     """A base network's published single-axis scaling series as chart traces (read-only)."""
     return tuple(charts.series_traces(reference.scaling_series(base), unit))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@lru_cache(maxsize=64)
 def model_traces(base: str, unit: str) -> tuple[dict, ...]:
     """The fitted accuracy model's curves for a base network's family, as chart traces (read-only)."""
     family = reference.family_for(base)
@@ -67,7 +72,7 @@ def model_traces(base: str, unit: str) -> tuple[dict, ...]:
     return tuple(charts.model_traces(reference.model_curves(base), unit, title))
 
 
-@st.cache_resource(show_spinner=False)
+@cache
 def params_traces(unit: str) -> tuple[dict, ...]:
     """Engine-computed params against cost of every published model, as chart traces (read-only)."""
     return tuple(charts.params_traces(reference_costs(), unit))

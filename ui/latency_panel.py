@@ -131,8 +131,9 @@ def stored_job(cost: Profile, state: ExplorerState) -> JobState | None:
     """This variant's measurement at the Explorer's settings: stored, queued or running (queues nothing).
 
     Raises ``StoreUnavailable`` when the result store fails: callers show ``unavailable`` in its place.
+    An answer up to half a second old will do: every move asks, the poll while measuring asks each second.
     """
-    return latency_queue().find(_settings(cost, _device_settings(state)))
+    return latency_queue().find_many([_settings(cost, _device_settings(state))], max_age_s=0.5)[0]
 
 
 def measure_variant(cost: Profile, state: ExplorerState) -> str | None:
