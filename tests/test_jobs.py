@@ -246,3 +246,16 @@ def test_an_idle_worker_measures_the_most_asked_provisional_result_again_when_th
     assert state.status == "queued" and state.id != popular
     worker._remeasure()  # once per worker: the other one is next
     assert queue.find(dict(SMALL, resolution=96)).status == "queued"
+
+
+def test_a_recent_answer_is_reused_only_within_its_age_and_never_past_this_processs_own_submit(queue):
+    """A class on one configuration reads the store once per interval; what it submits shows at once."""
+    assert queue.find_many([SMALL], max_age_s=60) == [None]
+    other = LatencyQueue(queue.path)  # another server process queues it
+    queued = other.submit(SMALL, "bob")
+    assert queue.find_many([SMALL], max_age_s=60) == [None]  # the remembered answer, within its age
+    assert queue.find_many([SMALL])[0].id == queued.id  # max_age_s 0: read afresh
+    assert queue.find_many([SMALL], max_age_s=60)[0].id == queued.id  # and remembered from then on
+    other.cancel(queued.id, "bob")
+    mine = queue.submit(SMALL, "alice")  # this process's own submit is never hidden by an old answer
+    assert queue.find_many([SMALL], max_age_s=60)[0].id == mine.id
