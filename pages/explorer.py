@@ -57,7 +57,8 @@ elif cost is not None:
     drawing, first = st.columns([2, 3])
     network_diagram(drawing, cost, base, label, f"{arch.title} (base)")
     if view == "position":
-        traces = [*curve_traces(state.unit), *series_traces(cost.base, state.unit), *model_traces(cost.base, state.unit)]
+        traces = [*curve_traces(state.unit), *series_traces(cost.base, state.unit),
+                  *model_traces(cost.base, state.unit)]
         first.plotly_chart(charts.reference_figure(traces, label, cost.macs, variant_accuracy(cost), state.unit),
                            key="reference_chart")
         left, right = st.columns([2, 3])

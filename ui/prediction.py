@@ -37,7 +37,8 @@ def prediction_row(cost: Profile, state: ExplorerState, card) -> None:
     predicted = card
     where, measured = st.columns([1.2, 2], vertical_alignment="center")
     where.selectbox("Predict latency on", TARGETS, key="explorer_target", persist_state="session",
-                    label_visibility="collapsed", format_func=lambda target: f"Predict on: {target_device_title(target)}")
+                    label_visibility="collapsed",
+                    format_func=lambda target: f"Predict on: {target_device_title(target)}")
     try:
         prediction = _predict(cost, state)
     except NotCalibrated as error:
@@ -69,7 +70,7 @@ def prediction_row(cost: Profile, state: ExplorerState, card) -> None:
 
 
 def prediction_versus(predicted_ms: float, measured_ms: float) -> str:
-    """'predicted x0.70 ↓': the prediction as a multiple of the measurement, the arrow pointing the way it errs."""
+    """'predicted x0.7 ↓': the prediction as a multiple of the measurement, the arrow pointing the way it errs."""
     arrow = "" if predicted_ms == measured_ms else "↓" if predicted_ms < measured_ms else "↑"
     return f"predicted {ratio(predicted_ms, measured_ms)} {arrow}".rstrip()
 
