@@ -154,7 +154,8 @@ def diagram_figure(scaled: Profile, base: Profile, scaled_label: str, base_label
         xaxis=dict(title=dict(text="blocks, input first (bar height: channels)"), range=[-room, longest - 0.4],
                    showticklabels=False, showgrid=False, zeroline=False, fixedrange=True, automargin=True),
         yaxis=dict(range=[-0.03, 2 * LANE + 1.6 * GAP], tickvals=tickvals,
-                   ticktext=[str(tick) for tick in LANE_TICKS] * 2, tickfont=dict(size=9), showgrid=True, gridcolor="#eee", zeroline=False, fixedrange=True,
+                   ticktext=[str(tick) for tick in LANE_TICKS] * 2, tickfont=dict(size=9), showgrid=True,
+                   gridcolor="#eee", zeroline=False, fixedrange=True,
                    title=dict(text="channels (log)"), automargin=True))
     return PlotlySpec(dict(data=data, layout=layout))
 
