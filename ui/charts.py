@@ -313,7 +313,7 @@ def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label:
                  name=f"{name}: widest inner layer", opacity=0.5, hoverinfo="skip",
                  marker=dict(size=5, color=color, symbol="line-ew-open", line=dict(width=2)))]
     layout = _layout("Channel profile, block by block",
-                     _axis("relative depth (where each block starts, stage by stage)", range=[0, 1]),
+                     _axis("relative depth (stage by stage)", range=[0, 1]),
                      _log_axis("channels"))
     # legend (default: top left) is fine: widths grow to the right; at the bottom right the long
     # names would cover the variant's own line on a phone
