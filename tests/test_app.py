@@ -458,7 +458,7 @@ def test_a_provisional_result_says_so_in_the_card_the_chart_and_the_csv(tmp_path
         _no_exceptions(app)
         assert any(warning.value.startswith("Provisional: busy host (1.4 other cores)") for warning in app.warning)
         assert any("Hollow points (6) are provisional" in caption.value for caption in app.caption)
-        spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+        spec = json.loads(next(chart for chart in app.get("plotly_chart") if chart.key == "latency_chart").proto.spec)
         latency = next(trace for trace in spec["data"] if "star-open" in trace["marker"]["symbol"])
         assert latency["customdata"][0][0].startswith("provisional: busy host")
         assert _row("x", core.profile("mobilenet_v2"), result, True, True)["quality"].startswith("provisional")
