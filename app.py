@@ -14,15 +14,39 @@ if st.runtime.exists():
 
 st.set_page_config(page_title="Channel Scaling Lab", page_icon=FAVICON_URL, layout="wide")
 
-# Read from the back of a room: less empty space above the first line, so charts start above the fold;
-# on a phone, metric cards two to a row in a smaller font instead of five full-width rows.
+# Read from the back of a room: the first screen of a 1280x720 projector holds the cards, the network
+# diagram and the first chart's plot area (tests/test_layout.py), so less empty space above and beside;
+# the header is see-through (it covered the top 60 px) and only its menu takes clicks. No Plotly toolbar:
+# it sat on chart titles (hover readouts and drag-to-zoom stay). On a phone the controls dock in the
+# lower 45% of the screen, always open, sliders first and the page links last, so a student moves a
+# slider and sees the cards above change;
+# metric cards two to a row in a smaller font instead of six full-width rows.
 st.html("""<style>
-.stMainBlockContainer {padding-top: 2.5rem;} .stMainBlockContainer h1 {font-size: 2.1rem;}
+.stMainBlockContainer {padding-top: 1.25rem; padding-left: 1.5rem; padding-right: 1.5rem;}
+.stMainBlockContainer h1 {font-size: 1.9rem; padding: 0.25rem 0;}
+[data-testid="stHeader"] {background: transparent; pointer-events: none;}
+[data-testid="stHeader"] [data-testid="stToolbar"] > * {pointer-events: auto;}
+[data-testid="stMetricValue"] {font-size: 1.75rem;}
+.js-plotly-plot .modebar-container {display: none !important;}
 @media (max-width: 640px) {
+  .stMainBlockContainer {padding: 3.25rem 0.75rem 2rem;}
+  .stMainBlockContainer h1 {font-size: 1.45rem;}
   [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) {
     flex-flow: row wrap; gap: 0.5rem;}
   [data-testid="stColumn"]:has([data-testid="stMetric"]) {min-width: 45% !important; flex: 1 1 45% !important;}
-  [data-testid="stMetricValue"] {font-size: 1.5rem;}
+  [data-testid="stMetricValue"] {font-size: 1.4rem;}
+  [data-testid="stMain"] {height: 55vh !important; bottom: auto !important;}
+  [data-testid="stSidebar"] {position: fixed !important; inset: auto 0 0 0 !important; width: 100vw !important;
+    min-width: 100vw !important; max-width: 100vw !important; height: 45vh !important; transform: none !important;
+    visibility: visible !important; border-top: 1px solid #ccc; box-shadow: 0 -4px 12px rgba(0, 0, 0, 0.15);}
+  [data-testid="stSidebarContent"] {width: 100% !important; height: 100% !important; overflow-y: auto;
+    display: flex; flex-direction: column;}
+  [data-testid="stSidebarNav"] {order: 2;}
+  [data-testid="stSidebarUserContent"] [data-testid="stVerticalBlock"] > :has([data-testid="stSlider"]) {order: -1;}
+  [data-testid="stSidebarHeader"], [data-testid="stExpandSidebarButton"] {display: none !important;}
+  [data-testid="stSidebarUserContent"] {width: 100% !important; padding: 0.5rem 1rem 1rem;}
+  [data-testid="stSidebarNav"] ul {display: flex; flex-wrap: wrap; gap: 0 0.25rem;}
+  [data-testid="stSidebarNavLink"] {padding: 0 0.5rem; min-height: 1.75rem;}
 }
 </style>""")
 

@@ -9,6 +9,7 @@ from ui.engine import base_profile, curve_traces, model_traces, params_traces, s
 from ui.labels import variant_label
 from ui.latency_panel import latency_panel
 from ui.layer_table import layer_column_config, layer_table
+from ui.network_diagram import network_diagram
 from ui.pins import pin_variant, pins
 from ui.prediction import prediction_row, roofline_panel
 from ui.ptflops_panel import ptflops_panel
@@ -37,13 +38,13 @@ st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/pu
 share_link(state.to_query(), "explorer")
 
 if cost is not None and cost.task != "classification":
-    task_panel(cost, state.unit)
+    task_panel(cost, state.unit, variant_label(state.backbone, width, depth, resolution))
     st.caption("The ImageNet views and queued latency are for classifiers; `python -m core latency --task "
                f"{cost.task} --head {cost.head} {cost.backbone}` times this network.")
 elif cost is not None:
     base = base_profile(cost.base, state.batch, state.dtype)
-    metric_cards(cost, base, state.unit)
-    prediction_row(cost, state)
+    latency_card = metric_cards(cost, base, state.unit)
+    prediction_row(cost, state, latency_card)
     unchanged_step_hint(cost)
     recipe_card(cost)
     label = variant_label(state.backbone, width, depth, resolution)
@@ -51,33 +52,37 @@ elif cost is not None:
                                    required=True, persist_state="session",
                                    format_func={"position": "Where it sits", "inside": "Inside the network",
                                                 "latency": "Latency"}.get)
+    arch = ARCHITECTURES[cost.base]
+    # The first screen: the network drawn beside the view's first chart (at 1280x720 both above the fold).
+    drawing, first = st.columns([2, 3])
+    network_diagram(drawing, cost, base, label, f"{arch.title} (base)")
     if view == "position":
-        left, right = st.columns([3, 2])
-        traces = [*curve_traces(state.unit), *series_traces(cost.base, state.unit), *model_traces(cost.base, state.unit)]
-        left.plotly_chart(charts.reference_figure(traces, label, cost.macs, variant_accuracy(cost), state.unit),
-                          key="reference_chart")
-        right.plotly_chart(charts.params_macs_figure(params_traces(state.unit), label, cost.params, cost.macs,
-                                                     state.unit), key="params_chart")
-        st.caption("Left: published ImageNet top-1 (hover a point for its source); dashed and dotted grey lines are "
-                   "published results of scaling one axis only. The star is this variant at its published top-1 "
-                   "where it is exactly a published network, else at the fitted model's estimate with its error "
-                   "band (hover it for the basis). Right: params against cost, counted by this engine; colours as "
-                   "left.")
+        traces = [*curve_traces(state.unit), *series_traces(cost.base, state.unit),
+                  *model_traces(cost.base, state.unit)]
+        first.plotly_chart(charts.reference_figure(traces, label, cost.macs, variant_accuracy(cost), state.unit),
+                           key="reference_chart")
+        left, right = st.columns([2, 3])
+        left.plotly_chart(charts.params_macs_figure(params_traces(state.unit), label, cost.params, cost.macs,
+                                                    state.unit), key="params_chart")
+        right.caption("Above: published ImageNet top-1 (hover a point for its source); dashed and dotted grey lines "
+                      "are published results of scaling one axis only. The star is this variant at its published "
+                      "top-1 where it is exactly a published network, else at the fitted model's estimate with its "
+                      "error band (hover it for the basis). Left: params against cost, counted by this engine; "
+                      "colours as above.")
         caption = model_caption(cost.base)
         if caption:
-            st.caption(caption)
+            right.caption(caption)
     elif view == "inside":
-        arch = ARCHITECTURES[cost.base]
-        left, right = st.columns([3, 2])
-        left.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, f"{arch.title} (base)", label),
-                          key="channel_chart")
-        right.plotly_chart(charts.stage_share_figure(cost.layers, state.unit), key="stage_chart")
+        first.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, f"{arch.title} (base)", label),
+                           key="channel_chart")
+        st.plotly_chart(charts.stage_share_figure(cost.layers, state.unit), key="stage_chart")
         table = layer_table(cost, state.unit)
         st.dataframe(table, hide_index=True, height=420, column_config=layer_column_config(state.unit))
         download_csv(table, f"{label.replace(' ', '_')}_layers.csv", "Download the per-layer table (CSV)",
                      key="layers_csv")
         with st.expander("Cross-check with ptflops: why its count is higher"):
             ptflops_panel(cost)
-    else:
+    else:  # beside the drawing, where the cost goes: what the latency below is spent on
+        first.plotly_chart(charts.stage_share_figure(cost.layers, state.unit), key="stage_chart")
         latency_panel(cost, state)
         roofline_panel(cost, state)

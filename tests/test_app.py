@@ -35,7 +35,7 @@ def test_explorer_default_shows_engine_numbers():
     assert metrics["Parameters"] == si(cost.params) == "3.50 M"
     assert metrics["MACs"] == si(cost.macs)
     assert metrics["Top-1 (published)"] == "71.8%"  # TF-slim mobilenet_v2_1.0_224
-    assert len(app.get("plotly_chart")) == 2
+    assert len(app.get("plotly_chart")) == 3  # the network diagram, where it sits, params against cost
     app.slider(key="explorer_width").set_value(0.9).run()
     assert _metrics(app)["Top-1 (estimate)"].startswith("~")
 
@@ -76,7 +76,7 @@ def test_flops_mode_changes_every_cost_label_including_the_csv_header():
     assert {"flops", "flops_share"} <= set(table.columns) and "macs" not in table.columns
     assert table.flops.sum() == cost.flops
     assert layer_table(cost, "FLOPs").to_csv(index=False).splitlines()[0] == ",".join(table.columns)
-    stage_chart = json.loads(app.get("plotly_chart")[1].proto.spec)
+    stage_chart = json.loads(next(chart for chart in app.get("plotly_chart") if chart.key == "stage_chart").proto.spec)
     assert [trace["name"] for trace in stage_chart["data"]][0] == "FLOPs"
     assert _metrics(app)["FLOPs"] == si(cost.flops)
     for chart in app.get("plotly_chart"):
@@ -458,7 +458,7 @@ def test_a_provisional_result_says_so_in_the_card_the_chart_and_the_csv(tmp_path
         _no_exceptions(app)
         assert any(warning.value.startswith("Provisional: busy host (1.4 other cores)") for warning in app.warning)
         assert any("Hollow points (6) are provisional" in caption.value for caption in app.caption)
-        spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+        spec = json.loads(next(chart for chart in app.get("plotly_chart") if chart.key == "latency_chart").proto.spec)
         latency = next(trace for trace in spec["data"] if "star-open" in trace["marker"]["symbol"])
         assert latency["customdata"][0][0].startswith("provisional: busy host")
         assert _row("x", core.profile("mobilenet_v2"), result, True, True)["quality"].startswith("provisional")

@@ -13,8 +13,11 @@ from the DOM, for every chart:
   star's label) and not the current variant's star.
 
 At 1280x720 the Explorer's first chart must start above the fold; where it starts and ends is
-written to tests/artifacts/layout_metrics.json. Without a browser it skips, except under
-CI=true, where it must run (as tests/test_browser.py).
+written to tests/artifacts/layout_metrics.json. For every preset, compound mode and each dense task, the
+first screen at 1280x720 must hold the metric cards, the network diagram and the first chart's plot area,
+bottoms included, each plot area at least 250 px tall (layout_fold_<page>_1280x720.png). At 390x844 a
+student moves the width slider where it is, and the cards stay in sight, uncovered. Without a browser
+it skips, except under CI=true, where it must run (as tests/test_browser.py).
 """
 import json
 
@@ -219,3 +222,79 @@ def test_charts_are_readable(server, tabs, metrics, name, size):
     assert not problems, f"{name} at {width}x{height}:\n" + "\n".join(problems)
     if name == "explorer" and size == (1280, 720):
         assert fold["first_chart_top"] < height, f"the first chart starts below the fold: {fold}"
+
+
+# The first screen of a projector: (address, the first chart's title); the network diagram beside it.
+FOLD_PAGES = {
+    "default": ("/", "Where it sits"),
+    "efficientnet_b3": ("/?backbone=efficientnet_b3", "Where it sits"),
+    "mobilenet_v3_large": ("/?backbone=mobilenet_v3_large", "Where it sits"),
+    "compound_phi2": ("/?mode=compound&phi=2", "Where it sits"),
+    "segmentation": ("/?backbone=mobilenet_v3_large&task=segmentation&head=deeplabv3&resolution=520",
+                     "Where the cost goes"),
+    "detection": ("/?backbone=resnet50&task=detection&head=fpn&resolution=800", "Where the cost goes"),
+}
+FIRST_SCREEN_PLOT_HEIGHT = 250  # px: the issue's floor for a plot area on the first screen
+DIAGRAM_TITLE = "The network: base above, this variant below"
+CARDS_BOTTOM = """() => Math.max(...[...document.querySelectorAll('[data-testid="stMetric"]')]
+  .map(card => card.getBoundingClientRect().bottom))"""
+
+
+@pytest.mark.parametrize("name", FOLD_PAGES)
+def test_the_first_screen_fits_a_projector(server, tabs, metrics, name):
+    """Cards, diagram and the first chart's plot area end above y = 720, and each plot area is >= 250 px."""
+    address, first_title = FOLD_PAGES[name]
+    page = tabs(1280, 720)
+    _load(page, server + address, 3, True)
+    charts = page.evaluate(MEASURE)
+    _screenshot(page, ARTIFACTS / f"layout_fold_{name}_1280x720.png", 1280, 720)
+    diagram = next(chart for chart in charts if chart["title"] == DIAGRAM_TITLE)
+    first = next(chart for chart in charts if chart["title"].startswith(first_title))
+    cards = page.evaluate(CARDS_BOTTOM)
+    metrics[f"fold_{name}_1280x720"] = {"cards_bottom": round(cards), **{
+        key: [round(chart["plot_area"]["top"]), round(chart["plot_area"]["bottom"])]
+        for key, chart in (("diagram_plot_area", diagram), ("first_plot_area", first))}}
+    assert cards <= 720, f"the metric cards end at y = {cards:.0f}"
+    for chart in (diagram, first):
+        area = chart["plot_area"]
+        assert area["bottom"] <= 720, f"{chart['title']!r}: plot area ends below the fold, at {area['bottom']:.0f}"
+        assert area["bottom"] - area["top"] >= FIRST_SCREEN_PLOT_HEIGHT, \
+            f"{chart['title']!r}: plot area {area['bottom'] - area['top']:.0f} px tall"
+        assert chart["svg"]["left"] >= 300, f"{chart['title']!r} starts under the sidebar"
+
+
+# Is the card labelled ``label`` on screen, and is what a finger would touch at its centre the card itself?
+CARD_UNCOVERED = """label => {
+  const card = [...document.querySelectorAll('[data-testid="stMetric"]')]
+    .find(metric => metric.querySelector('[data-testid="stMetricLabel"]').innerText.trim() === label);
+  const box = card.getBoundingClientRect();
+  const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  return {inside: card.contains(hit), hit: hit ? hit.outerHTML.slice(0, 120) : null,
+          box: {top: box.top, bottom: box.bottom, left: box.left, right: box.right}};
+}"""
+
+
+def test_a_phone_moves_the_width_and_sees_the_cards(server, tabs):
+    """At 390x844 the width slider is on screen as the page opens (nothing to open first); after a move
+    the MACs card shows the new count, on screen and not covered by the controls."""
+    import core
+    from core.units import si
+    from tests.test_browser import _metric
+
+    page = tabs(390, 844)
+    _load(page, server + "/", 3, True)
+    slider = page.get_by_role("slider").first  # width multiplier, step 0.05
+    box = slider.bounding_box()
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= 844, f"the width slider is off screen: {box}"
+    before = _metric(page, "MACs")
+    slider.focus()
+    slider.press("ArrowRight")
+    expected = si(core.profile("mobilenet_v2", 1.05).macs)
+    page.wait_for_function(
+        "expected => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+        ".some(element => element.innerText === expected)", arg=expected)
+    assert _metric(page, "MACs") == expected != before
+    seen = page.evaluate(CARD_UNCOVERED, "MACs")
+    page.screenshot(path=str(ARTIFACTS / "layout_phone_after_width_move_390x844.png"))
+    assert 0 <= seen["box"]["top"] and seen["box"]["bottom"] <= 844, f"the MACs card is off screen: {seen}"
+    assert seen["inside"], f"the MACs card is covered at its centre by {seen['hit']}"

@@ -197,7 +197,7 @@ def test_task_selector_and_share_link_round_trip():
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["mIoU (published)"] == "60.5"  # fcn_resnet50, exactly that network at 520 px
     assert metrics["Parameters"] == "32.96 M"
-    assert len(app.get("plotly_chart")) == 2  # cost by part, pyramid of feature maps
+    assert len(app.get("plotly_chart")) == 3  # the network diagram, cost by part, pyramid of feature maps
     app.selectbox(key="explorer_head").set_value("deeplabv3").run()
     app.slider(key="explorer_width").set_value(0.5).run()
     query = dict(app.query_params)

@@ -271,35 +271,49 @@ def params_macs_figure(traces: list[dict], label: str, params: int, macs: int, u
 
 
 def block_widths(layers: pd.DataFrame) -> pd.DataFrame:
-    """Per block: its output width and its widest inner (expanded) width, plus stem and head."""
+    """Per block: its output width, its widest inner (expanded) width and its relative depth, plus stem and head.
+
+    ``position`` is where the block starts in the network, 0..1, stage by stage: every stage spans the same
+    share in any depth, so the base and a deeper variant line up stage on stage (drawn by block index,
+    a deeper network's early stages sat under the base's later, wider ones).
+    """
     import pandas as pd
     convs = layers[layers.type.isin(["conv", "dwconv"]) & ~layers.name.str.endswith("downsample")]
     block = convs.name.where(~convs.name.str.startswith("stages."), convs.name.str.rsplit(".", n=1).str[0])
     grouped = convs.groupby(block, sort=False)
-    return pd.DataFrame({"block": list(grouped.groups), "stage": grouped.stage.first().to_numpy(),
+    stages = pd.Series(grouped.stage.first().to_numpy())
+    stage_index = pd.Series(pd.factorize(stages)[0])
+    within = stages.groupby(stages, sort=False).cumcount()
+    count = stages.map(stages.value_counts())
+    position = (stage_index + within / count) / (stage_index.max() + 1)
+    return pd.DataFrame({"block": list(grouped.groups), "stage": stages.to_numpy(),
                          "out_channels": grouped.out_channels.last().to_numpy(),
                          "inner_channels": grouped.out_channels.max().to_numpy(),
-                         "output_size": grouped.output_size.last().to_numpy()})
+                         "output_size": grouped.output_size.last().to_numpy(), "position": position.to_numpy()})
 
 
 def channel_profile_figure(base: pd.DataFrame, scaled: pd.DataFrame, base_label: str,
                            scaled_label: str) -> PlotlySpec:
-    """Output width of every block, base against scaled: rounding to 8 and added depth made visible."""
+    """Output width of every block, base against scaled, by relative depth: rounding to 8 and width made visible.
+
+    Depth adds blocks within each stage, not channels: at the same position both networks are in the same stage.
+    """
     data = []
     for table, name, color, dash in ((base, base_label, "#7f7f7f", "dot"), (scaled, scaled_label, HIGHLIGHT, None)):
         blocks = block_widths(table)
         custom = _columns(blocks, "block", "stage", "output_size", "inner_channels")
-        index = list(range(len(blocks)))
+        position = blocks.position.tolist()
         data += [
-            dict(type="scatter", x=index, y=blocks.out_channels.tolist(), mode="lines+markers",
+            dict(type="scatter", x=position, y=blocks.out_channels.tolist(), mode="lines+markers",
                  name=f"{name}: block output", line=dict(shape="hv", color=color, dash=dash), marker=dict(size=5),
                  customdata=custom,
                  hovertemplate="%{customdata[0]} (%{customdata[1]})<br>%{y} channels out, %{customdata[3]} inside, "
                                "at %{customdata[2]}x%{customdata[2]}<extra>" + name + "</extra>"),
-            dict(type="scatter", x=index, y=blocks.inner_channels.tolist(), mode="markers",
+            dict(type="scatter", x=position, y=blocks.inner_channels.tolist(), mode="markers",
                  name=f"{name}: widest inner layer", opacity=0.5, hoverinfo="skip",
                  marker=dict(size=5, color=color, symbol="line-ew-open", line=dict(width=2)))]
-    layout = _layout("Channel profile, block by block", _axis("block (stem first, head last)"),
+    layout = _layout("Channel profile, block by block",
+                     _axis("relative depth (stage by stage)", range=[0, 1]),
                      _log_axis("channels"))
     # legend (default: top left) is fine: widths grow to the right; at the bottom right the long
     # names would cover the variant's own line on a phone

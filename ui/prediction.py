@@ -31,11 +31,14 @@ def _predict(cost: Profile, state: ExplorerState) -> LatencyPrediction:
     return predict_from_profile(cost, state.runtime, state.target, state.threads)
 
 
-def prediction_row(cost: Profile, state: ExplorerState) -> None:
-    """Predicted latency (or a roofline bound on another device), the measured value beside it, and 'Measure'."""
-    predicted, measured, where = st.columns([2, 2, 3], vertical_alignment="bottom")
+def prediction_row(cost: Profile, state: ExplorerState, card) -> None:
+    """Predicted latency (or a roofline bound on another device) in ``card``, the metric row's last column;
+    below the cards, one line: where it is predicted, the measured value beside it, and 'Measure'."""
+    predicted = card
+    where, measured = st.columns([1.2, 2], vertical_alignment="center")
     where.selectbox("Predict latency on", TARGETS, key="explorer_target", persist_state="session",
-                    format_func=target_device_title)
+                    label_visibility="collapsed",
+                    format_func=lambda target: f"Predict on: {target_device_title(target)}")
     try:
         prediction = _predict(cost, state)
     except NotCalibrated as error:
@@ -64,6 +67,12 @@ def prediction_row(cost: Profile, state: ExplorerState) -> None:
     active = job is not None and job.active
     with measured:
         st.fragment(run_every=1.0 if active else None)(_measured)(cost, state, prediction.total_ms, active)
+
+
+def prediction_versus(predicted_ms: float, measured_ms: float) -> str:
+    """'predicted x0.7 ↓': the prediction as a multiple of the measurement, the arrow pointing the way it errs."""
+    arrow = "" if predicted_ms == measured_ms else "↓" if predicted_ms < measured_ms else "↑"
+    return f"predicted {ratio(predicted_ms, measured_ms)} {arrow}".rstrip()
 
 
 def _calibration_settings(state: ExplorerState) -> dict:
@@ -133,17 +142,18 @@ def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_acti
         st.caption(unavailable(error))
         return
     grade = quality(job.result) if job is not None and job.result is not None else None
+    line = st.container(horizontal=True, vertical_alignment="center", gap="small")
     if grade is not None:
         value = job.result["median_ms"]
-        st.metric("Latency (measured, provisional)" if grade.provisional else "Latency (measured)",
-                  duration_ms(value), delta=f"predicted {ratio(predicted_ms, value)}", delta_color="off",
-                  help="Median of real forward passes in the worker at these settings"
-                       + (f"; provisional: {grade.why} (Measure replaces it)" if grade.provisional else ""))
+        line.markdown(f"{'Measured, provisional' if grade.provisional else 'Measured'}: **{duration_ms(value)}** "
+                      f"({prediction_versus(predicted_ms, value)})", width="content",
+                      help="Median of real forward passes in the worker at these settings"
+                           + (f"; provisional: {grade.why} (Measure replaces it)" if grade.provisional else ""))
     elif job is not None and job.active:
-        st.metric("Latency (measured)", "measuring…", help="Queued or running in the worker (Latency view)")
+        line.markdown("Measured: *measuring…*", width="content", help="Queued or running in the worker (Latency view)")
     elif job is not None and job.status == "failed":
-        st.caption(f"Not measured: {quoted(job.error, 300)}")
-    if (job is None or not job.active and (job.result is None or grade.provisional)) and st.button(
+        line.caption(f"Not measured: {quoted(job.error, 300)}")
+    if (job is None or not job.active and (job.result is None or grade.provisional)) and line.button(
             "Measure", key="prediction_measure", icon=":material/timer:",
             help="Time this variant for real in the worker (its queue is in the Latency view)"):
         blocked = measure_variant(cost, state)
