@@ -5,6 +5,8 @@ from pathlib import Path
 import streamlit as st
 import streamlit.delta_generator
 
+from ui.room import room
+
 # Streamlit's first element in a process asks whether it runs in a REPL by walking the whole stack
 # with source context (inspect.stack): 13% of the first visitor's script run under py-spy
 # (bench/bench_serve.py). Under `streamlit run` the answer is known; skip the walk.
@@ -42,6 +44,7 @@ navigation = st.navigation([
     st.Page("pages/workshop.py", title="Workshop", url_path="workshop", icon=":material/school:"),
     st.Page("pages/reference_data.py", title="Reference data", url_path="reference_data", icon=":material/menu_book:"),
 ])
+room()  # every page: presenter mode, the students' view, the class code, pins and answers from the link
 navigation.run()
 
 
