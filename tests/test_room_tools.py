@@ -279,8 +279,8 @@ def _tick(app: AppTest) -> AppTest:
 
 def test_play_sweeps_width_frame_by_frame_and_stops_at_the_end_or_on_press():
     app = _app()
-    app.button(key="explorer_play").click().run()
-    assert app.slider(key="explorer_width").value == 0.1 and app.button(key="explorer_play").label == "Stop"
+    app.toggle(key="explorer_play").set_value(True).run()
+    assert app.slider(key="explorer_width").value == 0.1
     _tick(app)
     _no_exceptions(app)
     assert app.slider(key="explorer_width").value == 0.2
@@ -288,27 +288,29 @@ def test_play_sweeps_width_frame_by_frame_and_stops_at_the_end_or_on_press():
     assert params == si(core.profile("mobilenet_v2", 0.2).params)  # every frame is a whole page
     app.run()
     assert app.slider(key="explorer_width").value == 0.2  # a rerun without a tick is no frame
-    app.button(key="explorer_play").click().run()  # Stop
-    assert app.button(key="explorer_play").label == "Play: sweep width"
+    app.toggle(key="explorer_play").set_value(False).run()  # stop
     _tick(app)
     assert app.slider(key="explorer_width").value == 0.2
-    app.button(key="explorer_play").click().run()
+    app.toggle(key="explorer_play").set_value(True).run()
     app.session_state["explorer_width"] = 2.9
     for expected in (3.0, 3.0):  # the last frame, then the end of the sweep
         _tick(app)
         assert app.slider(key="explorer_width").value == expected
-    assert app.button(key="explorer_play").label == "Play: sweep width"
+    assert app.toggle(key="explorer_play").value is False
 
 
 def test_play_sweeps_phi_in_compound_mode():
     app = _app({"backbone": "efficientnet_b0", "mode": "compound", "phi": "3"})
-    app.button(key="explorer_play").click().run()
+    assert app.toggle(key="explorer_play").label == "Play: sweep phi"
+    app.toggle(key="explorer_play").set_value(True).run()
     assert app.slider(key="explorer_phi").value == 0.0
     _tick(app)
     _tick(app)
     _no_exceptions(app)
     assert app.slider(key="explorer_phi").value == 0.4
     assert app.query_params["phi"] == "0.4"
+    app.segmented_control(key="explorer_mode").set_value("sliders").run()  # another mode: the sweep stops
+    assert app.toggle(key="explorer_play").value is False
 
 
 def test_switching_to_compound_starts_at_phi_0():

@@ -71,27 +71,26 @@ def _on_task_change() -> None:
 
 def _on_mode_change() -> None:
     """Compound scaling starts at the chosen backbone itself (phi 0), not one step up; a sweep stops."""
-    st.session_state[_key("playing")] = None
+    st.session_state[_key("play")] = False
     if st.session_state[_key("mode")] == "compound":
         st.session_state[_key("phi")] = 0.0
 
 
-def _toggle_play(field: str, low: float) -> None:
-    """Start a sweep of ``field`` from the low end of its range, or stop the one running."""
-    if st.session_state.get(_key("playing")):
-        st.session_state[_key("playing")] = None
-    else:
-        st.session_state.update({_key("playing"): field, _key(field): low})
+def _start_play() -> None:
+    """A sweep starts from the low end of its range."""
+    if st.session_state[_key("play")]:
+        field, (low, _), _ = PLAY_FIELDS[st.session_state[_key("mode")]]
+        st.session_state[_key(field)] = low
 
 
 def _advance_play() -> None:
     """The sweep's next frame, before the sliders are drawn: one step up, or the end of the sweep."""
-    field, (_, high), step = PLAY_FIELDS[st.session_state[_key("mode")]]
-    if st.session_state.get(_key("playing")) != field or not st.session_state.pop(_key("play_due"), False):
+    if not st.session_state.get(_key("play")) or not st.session_state.pop(_key("play_due"), False):
         return
+    field, (_, high), step = PLAY_FIELDS[st.session_state[_key("mode")]]
     value = round(st.session_state[_key(field)] + step, 6)
     if value > high:
-        st.session_state[_key("playing")] = None
+        st.session_state[_key("play")] = False
     else:
         st.session_state[_key(field)] = value
 
@@ -102,19 +101,17 @@ def _play_timer() -> None:
     (armed just before it), where there is nothing to ask."""
     if st.session_state.pop(_key("play_armed"), False):
         return
-    if st.session_state.get(_key("playing")):
+    if st.session_state.get(_key("play")):
         st.session_state[_key("play_due")] = True
         st.rerun()
 
 
 def play_control() -> None:
-    """Play / Stop for the current mode's sweep (width, or phi in compound mode)."""
-    field, (low, _), _ = PLAY_FIELDS[st.session_state[_key("mode")]]
-    playing = st.session_state.get(_key("playing")) == field
-    st.sidebar.button("Stop" if playing else f"Play: sweep {field}", key=_key("play"), width="stretch",
-                      icon=":material/stop:" if playing else ":material/play_arrow:", on_click=_toggle_play,
-                      args=(field, low), help="Steps through the whole range, frame by frame, for a projector")
-    if playing:
+    """Play (on) / stop (off) for the current mode's sweep: width, or phi in compound mode."""
+    field = PLAY_FIELDS[st.session_state[_key("mode")]][0]
+    st.sidebar.toggle(f"Play: sweep {field}", key=_key("play"), on_change=_start_play,
+                      help="Steps through the whole range, frame by frame, for a projector; stops at the end")
+    if st.session_state[_key("play")]:
         st.session_state[_key("play_armed")] = True
         _play_timer()
 
