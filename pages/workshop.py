@@ -9,10 +9,11 @@ from ui.sidebar import open_in_explorer, share_link, sync_query
 from ui.state import ExplorerState
 from ui.tally import class_histogram, record_prediction, tally_notice
 
-# A revealed answer is locked (a disabled radio), but must stay readable from the back of the room, not grey.
+# A revealed answer is locked (a disabled radio, which Streamlit fades to 40%), but must stay readable from
+# the back of the room: the options in the text colour, the chosen one in bold.
 LOCKED_ANSWER_CSS = """<style>
-[class*="st-key-lesson_"][class*="_guess"] label, [class*="st-key-lesson_"][class*="_guess"] label * {
-  color: inherit !important; opacity: 1 !important;}
+[class*="st-key-lesson_"][class*="_guess"] [data-testid="stRadio"] * {color: inherit !important;}
+[class*="st-key-lesson_"][class*="_guess"] [data-testid="stRadioOption"]:has(input:checked) p {font-weight: 700;}
 </style>"""
 
 

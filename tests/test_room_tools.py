@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 import core
 from core.units import si, size_bytes
 from tests.conftest import ROOT
+from tests.test_browser import page, server  # noqa: F401  (fixtures: one browser test at the end)
 from ui.lessons import LESSONS
 
 APP = str(ROOT / "app.py")
@@ -17,12 +18,12 @@ PAGES = {"explorer": None, "compare": "pages/compare.py", "compound": "pages/com
          "workshop": "pages/workshop.py", "reference_data": "pages/reference_data.py"}
 
 
-def _app(query: dict | None = None, page: str = "explorer", run: bool = True) -> AppTest:
+def _app(query: dict | None = None, url_path: str = "explorer") -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
     app.query_params.update(query or {})
-    if PAGES[page]:
-        app.switch_page(PAGES[page])
-    return app.run() if run else app
+    if PAGES[url_path]:
+        app.switch_page(PAGES[url_path])
+    return app.run()
 
 
 def _no_exceptions(app: AppTest) -> None:
@@ -65,17 +66,17 @@ def _shared(app: AppTest) -> tuple[str, list[str]]:
     return link, decoded
 
 
-@pytest.mark.parametrize("page", list(PAGES))
-def test_every_pages_qr_code_decodes_to_its_link(store, page):
-    query = {"backbone": "efficientnet_b3", "width": "1.5"} if page == "explorer" else {}
-    app = _app(query, page)
+@pytest.mark.parametrize("url_path", list(PAGES))
+def test_every_pages_qr_code_decodes_to_its_link(store, url_path):
+    query = {"backbone": "efficientnet_b3", "width": "1.5"} if url_path == "explorer" else {}
+    app = _app(query, url_path)
     assert not app.get("code")  # closed: no code block, no QR encoded
     link, decoded = _shared(app)
     assert decoded == [link]
     caption = next(caption.value for caption in app.sidebar.caption if "Share this view" in caption.value)
     assert f"`{link}`" in caption  # the same link as the one the sidebar prints
-    assert link.split("?")[0].endswith(f"/{page}")
-    if page == "explorer":
+    assert link.split("?")[0].endswith(f"/{url_path}")
+    if url_path == "explorer":
         assert "backbone=efficientnet_b3" in link and "width=1.5" in link
 
 
@@ -99,9 +100,9 @@ def test_a_presenter_with_a_class_code_gets_the_students_link_and_its_qr(store):
 
 # ---- presenter mode and the students' view ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("page", list(PAGES))
-def test_presenter_mode_on_every_page_from_the_link_and_kept_in_it(page):
-    app = _app({"presenter": "1"}, page)
+@pytest.mark.parametrize("url_path", list(PAGES))
+def test_presenter_mode_on_every_page_from_the_link_and_kept_in_it(url_path):
+    app = _app({"presenter": "1"}, url_path)
     _no_exceptions(app)
     assert app.toggle(key="room_presenter").value is True and _presenter_css(app)
     assert app.query_params["presenter"] == "1"
@@ -322,3 +323,23 @@ def test_switching_to_compound_starts_at_phi_0():
     assert app.slider(key="explorer_phi").value == 0.0
     assert next(metric.value for metric in app.metric if metric.label == "Parameters") == "5.29 M"
     assert app.query_params["phi"] == "0"
+
+
+# ---- in a real browser: what only a browser shows ------------------------------------------------------------------
+
+def test_a_revealed_answer_stays_readable_and_the_qr_code_is_local(page, server):  # noqa: F811
+    """A disabled radio is faded to 40% by Streamlit: a revealed answer must keep the lesson text's colour.
+    The QR code opens on demand and comes from the app itself (a data URI), not from another origin."""
+    page.goto(f"{server}/workshop?answers=1:3.5:revealed")
+    page.wait_for_selector("text=Lesson 1")
+    option = page.locator('.st-key-lesson_1_guess [data-testid="stRadioOption"]').filter(has_text="x3.5")
+    text = page.locator('.st-key-lesson_1_guess').locator("xpath=..").locator("p").first
+    colour = option.locator("p").evaluate("element => getComputedStyle(element).color")
+    assert colour == text.evaluate("element => getComputedStyle(element).color") and "0.4" not in colour
+    assert page.locator('img[alt^="QR code"]').count() == 0  # closed: nothing drawn
+    page.get_by_role("button", name="Share").click()
+    image = page.locator('img[alt="QR code of this view\'s link"]')
+    image.wait_for()
+    assert image.get_attribute("src").startswith("data:image/png;base64,")
+    shown = page.locator('[data-testid="stPopoverBody"] code').first.inner_text()
+    assert shown.endswith("/workshop?answers=1:3.5:revealed")

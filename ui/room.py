@@ -51,14 +51,13 @@ def room() -> None:
             st.session_state[f"lesson_{index}_revealed"] = revealed
         st.session_state["room_warnings"] = warnings + answer_warnings
         st.session_state["room_loaded"] = True
-    share, toggle = st.sidebar.columns([1, 1], vertical_alignment="center")
+    share, toggle = st.sidebar.columns([1, 1.2], vertical_alignment="center")
     # Filled by the page (ui.sidebar.share_link), which knows its own link; its content runs only while open.
     st.session_state[SHARE_SLOT] = share.popover("Share", icon=":material/qr_code_2:", key="room_share",
                                                  on_change="rerun", width="stretch",
                                                  help="This view's link: copy it, or show its QR code")
     if not students():
-        toggle.toggle("Presenter", key="room_presenter", persist_state="session",
-                      help="Larger text for a projector; with a class code, the class's predictions")
+        toggle.toggle("Presenter", key="room_presenter", persist_state="session")
     if presenter():
         st.html(PRESENTER_CSS)
     from ui.sidebar import url_warnings  # ui.sidebar imports this module
