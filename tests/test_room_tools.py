@@ -98,6 +98,19 @@ def test_a_presenter_with_a_class_code_gets_the_students_link_and_its_qr(store):
     assert students_link.endswith("/workshop?students=1&class=abc12")  # nobody's answers, no presenter
 
 
+def test_the_presenter_sets_a_class_code_in_the_share_popover_and_a_bad_one_is_refused(store):
+    app = _app({"presenter": "1"}, "workshop")
+    link, decoded = _shared(app)
+    assert decoded == [link] and "class=" not in link  # no class code yet: no students' link
+    app.text_input(key="room_class_input").input("Year 9 <b>").run()
+    assert any("Not a class code" in caption.value for caption in app.caption) and "class" not in app.query_params
+    app.text_input(key="room_class_input").input("year9-b").run()
+    assert app.query_params["class"] == "year9-b"
+    assert app.get("code")[1].proto.code_text.endswith("/workshop?students=1&class=year9-b")
+    app.button(key="room_new_class").click().run()
+    assert re.fullmatch(r"[0-9a-f]{6}", app.query_params["class"])
+
+
 # ---- presenter mode and the students' view ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("url_path", list(PAGES))
