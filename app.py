@@ -4,6 +4,7 @@ import gc
 import streamlit as st
 import streamlit.delta_generator
 
+from ui.room import room
 from ui.routing import FAVICON_URL
 
 # Streamlit's first element in a process asks whether it runs in a REPL by walking the whole stack
@@ -64,6 +65,7 @@ navigation = st.navigation([
     st.Page("pages/workshop.py", title="Workshop", url_path="workshop", icon=":material/school:"),
     st.Page("pages/reference_data.py", title="Reference data", url_path="reference_data", icon=":material/menu_book:"),
 ])
+room()  # every page: presenter mode, the students' view, the class code, pins and answers from the link
 navigation.run()
 
 

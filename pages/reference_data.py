@@ -5,6 +5,7 @@ from core import recipes, reference, tasks
 from ui.downloads import download_csv
 from ui.routing import require_router
 from ui.safe_text import quoted
+from ui.sidebar import share_link, sync_query
 
 require_router()
 TITLES = {"efficientnet": "EfficientNet B0-B7", "mobilenet_v1": "MobileNet V1", "mobilenet_v2": "MobileNet V2",
@@ -16,6 +17,8 @@ TABLES = (*reference.FAMILY_FILES, reference.SCALING_FILE, recipes.RECIPE_FILE, 
 LOADERS = {recipes.RECIPE_FILE: recipes.load, tasks.PUBLISHED_FILE: tasks.load_published}
 
 st.title("Reference data")
+sync_query({})  # the room's part of the link: presenter, class, pins, answers
+share_link({}, "reference_data")
 st.markdown("Published ImageNet-1k results, copied as printed; every row names its source. `macs_m` is in "
             "millions of multiply-accumulates: the MobileNet papers' Mult-Adds, TF-slim's MACs, torchvision's "
             "GFLOPS field and the EfficientNet paper's FLOPS all count this unit (read from the numbers). "

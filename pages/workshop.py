@@ -3,15 +3,17 @@ import streamlit as st
 
 from core.units import si
 from ui.lessons import LESSONS, closest_option, exact_ratio, model_view, option_text, top1_gain
+from ui.room import class_code, presenter
 from ui.routing import require_router
-from ui.sidebar import open_in_explorer
+from ui.sidebar import open_in_explorer, share_link, sync_query
 from ui.state import ExplorerState
+from ui.tally import class_histogram, record_prediction, tally_notice
 
-PRESENTER_CSS = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
-.stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label {font-size: 1.4rem !important;}
-.stMainBlockContainer h1 {font-size: 3.2rem !important;}
-.stMainBlockContainer h3 {font-size: 2.1rem !important;}
+# A revealed answer is locked (a disabled radio, which Streamlit fades to 40%), but must stay readable from
+# the back of the room: the options in the text colour, the chosen one in bold.
+LOCKED_ANSWER_CSS = """<style>
+[class*="st-key-lesson_"][class*="_guess"] [data-testid="stRadio"] * {color: inherit !important;}
+[class*="st-key-lesson_"][class*="_guess"] [data-testid="stRadioOption"]:has(input:checked) p {font-weight: 700;}
 </style>"""
 
 
@@ -27,15 +29,17 @@ def reveal(index: int) -> None:
 
 
 require_router()
-st.title("Workshop")
-left, right = st.columns([2, 1], vertical_alignment="center")
-presenter = left.toggle("Presenter mode (larger text, no sidebar)", key="workshop_presenter",
-                        persist_state="session")
+st.html(LOCKED_ANSWER_CSS)
+sync_query({})  # the page's state is the room's part of the link: answers, pins, class code
+share_link({}, "workshop")
+left, right = st.columns([2, 1], vertical_alignment="bottom")
+left.title("Workshop")
 right.button("Reset all answers", key="workshop_reset", on_click=reset_answers, icon=":material/restart_alt:")
-if presenter:
-    st.html(PRESENTER_CSS)
 st.caption("Each lesson: read, predict, then reveal the exact answer from the engine. MACs = multiply-"
            "accumulates of conv and linear layers.")
+if presenter() and not class_code():
+    st.caption("For the class's predictions, set a class code under Share and give the class its students' link.")
+tally_notice()
 
 for index, lesson in enumerate(LESSONS, start=1):
     with st.container(border=True):
@@ -44,8 +48,9 @@ for index, lesson in enumerate(LESSONS, start=1):
         revealed = st.session_state.get(f"lesson_{index}_revealed", False)
         guess = st.radio(lesson.question, lesson.options, index=None, horizontal=True, disabled=revealed,
                          format_func=lambda option, lesson=lesson: option_text(lesson, option),
-                         key=f"lesson_{index}_guess",
+                         key=f"lesson_{index}_guess", on_change=record_prediction, args=(index,),
                          persist_state="session", help="Locked once revealed: reset all answers to try again")
+        class_histogram(index)
         st.button("Reveal", key=f"lesson_{index}_reveal", disabled=guess is None or revealed,
                   on_click=reveal, args=(index,))
         if revealed:

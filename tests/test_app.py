@@ -376,7 +376,7 @@ def test_the_accuracy_card_shows_the_band_extrapolation_and_the_model():
 def test_workshop_answers_lock_on_reveal_and_survive_a_page_switch():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/workshop.py").run()
-    app.toggle(key="workshop_presenter").set_value(True).run()
+    app.toggle(key="room_presenter").set_value(True).run()
     app.radio(key="lesson_3_guess").set_value(4.0).run()
     app.button(key="lesson_3_reveal").click().run()
     assert app.radio(key="lesson_3_guess").disabled  # locked: the verdict cannot flip
@@ -384,7 +384,7 @@ def test_workshop_answers_lock_on_reveal_and_survive_a_page_switch():
     app.switch_page("pages/compare.py").run()
     app.switch_page("pages/workshop.py").run()
     _no_exceptions(app)
-    assert app.toggle(key="workshop_presenter").value is True
+    assert app.toggle(key="room_presenter").value is True
     assert app.radio(key="lesson_1_guess").value == 3.5
     assert app.radio(key="lesson_3_guess").value == 4.0 and app.radio(key="lesson_3_guess").disabled
     assert any(message.value.startswith("**Right.**") for message in app.success)

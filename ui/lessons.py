@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import core
 from core import reference
+from ui.safe_text import capped, quoted
 
 
 @dataclass(frozen=True)
@@ -113,3 +114,30 @@ def closest_option(lesson: Lesson) -> float:
     """The option nearest the exact answer (tests hold it equal to ``lesson.answer``)."""
     answer = exact_answer(lesson)
     return min(lesson.options, key=lambda option: abs(option - answer))
+
+
+def answers_to_query(answers: dict[int, tuple[float, bool]]) -> str:
+    """Workshop answers (lesson number -> choice, revealed) as one link value: '1:3.5:revealed,3:4'."""
+    return ",".join(f"{index}:{choice:g}" + (":revealed" if revealed else "")
+                    for index, (choice, revealed) in sorted(answers.items()))
+
+
+def parse_answers(text: str) -> tuple[dict[int, tuple[float, bool]], list[str]]:
+    """Workshop answers from a link; an entry naming no lesson or no option of it is dropped with a warning."""
+    answers: dict[int, tuple[float, bool]] = {}
+    warnings: list[str] = []
+    tokens = [token for token in text.split(",") if token]
+    if len(tokens) > len(LESSONS):
+        warnings.append(f"The link has {len(tokens):,} answers; only the first {len(LESSONS)} were read.")
+    for token in tokens[:len(LESSONS)]:
+        index, _, rest = token.partition(":")
+        choice, _, mark = rest.partition(":")
+        number = int(index) if index.isascii() and index.isdigit() else 0
+        lesson = LESSONS[number - 1] if 1 <= number <= len(LESSONS) else None
+        option = next((option for option in lesson.options if f"{option:g}" == choice), None) if lesson else None
+        if option is None or mark not in ("", "revealed"):
+            warnings.append(f"The link's answer {quoted(token)} is not lesson:option[:revealed] with a lesson's "
+                            "own option; it was ignored.")
+        else:
+            answers[number] = (option, mark == "revealed")
+    return answers, capped(warnings)

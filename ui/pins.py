@@ -11,9 +11,9 @@ from dataclasses import asdict
 import streamlit as st
 
 from core.counting import Profile
-from ui.cards import variant_accuracy
+from ui.cards import profile_or_error, variant_accuracy
 from ui.labels import variant_label
-from ui.state import MAX_PINS, Pin
+from ui.state import MAX_PINS, Pin, parse_pins
 
 
 def pins() -> list[dict]:
@@ -61,3 +61,20 @@ def pinned() -> list[Pin]:
     """The pins as ``Pin`` values (what the Compare link carries)."""
     fields = Pin.__dataclass_fields__
     return [Pin(**{key: item[key] for key in fields if key in item}) for item in pins()]
+
+
+def restore_pins(text: str) -> None:
+    """A link's pins join this session's once, on whichever page the link opens, so a reload keeps them.
+
+    What could not be read is listed on the Compare page (``compare_warnings``), whose own loader then has
+    nothing left to do (``compare_loaded``).
+    """
+    if "compare_loaded" in st.session_state:
+        return
+    linked, st.session_state["compare_warnings"] = parse_pins(text)
+    for pin in linked:
+        cost = profile_or_error(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype, pin.task,
+                                pin.head)
+        if cost is not None:
+            pin_variant(cost, pin, announce=False)
+    st.session_state["compare_loaded"] = True

@@ -1,4 +1,4 @@
-"""The Explorer's sidebar and the address bar: controls, share link and link warnings."""
+"""The Explorer's sidebar and the address bar: controls, the play sweep, share link and link warnings."""
 from __future__ import annotations
 
 from dataclasses import fields, replace
@@ -9,7 +9,9 @@ from core.families import BACKBONE_NAMES
 from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
 from core.tasks import DEFAULT_HEADS, DEFAULT_RESOLUTION, available
 from ui.labels import backbone_label
+from ui.room import class_code, link_query, presenter, students, students_query
 from ui.routing import page_url
+from ui.share import share_popover
 from ui.state import (
     BATCH_RANGE,
     COMPOUND_BASE_RANGE,
@@ -27,6 +29,9 @@ from ui.state import (
 )
 
 PREFIX = "explorer_"
+# The play sweep, for the projector: which field each scaling mode sweeps, its step per frame and the frame time.
+PLAY_FIELDS = {"sliders": ("width", WIDTH_RANGE, 0.1), "compound": ("phi", PHI_RANGE, 0.2)}
+PLAY_FRAME_S = 0.5
 
 
 def _key(field: str) -> str:
@@ -64,6 +69,53 @@ def _on_task_change() -> None:
     _load_state(replace(state, head=head, resolution=resolution))
 
 
+def _on_mode_change() -> None:
+    """Compound scaling starts at the chosen backbone itself (phi 0), not one step up; a sweep stops."""
+    st.session_state[_key("play")] = False
+    if st.session_state[_key("mode")] == "compound":
+        st.session_state[_key("phi")] = 0.0
+
+
+def _start_play() -> None:
+    """A sweep starts from the low end of its range."""
+    if st.session_state[_key("play")]:
+        field, (low, _), _ = PLAY_FIELDS[st.session_state[_key("mode")]]
+        st.session_state[_key(field)] = low
+
+
+def _advance_play() -> None:
+    """The sweep's next frame, before the sliders are drawn: one step up, or the end of the sweep."""
+    if not st.session_state.get(_key("play")) or not st.session_state.pop(_key("play_due"), False):
+        return
+    field, (_, high), step = PLAY_FIELDS[st.session_state[_key("mode")]]
+    value = round(st.session_state[_key(field)] + step, 6)
+    if value > high:
+        st.session_state[_key("play")] = False
+    else:
+        st.session_state[_key(field)] = value
+
+
+@st.fragment(run_every=PLAY_FRAME_S)
+def _play_timer() -> None:
+    """Each tick asks the whole page for the next frame. Its first call is part of the page's own run
+    (armed just before it), where there is nothing to ask."""
+    if st.session_state.pop(_key("play_armed"), False):
+        return
+    if st.session_state.get(_key("play")):
+        st.session_state[_key("play_due")] = True
+        st.rerun()
+
+
+def play_control() -> None:
+    """Play (on) / stop (off) for the current mode's sweep: width, or phi in compound mode."""
+    field = PLAY_FIELDS[st.session_state[_key("mode")]][0]
+    st.sidebar.toggle(f"Play: sweep {field}", key=_key("play"), on_change=_start_play,
+                      help="Steps through the whole range, frame by frame, for a projector; stops at the end")
+    if st.session_state[_key("play")]:
+        st.session_state[_key("play_armed")] = True
+        _play_timer()
+
+
 def task_controls() -> None:
     """Task and head, offered only where the backbone is built for them (the link's are checked in ui.state)."""
     tasks = available(st.session_state[_key("backbone")])
@@ -82,11 +134,13 @@ def explorer_sidebar() -> ExplorerState:
         _load_state(state)
         st.session_state[_key("loaded")] = True
         st.session_state[_key("warnings")] = warnings
+    _advance_play()
     sidebar = st.sidebar
     sidebar.selectbox("Backbone or preset", BACKBONE_NAMES, key=_key("backbone"), format_func=backbone_label,
                       on_change=_on_backbone_change, persist_state="session")
     task_controls()
     sidebar.segmented_control("Scaling", MODES, key=_key("mode"), required=True, persist_state="session",
+                              on_change=_on_mode_change,
                               format_func=lambda mode: {"sliders": "Width / depth / resolution",
                                                         "compound": "Compound (phi)"}[mode])
     if st.session_state[_key("mode")] == "sliders":
@@ -103,20 +157,32 @@ def explorer_sidebar() -> ExplorerState:
         columns = sidebar.columns(3)
         for column, name in zip(columns, ("alpha", "beta", "gamma")):
             column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")
+    if not students():
+        play_control()
     sidebar.segmented_control("Cost unit", UNITS, key=_key("unit"), required=True, persist_state="session",
                               help="FLOPs = 2 x MACs (a multiply and an add counted apart)")
-    precision, batch = sidebar.columns(2)
-    precision.selectbox("dtype", DTYPES, key=_key("dtype"), persist_state="session",
-                        help="Activation memory and latency are for this dtype (int8 latency: runtime onnxruntime)")
-    batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
-                       help="Activation memory and latency are for this batch")
+    if not students():  # a students' link keeps its dtype and batch (or the defaults) without showing them
+        precision, batch = sidebar.columns(2)
+        precision.selectbox("dtype", DTYPES, key=_key("dtype"), persist_state="session",
+                            help="Activation memory and latency are for this dtype (int8 latency: runtime "
+                                 "onnxruntime)")
+        batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
+                           help="Activation memory and latency are for this batch")
     state = _state_from_session()
     sync_query(state.to_query())
     return state
 
 
 def latency_controls(devices: list[str], cores: int) -> None:
-    """Where and how latency is measured: part of the Explorer's state, so the share link carries it."""
+    """Where and how latency is measured: part of the Explorer's state, so the share link carries it.
+
+    A students' link shows the settings as a line instead: they stay as the link (or the defaults) set them.
+    """
+    if students():
+        state = _state_from_session()
+        st.caption(f"Measured with {state.runtime} on {state.device}, {state.threads} threads, "
+                   f"{state.memory_format}, {state.dtype}, batch {state.batch} (set by the link).")
+        return
     columns = st.columns([1.1, 0.9, 0.9, 1.3])  # each segmented control's labels on one line at 1280 px
     columns[0].segmented_control("Runtime", RUNTIMES, key=_key("runtime"), required=True, persist_state="session",
                                  help="torch: eager PyTorch. onnxruntime: the same module exported to ONNX (float32, "
@@ -140,16 +206,22 @@ def open_in_explorer(state: ExplorerState) -> None:
 
 
 def sync_query(query: dict[str, str]) -> None:
-    """Make the address bar hold ``query`` (written only when it differs)."""
+    """Make the address bar hold ``query`` and the room's part of every link (written only when it differs)."""
+    query = {**query, **link_query()}
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
 
 
 def share_link(query: dict[str, str], url_path: str = "") -> None:
-    """The link that reopens this exact view, for page ``url_path`` ('' is the Explorer)."""
-    link = page_url(st.context.url or "", url_path, query)
-    # Inline code, not st.code: a code block makes every new browser load the syntax highlighter.
+    """The link that reopens this exact view, for page ``url_path`` ('' is the Explorer), with its copy button
+    and QR code in the Share popover (and, for a presenter with a class code, the students' link)."""
+    link = page_url(st.context.url or "", url_path, {**query, **link_query()})
+    # Inline code, not st.code: a code block makes every new browser load the syntax highlighter (the
+    # popover's code block loads only when it is opened).
     st.sidebar.caption(f"Share this view (the address bar holds the same state):\n\n`{link}`")
+    students_link = (page_url(st.context.url or "", url_path, {**query, **students_query()})
+                     if presenter() and class_code() else None)
+    share_popover(link, students_link)
 
 
 def url_warnings(key: str = _key("warnings")) -> None:

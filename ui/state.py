@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.roofline import device_names
 from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling, ScalingError
+from core.tally import CLASS_CODE
 from core.tasks import DEFAULT_HEADS, HEADS, TASKS, check_task, combinations
 from ui.safe_text import capped, quoted
 
@@ -29,6 +30,11 @@ TARGETS = device_names()  # where latency is predicted: this host's calibrated m
 THREADS_RANGE = (1, 64)
 DEFAULT_BACKBONE = "mobilenet_v2"
 MAX_PINS = 12
+# Keys any page's link may carry besides its own: who is looking (the room) and the session's work (pins,
+# Workshop answers), so a reload or a shared link keeps them. Each page's parser leaves them to ui.room.
+ROOM_KEYS = ("presenter", "students", "class")
+CARRIED_KEYS = ("pins", "answers")
+SESSION_KEYS = ROOM_KEYS + CARRIED_KEYS
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ def parse_query(query: dict[str, str | list[str]]) -> tuple[ExplorerState, list[
     state = preset_state(backbone)
     values = {}
     for key, raw in query.items():
-        if key == "backbone":
+        if key == "backbone" or key in SESSION_KEYS:
             continue
         if key in _CHOICES:
             if raw in _CHOICES[key]:
@@ -177,6 +183,39 @@ def _parse_number(key, raw, bounds, whole, default):
 
 
 @dataclass(frozen=True)
+class RoomState:
+    """Who is looking, as the link says: the presenter's projector, a student's laptop, and which class."""
+
+    presenter: bool = False
+    students: bool = False
+    class_code: str = ""
+
+    def to_query(self) -> dict[str, str]:
+        """Only what is set, so an ordinary link stays as it was."""
+        return {key: value for key, value in (("presenter", "1" if self.presenter else ""),
+                                              ("students", "1" if self.students else ""),
+                                              ("class", self.class_code)) if value}
+
+
+def parse_room(query: dict[str, str | list[str]]) -> tuple[RoomState, list[str]]:
+    """The room's flags from a link (other keys are the page's); a bad value is dropped with a warning."""
+    warnings: list[str] = []
+    query = last_values({key: raw for key, raw in query.items() if key in ROOM_KEYS}, warnings)
+    flags = {}
+    for key in ("presenter", "students"):
+        raw = query.get(key, "0")
+        if raw not in ("0", "1"):
+            warnings.append(f"The link's {key}={quoted(raw)} is not 1 or 0; using 0.")
+        flags[key] = raw == "1"
+    class_code = query.get("class", "")
+    if class_code and not CLASS_CODE.fullmatch(class_code):
+        warnings.append(f"The link's class={quoted(class_code)} is not a class code (1 to 16 of a-z, 0-9 and "
+                        "-); no class tally is kept.")
+        class_code = ""
+    return RoomState(class_code=class_code, **flags), capped(warnings)
+
+
+@dataclass(frozen=True)
 class CompoundPageState:
     """The Compound page's share link: which base network and which compound rule."""
 
@@ -196,6 +235,8 @@ def parse_compound_query(query: dict[str, str | list[str]]) -> tuple[CompoundPag
     query = last_values(query, warnings)
     state, values = CompoundPageState(), {}
     for key, raw in query.items():
+        if key in SESSION_KEYS:
+            continue
         if key == "backbone":
             if raw in ARCHITECTURES:
                 values[key] = raw

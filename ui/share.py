@@ -1,0 +1,43 @@
+"""A page's link with a copy button and a QR code, drawn in the sidebar's Share popover only while it is open.
+
+The QR code is encoded here (segno) and shown as an inline PNG data URI: nothing is fetched. A class of 60
+shares one process, and most students open the same few links, so codes are cached per link, bounded.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import segno
+import streamlit as st
+
+from ui.room import SHARE_SLOT, class_code_input, presenter
+
+
+@lru_cache(maxsize=256)
+def qr_data_uri(link: str) -> str:
+    """The link's QR code as a PNG data URI (medium error correction: a projector's glare and a phone's angle)."""
+    return segno.make(link, error="m", micro=False).png_data_uri(scale=6, border=4)
+
+
+def qr_image(link: str, alt: str) -> None:
+    """The QR code, sharp at any size (pixelated scaling of a small PNG)."""
+    st.html(f'<img src="{qr_data_uri(link)}" alt="{alt}" '
+            'style="width: 100%; max-width: 360px; image-rendering: pixelated;">')
+
+
+def share_popover(link: str, students_link: str | None) -> None:
+    """Copy and QR for ``link``; for a presenter, the class code and the students' link to project."""
+    slot = st.session_state.get(SHARE_SLOT)
+    if slot is None or not slot.open:
+        return
+    with slot:
+        st.markdown("**This view** (the address bar holds the same state)")
+        st.code(link, language=None, wrap_lines=True)  # its copy button copies the link
+        qr_image(link, "QR code of this view's link")
+        if presenter():
+            st.divider()
+            class_code_input()
+            if students_link:
+                st.markdown("**For the class**: students' view, this class code, no answers")
+                st.code(students_link, language=None, wrap_lines=True)
+                qr_image(students_link, "QR code of the students' link")
