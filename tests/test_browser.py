@@ -39,18 +39,25 @@ def _wait_for_app(page):
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
 
 
-def test_slider_moves_a_metric_and_the_url(page, server):
-    page.goto(server)
-    _wait_for_app(page)
+def move_width_one_step(page, slider=None) -> tuple[str, str]:
+    """Press the width slider (the page's first) one step right, as a student does, and wait until the
+    MACs card shows MobileNet V2 at width 1.05; the card's text before and the one expected."""
     before = _metric(page, "MACs")
-    assert before == "300.77 M"
-    slider = page.get_by_role("slider").first  # width multiplier, step 0.05
+    slider = slider or page.get_by_role("slider").first  # width multiplier, step 0.05
     slider.focus()
     slider.press("ArrowRight")
     expected = si(core.profile("mobilenet_v2", 1.05).macs)
     page.wait_for_function(
         "expected => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
         ".some(element => element.innerText === expected)", arg=expected)
+    return before, expected
+
+
+def test_slider_moves_a_metric_and_the_url(page, server):
+    page.goto(server)
+    _wait_for_app(page)
+    assert _metric(page, "MACs") == "300.77 M"
+    before, expected = move_width_one_step(page)
     assert _metric(page, "MACs") == expected != before
     page.wait_for_function("location.search.includes('width=1.05')")
     link = page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"] code').inner_text()

@@ -277,22 +277,14 @@ CARD_UNCOVERED = """label => {
 def test_a_phone_moves_the_width_and_sees_the_cards(server, tabs):
     """At 390x844 the width slider is on screen as the page opens (nothing to open first); after a move
     the MACs card shows the new count, on screen and not covered by the controls."""
-    import core
-    from core.units import si
-    from tests.test_browser import _metric
+    from tests.test_browser import _metric, move_width_one_step
 
     page = tabs(390, 844)
     _load(page, server + "/", 3, True)
     slider = page.get_by_role("slider").first  # width multiplier, step 0.05
     box = slider.bounding_box()
     assert box and 0 <= box["y"] and box["y"] + box["height"] <= 844, f"the width slider is off screen: {box}"
-    before = _metric(page, "MACs")
-    slider.focus()
-    slider.press("ArrowRight")
-    expected = si(core.profile("mobilenet_v2", 1.05).macs)
-    page.wait_for_function(
-        "expected => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-        ".some(element => element.innerText === expected)", arg=expected)
+    before, expected = move_width_one_step(page, slider)
     assert _metric(page, "MACs") == expected != before
     seen = page.evaluate(CARD_UNCOVERED, "MACs")
     page.screenshot(path=str(ARTIFACTS / "layout_phone_after_width_move_390x844.png"))
