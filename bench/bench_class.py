@@ -13,6 +13,7 @@ jiffies less the server's, nginx's and the client's), so a noisy run can be told
     python bench/bench_class.py --students 30,60,100                    # one `streamlit run app.py`
     python bench/bench_class.py --setup start.sh --processes 2 --students 60,100
     python bench/bench_class.py --students 60 --compare-default          # and Streamlit's default GC
+    python bench/bench_class.py --students 10,30 --compare-bare          # and a bare page: Streamlit's floor
     python bench/bench_class.py --students 60 --soak 1800                # RSS and CPU per move over time
     python bench/bench_class.py --url http://127.0.0.1:8501 --server-pid PID --students 10
 
@@ -20,7 +21,8 @@ Every level gets a fresh server (--one-server keeps one for all levels). --compa
 level a second time against a server started with Streamlit's default `--runner.postScriptGC true`
 (a full garbage collection after every script run, which this app's .streamlit/config.toml turns
 off) and prints the ratios; --default-gc runs only that server (a soak of it, to compare with the
-app's). Loopback only; bounded by --max-seconds and by the counts below;
+app's). --compare-bare runs each level again on bench/bare_page.py (one slider, two metrics, one
+chart, as a single `streamlit run`): what any Streamlit page costs per move here. Loopback only; bounded by --max-seconds and by the counts below;
 everything it starts, it stops. The browser load test (bench_load.py) stays for what only a browser shows.
 """
 from __future__ import annotations
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +55,21 @@ from tests.browser import free_port, wait_healthy  # noqa: E402
 TICKS = os.sysconf("SC_CLK_TCK")
 # The links a class opens (a teacher's share links): students are spread over them in turn.
 LINKS = ("backbone=mobilenet_v2", "backbone=efficientnet_b0", "backbone=resnet50", "backbone=mobilenet_v3_large")
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the students open and move: the server's script, its page, their links, the slider and the metric
+    whose change ends a move."""
+    script: str
+    name: str
+    links: tuple[str, ...]
+    slider: str
+    metric: str
+
+
+EXPLORER = Page("app.py", "explorer", LINKS, "Width", "MACs")
+BARE_PAGE = Page("bench/bare_page.py", "", ("",), "value", "square")  # the floor any Streamlit page pays
 MAX_STUDENTS = 400
 
 
@@ -142,12 +160,12 @@ def server_env(data_dir: str, variant: dict) -> dict:
 
 
 @contextlib.contextmanager
-def direct_server(variant: dict):
-    """One `streamlit run app.py` on a free loopback port with a private data dir."""
+def direct_server(variant: dict, script: str = "app.py"):
+    """One `streamlit run <script>` (the app) on a free loopback port with a private data dir."""
     port, data_dir = free_port(), private_store()
     log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=server_env(data_dir, variant), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
@@ -216,16 +234,16 @@ def start_sh(processes: int, variant: dict):
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def server_for(args, variant: dict):
+def server_for(args, variant: dict, page: Page = EXPLORER):
     if args.url:
         pids = args.server_pid or []
         return contextlib.nullcontext((args.url.rstrip("/"), lambda: pids, lambda: [], 1))
-    if args.setup == "start.sh":
+    if args.setup == "start.sh" and page is EXPLORER:
         return start_sh(args.processes, variant)
-    return direct_server(variant)
+    return direct_server(variant, page.script)
 
 
-async def warm_up(url: str, processes: int) -> None:
+async def warm_up(url: str, processes: int, page: Page = EXPLORER) -> None:
     """One page load on every app process (a process's first run imports the engine and the pages)."""
     cookies: dict[str, str] = {}
     if processes > 1:
@@ -236,10 +254,10 @@ async def warm_up(url: str, processes: int) -> None:
             if len(cookies) == processes:
                 break
     for cookie in list(cookies.values()) or [None]:
-        for link in LINKS:
-            client = StreamlitClient(url, "explorer", link, cookies={"csl_sticky": cookie} if cookie else None)
+        for link in page.links:
+            client = StreamlitClient(url, page.name, link, cookies={"csl_sticky": cookie} if cookie else None)
             await client.connect(120)
-            await client.move_slider("Width", 1, "MACs")
+            await client.move_slider(page.slider, 1, page.metric)
             await client.close()
 
 
@@ -255,8 +273,8 @@ def percentile(values, share: float) -> float:
 class Class:
     """N students on one server; each records (finish time, seconds, metric seconds) per move."""
 
-    def __init__(self, url: str, students: int, args, rng: random.Random):
-        self.url, self.students, self.args, self.rng = url, students, args, rng
+    def __init__(self, url: str, students: int, args, rng: random.Random, page: Page = EXPLORER):
+        self.url, self.students, self.args, self.rng, self.page = url, students, args, rng, page
         self.moves: list[tuple[float, float, float]] = []
         self.errors: list[tuple[float, str]] = []
         self.loads: list[float] = []
@@ -269,7 +287,8 @@ class Class:
     async def student(self, index: int) -> None:
         rng = random.Random(self.rng.random())
         await asyncio.sleep(self.args.ramp * index / max(1, self.students))
-        client = StreamlitClient(self.url, "explorer", LINKS[index % len(LINKS)])
+        page = self.page
+        client = StreamlitClient(self.url, page.name, page.links[index % len(page.links)])
         try:
             try:
                 self.loads.append(await client.connect(self.args.load_timeout))
@@ -287,12 +306,12 @@ class Class:
                 await asyncio.sleep(self.args.think * rng.uniform(0.5, 1.5))
                 if time.perf_counter() >= self.stop_at:
                     break
-                _, slider = client.slider("Width")
+                _, slider = client.slider(page.slider)
                 value = client.widgets[slider.id].double_array_value.data[0]
                 if rng.random() < 0.2 or not slider.min < value + direction * slider.step < slider.max:
                     direction = -direction  # turn round now and then, and at either end
                 try:
-                    result = await client.move_slider("Width", direction, "MACs", self.args.move_timeout)
+                    result = await client.move_slider(page.slider, direction, page.metric, self.args.move_timeout)
                     self.moves.append((time.perf_counter(), result.seconds, result.metric_seconds))
                 except ProtocolError as error:
                     self.errors.append((time.perf_counter(), f"move: {str(error)[:160]}"))
@@ -327,8 +346,8 @@ def row_text(label, row: dict) -> str:
             f"{row['proxy_cores']:>5.2f} {row['others_cores']:>6.2f}")
 
 
-async def run_level(url, server_pids, proxy_pids, students: int, args, rng) -> dict:
-    group = Class(url, students, args, rng)
+async def run_level(url, server_pids, proxy_pids, students: int, args, rng, page: Page = EXPLORER) -> dict:
+    group = Class(url, students, args, rng, page)
     tasks = [asyncio.create_task(group.student(index)) for index in range(students)]
     opened = time.perf_counter()
     try:
@@ -402,9 +421,11 @@ async def soak(group: Class, meter: Meter, before: dict, server_pids, args) -> d
 async def main_async(args) -> int:
     levels = [int(v) for v in args.students.split(",")]
     rng = random.Random(args.seed)
-    variants = [("app", {})] if not args.default_gc else []
+    variants = [("app", {}, EXPLORER)] if not args.default_gc else []
     if args.compare_default or args.default_gc:  # Streamlit reads STREAMLIT_<SECTION>_<OPTION>, which beats config.toml
-        variants.append(("default GC", {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}))
+        variants.append(("default GC", {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}, EXPLORER))
+    if args.compare_bare:
+        variants.append(("bare page", {}, BARE_PAGE))
     mode = (f"--url {args.url}" if args.url else "one `streamlit run app.py` process" if args.setup == "direct"
             else f"deploy/start.sh: {args.processes} Streamlit processes behind nginx")
     load1, load5, _ = os.getloadavg()
@@ -421,10 +442,10 @@ async def main_async(args) -> int:
     if not args.soak:
         print(f"{'':>11}{HEADER}", flush=True)
 
-    async def level_on(url, server_pids, proxy_pids, processes, students, name, warmed):
+    async def level_on(url, server_pids, proxy_pids, processes, students, name, warmed, page):
         if not warmed:
-            await warm_up(url, processes)
-        row = await run_level(url, server_pids, proxy_pids, students, args, rng)
+            await warm_up(url, processes, page)
+        row = await run_level(url, server_pids, proxy_pids, students, args, rng, page)
         row["variant"], row["setup"], row["processes"] = name, args.setup if not args.url else "url", processes
         results.append(row)
         if not args.soak:
@@ -450,25 +471,26 @@ async def main_async(args) -> int:
             print(f"{'':>12}only {row['loaded']} of {students} students loaded the page")
         return row
 
-    for name, extra in variants:
+    for name, extra, page in variants:
         if args.one_server or args.url:
-            with server_for(args, extra) as (url, server_pids, proxy_pids, processes):
+            with server_for(args, extra, page) as (url, server_pids, proxy_pids, processes):
                 for index, students in enumerate(levels):
-                    await level_on(url, server_pids, proxy_pids, processes, students, name, index > 0)
+                    await level_on(url, server_pids, proxy_pids, processes, students, name, index > 0, page)
         else:
             for students in levels:
-                with server_for(args, extra) as (url, server_pids, proxy_pids, processes):
-                    await level_on(url, server_pids, proxy_pids, processes, students, name, False)
-    if args.compare_default and not args.default_gc:
-        print("\nratios, app / Streamlit's default per-run GC, same students:")
-        for students in levels:
-            pair = [r for r in results if r["students"] == students]
-            if len(pair) == 2:
-                app, default = pair
-                keys = ("cpu_ms_per_move", "p95_ms", "moves_per_s", "rss_mb")
-                ratios = {key: app[key] / default[key] for key in keys}
-                print(f"  {students:>4} students: CPU per move {ratios['cpu_ms_per_move']:.2f}x, "
-                      f"p95 {ratios['p95_ms']:.2f}x, moves/s {ratios['moves_per_s']:.2f}x, RSS {ratios['rss_mb']:.2f}x")
+                with server_for(args, extra, page) as (url, server_pids, proxy_pids, processes):
+                    await level_on(url, server_pids, proxy_pids, processes, students, name, False, page)
+    for other in ("default GC", "bare page"):
+        pairs = [(app, alternative) for app in results if app["variant"] == "app"
+                 for alternative in results if alternative["variant"] == other
+                 and alternative["students"] == app["students"]]
+        if pairs:
+            print(f"\nratios, app / {other}, same students:")
+        for app, alternative in pairs:
+            keys = ("cpu_ms_per_move", "p95_ms", "moves_per_s", "rss_mb")
+            ratios = {key: app[key] / alternative[key] for key in keys}
+            print(f"  {app['students']:>4} students: CPU per move {ratios['cpu_ms_per_move']:.2f}x, "
+                  f"p95 {ratios['p95_ms']:.2f}x, moves/s {ratios['moves_per_s']:.2f}x, RSS {ratios['rss_mb']:.2f}x")
     if not args.soak:
         held = [r["students"] for r in results if r["variant"] == variants[0][0] and not r["errors"]
                 and r["loaded"] == r["students"] and r["p95_ms"] <= args.target_ms]
@@ -494,6 +516,9 @@ def main(argv=None) -> int:
     parser.add_argument("--one-server", action="store_true", help="one server for every level")
     parser.add_argument("--compare-default", action="store_true",
                         help="each level again with Streamlit's default --runner.postScriptGC true; ratios")
+    parser.add_argument("--compare-bare", action="store_true",
+                        help="each level again on bench/bare_page.py (one slider, two metrics, one chart: the floor "
+                             "any Streamlit page pays; one process); ratios")
     parser.add_argument("--default-gc", action="store_true",
                         help="only the server with Streamlit's default per-run GC (for a soak to compare)")
     parser.add_argument("--soak", action="store_true", help="one level for --seconds, a line per --soak-interval")
