@@ -28,6 +28,11 @@ def compare_line(row) -> str:
             f"{row.activation_bytes_shown} activations{latency}")
 
 
+def number_text(label: str, **options):
+    """A column of numbers written as text (with their unit), aligned as numbers are."""
+    return st.column_config.TextColumn(label, alignment="right", **options)
+
+
 def pin_profile(pin: Pin):
     """The pinned network's profile at its own batch, dtype, task and head (None after saying why not)."""
     return profile_or_error(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype, pin.task,
@@ -90,23 +95,23 @@ with st.container(key="compare_table"):
     st.dataframe(shown, hide_index=True, column_order=SHOWN, column_config={
         "pin": st.column_config.NumberColumn("#", width=40, pinned=True),
         "label": st.column_config.TextColumn("variant", pinned=True),
-        "top1_shown": st.column_config.TextColumn("top-1 %", help="see the basis column: published, estimate, or "
-                                                  "why there is none (n/a)"),
-        "params_shown": st.column_config.TextColumn("params"),
-        "macs_shown": st.column_config.TextColumn("MACs"),
-        "activation_bytes_shown": st.column_config.TextColumn("activations"),
-        "latency_shown": st.column_config.TextColumn("latency (measured)", help="median stored at the pin's "
-                                                     "settings (measure it on the Explorer's Latency view)"),
+        "top1_shown": number_text("top-1 %", help="see the basis column: published, estimate, or why there is "
+                                  "none (n/a)"),
+        "params_shown": number_text("params"),
+        "macs_shown": number_text("MACs"),
+        "activation_bytes_shown": number_text("activations"),
+        "latency_shown": number_text("latency (measured)", help="median stored at the pin's settings (measure it "
+                                     "on the Explorer's Latency view)"),
         "latency_quality": st.column_config.TextColumn("latency quality", help="provisional: measured on a busy "
                                                        "host or with a wide spread (core.quality)"),
         "top1_basis": st.column_config.TextColumn("top-1 basis"),
-        "flops_shown": st.column_config.TextColumn("FLOPs (2 x MACs)"),
-        "weight_bytes_fp32_shown": st.column_config.TextColumn("weights fp32")})
+        "flops_shown": number_text("FLOPs (2 x MACs)"),
+        "weight_bytes_fp32_shown": number_text("weights fp32")})
 with st.container(key="compare_list"):
     st.markdown("\n".join(compare_line(row) for row in shown.itertuples()))
 metrics = {"params": "Parameters", "macs": "MACs (conv + linear)", "activation_bytes": "Activation memory (MiB)"}
 if table.latency_ms.notna().any():
-    metrics["latency_ms"] = "Median latency (ms, measured)"
+    metrics["latency_ms"] = "Latency, ms (measured)"
 st.plotly_chart(charts.compare_bars_figure(table, metrics), key="compare_chart", config={"displayModeBar": False})
 download_csv(table, "pinned_variants.csv", "Download the comparison (CSV)", key="compare_csv")
 

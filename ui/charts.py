@@ -456,14 +456,16 @@ def compare_bars_figure(table: pd.DataFrame, metrics: dict[str, str]) -> go.Figu
                 marker_color=PIN_COLORS[row % len(PIN_COLORS)],
                 hovertemplate=f"<b>{number}: {label}</b><br>{title}: %{{y:.3s}}{' MiB' if in_mib else ''}"
                               "<extra></extra>"), row=1, col=column_index)
-    for title in figure.layout.annotations:  # subplot titles: two short lines fit a phone's narrow panels
-        title.update(text=_wrap(title.text, 14), font=dict(size=13), yanchor="bottom")
+    for title in figure.layout.annotations:  # subplot titles: two short lines fit a phone's four narrow panels
+        title.update(text=_wrap(title.text, 12), font=dict(size=12), yanchor="bottom")
     figure.update_yaxes(exponentformat="SI", automargin=True)  # 1.5G as on the cards, not 1.5B
-    figure.update_xaxes(type="category", tickangle=0, automargin=True)
-    # a phone writes one name per legend row: the panels keep their height whatever the number of pins
+    # every number written (Plotly skips some on a narrow panel), turned only where they would touch
+    figure.update_xaxes(type="category", dtick=1, automargin=True)
+    # a phone writes one name per legend row: the panels keep their height whatever the number of pins;
+    # the legend starts a little below the axes, clear of the tick numbers (tests/test_layout.py)
     figure.update_layout(template="plotly_white", barmode="overlay", height=HEIGHT + 40 + 20 * len(table),
                          margin=dict(l=10, r=10, t=56, b=10),
-                         legend=dict(orientation="h", x=0, xanchor="left", y=-0.06, yanchor="top",
+                         legend=dict(orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top",
                                      font=dict(size=11), tracegroupgap=0))
     return figure
 
