@@ -22,7 +22,7 @@ st.caption("Pin variants from the Explorer's sidebar, or add published presets h
 
 def compare_line(row) -> str:
     """One pin as a numbered line of the phone's list: its name, top-1 and the numbers the charts draw."""
-    top1 = f"top-1 {row.top1_shown}% ({row.top1_basis.split(', ')[0]})" if pd.notna(row.top1) else row.top1_basis
+    top1 = f"top-1 {row.top1_shown}%, {row.top1_basis.split(', ')[0]}" if pd.notna(row.top1) else row.top1_basis
     latency = f", latency {row.latency_shown} ({row.latency_quality})" if pd.notna(row.latency_ms) else ""
     return (f"{row.pin}. **{row.label}**: {top1}; {row.params_shown} params, {row.macs_shown} MACs, "
             f"{row.activation_bytes_shown} activations{latency}")

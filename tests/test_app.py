@@ -300,7 +300,7 @@ def test_compare_writes_words_for_missing_numbers_and_units_that_cannot_be_misre
     assert not any("(B)" in header for header in headers)
     listed = next(markdown.value for markdown in app.markdown if markdown.value.startswith("1. "))
     assert "\n2. **mobilenet_v3_large w1.00 d1.00 520px task=segmentation**: no estimate" in listed
-    assert "top-1 61.0% (published (mobilenet_v2_0.5_160))" in listed
+    assert "top-1 61.0%, published (mobilenet_v2_0.5_160);" in listed
 
 
 def test_compare_page_empty_then_pin_a_preset():

@@ -441,8 +441,8 @@ def compare_bars_figure(table: pd.DataFrame, metrics: dict[str, str]) -> go.Figu
     """One bar panel per metric, one bar per pinned variant, numbered as in the table.
 
     The x axis carries only the number: full names under each bar ran into the next panel. The
-    legend below the panels names every number, in its colour. Byte columns are drawn in MiB, the
-    unit of the cards.
+    legend below the panels names every number, in its colour. Columns named ``*bytes*`` are drawn
+    in MiB, the unit of the cards.
     """
     # room between panels for the next panel's tick labels (1.5G, 100M) on a phone
     figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics.values()), horizontal_spacing=0.1)

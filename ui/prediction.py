@@ -228,7 +228,8 @@ def _alignment(column, prediction: LatencyPrediction) -> None:
                           "padded": wasted.padded_macs - wasted.macs}).sort_values("padded", ascending=False)
     table["padded MACs"] = table.padded.map(si)  # G for 10^9, as on the cards ("compact" writes "B")
     column.dataframe(table, hide_index=True, height=260, column_order=["layer", "type", "waste", "padded MACs"],
-                     column_config={"waste": st.column_config.NumberColumn("waste %", format="%.1f")})
+                     column_config={"waste": st.column_config.NumberColumn("waste %", format="%.1f"),
+                                    "padded MACs": st.column_config.TextColumn(alignment="right")})
     column.caption(f"{len(wasted)} layers pad channels to a multiple of {lanes}: {prediction.lane_waste:.1%} of "
                    "the padded MACs are padding (blocked layouts and tensor-core tiles pad input and output "
                    "channels).")
