@@ -29,7 +29,7 @@ if "compound_loaded" not in st.session_state:  # a shared link sets the page onc
     st.session_state["compound_loaded"] = True
 url_warnings("compound_warnings")
 
-controls = st.columns([1.6, 1, 1, 1, 1.2])  # the backbone's name is the longest value in the row
+controls = st.columns([1.8, 1, 1, 1, 1])  # the backbone's name is the longest value in the row
 base = controls[0].selectbox("Backbone", list(ARCHITECTURES), key="compound_backbone", format_func=backbone_title,
                              persist_state="session")
 alpha = controls[1].number_input("alpha (depth)", *COMPOUND_BASE_RANGE, step=0.01, key="compound_alpha",
