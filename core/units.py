@@ -1,5 +1,11 @@
-"""Human-readable numbers, shared by the command line and the app."""
+"""Human-readable numbers, shared by the command line and the app.
+
+Counts use SI prefixes (K, M, G, T: G is 10^9, never "B"), bytes binary units (KiB, MiB, GiB) and
+"bytes" spelt out, so "B" never stands for both billions and bytes on one screen.
+"""
 from __future__ import annotations
+
+import math
 
 
 def si(value: float, unit: str = "", digits: int = 2) -> str:
@@ -16,7 +22,7 @@ def size_bytes(value: float) -> str:
         if abs(value) >= factor:
             scaled = value / factor
             return f"{scaled:.0f} {prefix}" if scaled >= 100 else f"{scaled:.3g} {prefix}"
-    return f"{value:.0f} B"
+    return f"{value:.0f} bytes"
 
 
 def duration_ms(value: float) -> str:
@@ -29,10 +35,18 @@ def duration_ms(value: float) -> str:
 
 
 def duration_range_ms(low: float, high: float) -> str:
-    """A spread in one unit: '12.1-14.8 ms', '1.20-1.45 s'."""
-    if high >= 1000:
-        return f"{low / 1000:.2f}-{high / 1000:.2f} s"
-    return f"{low:.3g}-{high:.3g} ms" if low >= 100 else f"{low:.2f}-{high:.2f} ms"
+    """A spread in one unit, each end to three significant digits so a wide one fits a card:
+    '12.1-14.8 ms', '10.1-175 ms', '0.81-0.95 ms', '1.20-1.45 s'."""
+    if float(f"{high:.3g}") >= 1000:
+        return f"{_three_digits(low / 1000)}-{_three_digits(high / 1000)} s"
+    return f"{_three_digits(low)}-{_three_digits(high)} ms"
+
+
+def _three_digits(value: float) -> str:
+    """Three significant digits, at most two decimals, trailing zeros kept (1.2 -> '1.20', 175.4 -> '175')."""
+    value = float(f"{value:.3g}")  # rounded first: 99.96 is '100', not '100.0'
+    decimals = 2 if value <= 0 else min(2, max(0, 2 - math.floor(math.log10(value))))
+    return f"{value:.{decimals}f}"
 
 
 def ratio(value: float, base: float) -> str:

@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 import core
+from core.units import duration_ms, si, size_bytes
 from ui import charts
 from ui.cards import profile_or_error
 from ui.downloads import download_csv
@@ -17,6 +18,21 @@ from ui.state import Pin, parse_pins, pins_to_query
 require_router()
 st.title("Compare variants")
 st.caption("Pin variants from the Explorer's sidebar, or add published presets here. " + CONVENTION)
+
+
+def compare_line(row) -> str:
+    """One pin as a numbered line of the phone's list: its name, top-1 and the numbers the charts draw."""
+    top1 = f"top-1 {row.top1_shown}%, {row.top1_basis.split(', ')[0]}" if pd.notna(row.top1) else row.top1_basis
+    latency = f", latency {row.latency_shown} ({row.latency_quality})" if pd.notna(row.latency_ms) else ""
+    return (f"{row.pin}. **{row.label}**: {top1}; {row.params_shown} params, {row.macs_shown} MACs, "
+            f"{row.activation_bytes_shown} activations{latency}")
+
+
+def number_text(label: str, **options):
+    """A column of numbers written as text (with their unit), aligned as numbers are."""
+    return st.column_config.TextColumn(label, alignment="right", **options)
+
+
 def pin_profile(pin: Pin):
     """The pinned network's profile at its own batch, dtype, task and head (None after saying why not)."""
     return profile_or_error(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype, pin.task,
@@ -50,29 +66,53 @@ if not items:
     st.stop()
 
 table = pd.DataFrame(items)
+table.insert(0, "pin", range(1, len(table) + 1))  # the number each pin carries in the charts
 latencies = pin_latencies([(cached_profile(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype,
                                            pin.task, pin.head), pin) for pin in pinned()])
-table["latency_ms"] = [median for median, _ in latencies]
-table["latency_quality"] = [grade for _, grade in latencies]
-SHOWN = ["label", "task", "head", "batch", "dtype", "runtime", "top1", "params", "macs", "activation_bytes",
-         "latency_ms", "latency_quality", "top1_basis", "flops", "weight_bytes_fp32", "backbone", "base", "width",
-         "depth", "resolution", "device", "threads", "memory_format"]
-st.dataframe(table[SHOWN], hide_index=True, column_config={
-    "label": st.column_config.TextColumn("variant", pinned=True),
-    "top1": st.column_config.NumberColumn("top-1 %", format="%.1f", help="see the basis column: published or estimate"),
-    "params": st.column_config.NumberColumn("params", format="compact"),
-    "macs": st.column_config.NumberColumn("MACs", format="compact"),
-    "activation_bytes": st.column_config.NumberColumn("activations (B)", format="compact"),
-    "latency_ms": st.column_config.NumberColumn("latency ms (measured)", format="%.2f"),
-    "latency_quality": st.column_config.TextColumn("latency quality", help="provisional: measured on a busy host "
-                                                   "or with a wide spread (core.quality)"),
-    "top1_basis": st.column_config.TextColumn("top-1 basis"),
-    "flops": st.column_config.NumberColumn("FLOPs (2 x MACs)", format="compact"),
-    "weight_bytes_fp32": st.column_config.NumberColumn("weights fp32 (B)", format="compact")})
-metrics = {"params": "Parameters", "macs": "MACs (conv + linear)", "activation_bytes": "Activation memory (bytes)"}
+table["top1"] = pd.to_numeric(table.top1, errors="coerce")  # NaN, not None, where there is none
+table["latency_ms"] = pd.to_numeric(pd.Series([median for median, _ in latencies]), errors="coerce")
+table["latency_quality"] = [grade or "" for _, grade in latencies]
+
+# On a phone the table's columns do not fit: a numbered list there, the table on wider screens.
+st.html("""<style>
+@media (max-width: 640px) {.st-key-compare_table {display: none;}}
+@media (min-width: 641px) {.st-key-compare_list {display: none;}}
+</style>""")
+st.markdown(f"**{len(items)} pinned**, numbered as in the charts below.")  # the table's toolbar floats over this
+# Counts in SI (G = 10^9) and bytes in MiB, as on the cards (Streamlit's "compact" writes billions as "B"), and
+# words where a number is missing (Streamlit writes "None")
+shown = table.assign(**{f"{column}_shown": table[column].map(si) for column in ("params", "macs", "flops")},
+                     **{f"{column}_shown": table[column].map(size_bytes)
+                        for column in ("activation_bytes", "weight_bytes_fp32")},
+                     top1_shown=[f"{value:.1f}" if pd.notna(value) else "n/a" for value in table.top1],
+                     latency_shown=[duration_ms(value) if pd.notna(value) else "not measured"
+                                    for value in table.latency_ms])
+SHOWN = ["pin", "label", "top1_shown", "params_shown", "macs_shown", "activation_bytes_shown", "latency_shown",
+         "latency_quality", "top1_basis", "task", "head", "batch", "dtype", "runtime", "flops_shown",
+         "weight_bytes_fp32_shown", "backbone", "base", "width", "depth", "resolution", "device", "threads",
+         "memory_format"]
+with st.container(key="compare_table"):
+    st.dataframe(shown, hide_index=True, column_order=SHOWN, column_config={
+        "pin": st.column_config.NumberColumn("#", width=40, pinned=True),
+        "label": st.column_config.TextColumn("variant", pinned=True),
+        "top1_shown": number_text("top-1 %", help="see the basis column: published, estimate, or why there is "
+                                  "none (n/a)"),
+        "params_shown": number_text("params"),
+        "macs_shown": number_text("MACs"),
+        "activation_bytes_shown": number_text("activations"),
+        "latency_shown": number_text("latency (measured)", help="median stored at the pin's settings (measure it "
+                                     "on the Explorer's Latency view)"),
+        "latency_quality": st.column_config.TextColumn("latency quality", help="provisional: measured on a busy "
+                                                       "host or with a wide spread (core.quality)"),
+        "top1_basis": st.column_config.TextColumn("top-1 basis"),
+        "flops_shown": number_text("FLOPs (2 x MACs)"),
+        "weight_bytes_fp32_shown": number_text("weights fp32")})
+with st.container(key="compare_list"):
+    st.markdown("\n".join(compare_line(row) for row in shown.itertuples()))
+metrics = {"params": "Parameters", "macs": "MACs (conv + linear)", "activation_bytes": "Activation memory (MiB)"}
 if table.latency_ms.notna().any():
-    metrics["latency_ms"] = "Median latency (ms, measured)"
-st.plotly_chart(charts.compare_bars_figure(table, metrics), key="compare_chart")
+    metrics["latency_ms"] = "Latency, ms (measured)"
+st.plotly_chart(charts.compare_bars_figure(table, metrics), key="compare_chart", config={"displayModeBar": False})
 download_csv(table, "pinned_variants.csv", "Download the comparison (CSV)", key="compare_csv")
 
 with st.expander("Remove pins"):

@@ -9,7 +9,7 @@ from core.scaling import DEPTH_RANGE, CompoundScaling
 from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile
-from ui.labels import CONVENTION, backbone_label
+from ui.labels import CONVENTION, backbone_title
 from ui.routing import require_router
 from ui.sidebar import share_link, sync_query, url_warnings
 from ui.state import COMPOUND_BASE_RANGE, PHI_RANGE, CompoundPageState, parse_compound_query
@@ -29,8 +29,8 @@ if "compound_loaded" not in st.session_state:  # a shared link sets the page onc
     st.session_state["compound_loaded"] = True
 url_warnings("compound_warnings")
 
-controls = st.columns(5)
-base = controls[0].selectbox("Backbone", list(ARCHITECTURES), key="compound_backbone", format_func=backbone_label,
+controls = st.columns([1.8, 1, 1, 1, 1])  # the backbone's name is the longest value in the row
+base = controls[0].selectbox("Backbone", list(ARCHITECTURES), key="compound_backbone", format_func=backbone_title,
                              persist_state="session")
 alpha = controls[1].number_input("alpha (depth)", *COMPOUND_BASE_RANGE, step=0.01, key="compound_alpha",
                                  persist_state="session")

@@ -1,4 +1,5 @@
 """Every page headlessly through Streamlit's AppTest: metrics move, links round-trip, errors stay contained."""
+import json
 import time
 
 import pytest
@@ -280,6 +281,28 @@ def test_a_dense_task_pin_carries_no_imagenet_top1():
                               "for classifiers")
 
 
+def test_compare_writes_words_for_missing_numbers_and_units_that_cannot_be_misread():
+    """No "None" cell, G for 10^9 (not "B", which meant bytes in the next column), and a numbered list that a
+    phone shows in the table's place."""
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params["pins"] = "mobilenet_v2:0.5:1:160,mobilenet_v3_large:1:1:520:task=segmentation"
+    app.switch_page("pages/compare.py").run()
+    _no_exceptions(app)
+    frame = app.dataframe[0]
+    shown = frame.value[list(frame.proto.column_order)]
+    assert shown.notna().all().all() and "None" not in shown.astype(str).to_numpy()
+    dense = shown.iloc[1]
+    segmentation = core.profile("mobilenet_v3_large", 1.0, 1.0, 520, task="segmentation")
+    assert dense.top1_shown == "n/a" and dense.latency_shown == "not measured"
+    assert dense.macs_shown == si(segmentation.macs) and dense.macs_shown.endswith(" G")
+    assert dense.activation_bytes_shown.endswith(" MiB")
+    headers = [column["label"] for column in json.loads(frame.proto.columns).values() if "label" in column]
+    assert not any("(B)" in header for header in headers)
+    listed = next(markdown.value for markdown in app.markdown if markdown.value.startswith("1. "))
+    assert "\n2. **mobilenet_v3_large w1.00 d1.00 520px task=segmentation**: no estimate" in listed
+    assert "top-1 61.0%, published (mobilenet_v2_0.5_160);" in listed
+
+
 def test_compare_page_empty_then_pin_a_preset():
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/compare.py").run()
@@ -295,11 +318,21 @@ def test_compound_page():
     app.switch_page("pages/compound.py").run()
     _no_exceptions(app)
     assert len(app.get("plotly_chart")) == 3
+    assert app.selectbox(key="compound_backbone").value == "efficientnet_b0"
+    assert "EfficientNet-B0" in app.selectbox(key="compound_backbone").options  # the name alone fits its box
     app.slider(key="compound_phi").set_value(2.0).run()
     _no_exceptions(app)
     expected = core.profile("efficientnet_b0", 1.1 ** 2, 1.2 ** 2, round(224 * 1.15 ** 2)).macs
     base = core.profile("efficientnet_b0").macs
     assert _metrics(app)["MACs growth (exact / theory)"] == f"x{expected / base:.2f}"
+
+
+def test_a_device_without_a_figure_for_the_dtype_says_why_in_the_roofline_panels_place():
+    app = _app({"view": "latency", "target": "raspberry_pi_4", "dtype": "float16"})
+    _no_exceptions(app)
+    assert any(info.value == "No roofline and no channel alignment here: raspberry_pi_4 has no peak figure for "
+               "float16: use one of float32." for info in app.info)
+    assert not any("Roofline" in chart.proto.spec for chart in app.get("plotly_chart"))
 
 
 def test_compound_page_state_round_trips_through_its_link():

@@ -87,3 +87,25 @@ def test_roofline_and_staircase_figures_are_valid_plotly():
     sweep = pd.DataFrame({"width": [0.5, 0.525, 0.55], "predicted_ms": [3.0, 3.0, 3.4],
                           "measured_ms": [None, 3.1, None]})
     go.Figure(charts.width_sweep_figure(sweep, 0.525).to_dict())
+
+
+def test_alignment_without_a_lane_width_says_so_rather_than_every_layer_aligned():
+    from dataclasses import replace
+
+    from ui.prediction import _alignment
+
+    class Column:  # records what the panel writes: markdown, captions, tables
+        def __init__(self):
+            self.written = []
+
+        def __getattr__(self, name):
+            return lambda value, **options: self.written.append(value)
+
+    prediction = predict_latency("mobilenet_v2", device="jetson_orin_nano")
+    column = Column()
+    _alignment(column, replace(prediction, lanes=None))
+    assert column.written[-1] == "No lane width is known for float32 on this device: nothing to align to."
+    column = Column()
+    _alignment(column, prediction)
+    assert column.written[0] == f"**Channel alignment** ({prediction.lanes} lanes at float32)"
+    assert column.written[1]["padded MACs"].str.fullmatch(r"[\d.]+( [KMG])?").all()  # SI, never "B"

@@ -269,3 +269,70 @@ def test_the_roofline_caption_says_only_what_its_numbers_show():
     every = roofline_caption(layers(["memory", "memory"]), 1e11, 2e10, False, Prediction, "torch")
     assert "2 of the 2 depthwise ones: depthwise layers do few MACs per byte moved" in every
     assert "predicted to reach" not in every  # a published device's bound is not this host's prediction
+
+
+@pytest.mark.parametrize("value", [999, 1_500, 2.5e6, 1.5e9, 3.2e12])
+def test_counts_use_si_prefixes_and_bytes_say_bytes_so_b_never_means_billions(value):
+    """"B" meant billions under MACs (Streamlit's compact format) and bytes under memory: no longer."""
+    from core.units import si, size_bytes
+
+    count, size = si(value), size_bytes(value)
+    assert not count.endswith("B") and count.split()[-1] in {"K", "M", "G", "T"} | {str(int(value))}
+    assert size.endswith(("KiB", "MiB", "GiB")) or size == f"{value:.0f} bytes"
+    assert si(1.5e9) == "1.50 G" and size_bytes(512) == "512 bytes" and size_bytes(3 * 2 ** 30) == "3 GiB"
+
+
+@pytest.mark.parametrize("low,high,shown", [
+    (10.05, 175.4, "10.1-175 ms"),  # the issue's card, cut at "10.05-175.…"
+    (12.1, 14.8, "12.1-14.8 ms"),
+    (0.81, 0.95, "0.81-0.95 ms"),
+    (99.96, 120.0, "100-120 ms"),
+    (1200, 1450, "1.20-1.45 s"),
+])
+def test_a_latency_spread_keeps_three_digits_a_side_so_it_fits_its_card(low, high, shown):
+    from core.units import duration_range_ms
+
+    assert duration_range_ms(low, high) == shown and len(shown) <= 12
+
+
+def _pinned_table() -> pd.DataFrame:
+    costs = [core.profile("mobilenet_v2", 0.5, 1.0, 160), core.profile("efficientnet_b3", 1.2, 1.4, 300)]
+    labels = ["mobilenet_v2 w0.50 d1.00 160px", "efficientnet_b3 w1.20 d1.40 300px"]
+    return pd.DataFrame({"pin": [1, 2], "label": labels,
+                         "params": [cost.params for cost in costs], "macs": [cost.macs for cost in costs],
+                         "activation_bytes": [cost.activation_bytes for cost in costs]})
+
+
+def test_compare_bars_are_numbered_so_no_name_runs_into_the_next_panel():
+    table = _pinned_table()
+    figure = charts.compare_bars_figure(table, {"params": "Parameters", "macs": "MACs",
+                                                "activation_bytes": "Activation memory (MiB)"})
+    bars = figure.data
+    assert {bar.x for bar in bars} == {("1",), ("2",)}  # the axes carry numbers, not names
+    assert [bar.name for bar in bars if bar.showlegend] == ["1: mobilenet_v2 w0.50 d1.00 160px",
+                                                           "2: efficientnet_b3 w1.20 d1.40 300px"]
+    for number in ("1", "2"):  # one colour per variant in every panel
+        assert len({bar.marker.color for bar in bars if bar.x == (number,)}) == 1
+    assert bars[0].marker.color != bars[1].marker.color
+    memory = [bar for bar in bars if bar.xaxis == "x3"]
+    assert memory[1].y[0] == pytest.approx(table.activation_bytes[1] / 2 ** 20)  # MiB, the cards' unit
+    assert figure.layout.legend.orientation == "h" and figure.layout.legend.y < 0  # below the panels
+
+
+def test_the_latency_legend_sits_above_the_plot_where_no_point_can_be():
+    latencies = pd.DataFrame([{"label": name, "measured": index == 0, "macs": 10 ** (7 + index), "median_ms": ms,
+                               "p10_ms": ms * 0.9, "p90_ms": ms * 1.3} for index, (name, ms) in
+                              enumerate([("a", 3.0), ("b", 40.0), ("c", 9.0)])])
+    layout = charts.latency_figure(latencies).to_dict()["layout"]
+    assert layout["legend"]["y"] >= 1 and layout["legend"]["yanchor"] == "bottom"
+    low, high = layout["yaxis"]["range"]
+    assert low < math.log10(2.7) and high > math.log10(52.0)  # every bar inside, with room for the names
+
+
+def test_the_compound_backbone_box_fits_its_names():
+    from core.families import ARCHITECTURES
+    from ui.labels import backbone_title
+
+    titles = [backbone_title(name) for name in ARCHITECTURES]
+    assert backbone_title("efficientnet_b0") == "EfficientNet-B0"
+    assert len(set(titles)) == len(titles) and max(map(len, titles)) <= 28

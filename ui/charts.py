@@ -377,8 +377,16 @@ def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
             customdata=[[grade] for grade in grades],
             hovertemplate="<b>%{text}</b><br>" + series + "<br>" + unit
                           + " %{x:.3s}<br>median %{y:.3s} ms<br>%{customdata[0]}<extra>measured</extra>"))
-    layout = _layout("Latency against cost, measured on this server (star: this variant)",
-                     _log_axis(cost_axis_title(unit)), _log_axis("median latency, ms (bars: p10-p90)"))
+    # Points fill any corner (a fast big ResNet, a slow small EfficientNet): the legend goes above the plot,
+    # and the y axis leaves room for the names written over and under the highest and lowest points.
+    spread = results[["p10_ms", "median_ms", "p90_ms"]]
+    low, high = math.log10(spread.min().min()), math.log10(spread.max().max())
+    layout = _layout("Measured latency against cost (star: this variant)", _log_axis(cost_axis_title(unit)),
+                     dict(_log_axis("median latency, ms (bars: p10-p90)"), range=[low - 0.12, high + 0.12]))
+    layout["legend"] = LEGEND_ABOVE
+    layout["title"] = dict(layout["title"], y=0.985, yanchor="top")
+    layout["margin"] = dict(layout["margin"], t=84)
+    layout["height"] = HEIGHT + 20
     return PlotlySpec(dict(data=data, layout=layout))
 
 
@@ -438,20 +446,41 @@ def theory_figure(comparison: pd.DataFrame) -> go.Figure:
     return figure
 
 
+# One colour per pinned variant, the same in every panel (at most 12 pins: ui.state.MAX_PINS)
+PIN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+              "#17becf", "#393b79", "#637939"]
+
+
 def compare_bars_figure(table: pd.DataFrame, metrics: dict[str, str]) -> go.Figure:
-    """One bar panel per metric, one bar per pinned variant."""
+    """One bar panel per metric, one bar per pinned variant, numbered as in the table.
+
+    The x axis carries only the number: full names under each bar ran into the next panel. The
+    legend below the panels names every number, in its colour. Columns named ``*bytes*`` are drawn
+    in MiB, the unit of the cards.
+    """
     # room between panels for the next panel's tick labels (1.5G, 100M) on a phone
     figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics.values()), horizontal_spacing=0.1)
-    for column_index, column in enumerate(metrics, start=1):
-        figure.add_trace(go.Bar(x=table.label, y=table[column], name=metrics[column], showlegend=False,
-                                marker_color=HIGHLIGHT if column_index == 1 else "#1f77b4",
-                                hovertemplate="%{x}<br>%{y:.4s}<extra></extra>"),
-                         row=1, col=column_index)
-    for title in figure.layout.annotations:  # subplot titles: two short lines fit a phone's narrow panels
-        title.update(text=_wrap(title.text, 14), font=dict(size=13), yanchor="bottom")
+    for column_index, (column, title) in enumerate(metrics.items(), start=1):
+        in_mib = "bytes" in column
+        for row, (number, label) in enumerate(zip(table.pin, table.label)):
+            value = table[column].iloc[row]
+            figure.add_trace(go.Bar(
+                x=[str(number)], y=[value / 2 ** 20 if in_mib else value], name=f"{number}: {label}",
+                legendgroup=str(number), showlegend=column_index == 1,
+                marker_color=PIN_COLORS[row % len(PIN_COLORS)],
+                hovertemplate=f"<b>{number}: {label}</b><br>{title}: %{{y:.3s}}{' MiB' if in_mib else ''}"
+                              "<extra></extra>"), row=1, col=column_index)
+    for title in figure.layout.annotations:  # subplot titles: two short lines fit a phone's four narrow panels
+        title.update(text=_wrap(title.text, 12), font=dict(size=12), yanchor="bottom")
     figure.update_yaxes(exponentformat="SI", automargin=True)  # 1.5G as on the cards, not 1.5B
-    figure.update_xaxes(automargin=True)
-    figure.update_layout(template="plotly_white", height=HEIGHT + 80, margin=dict(l=10, r=10, t=56, b=10))
+    # every number written (Plotly skips some on a narrow panel), turned only where they would touch
+    figure.update_xaxes(type="category", dtick=1, automargin=True)
+    # a phone writes one name per legend row: the panels keep their height whatever the number of pins;
+    # the legend starts a little below the axes, clear of the tick numbers (tests/test_layout.py)
+    figure.update_layout(template="plotly_white", barmode="overlay", height=HEIGHT + 40 + 20 * len(table),
+                         margin=dict(l=10, r=10, t=56, b=10),
+                         legend=dict(orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top",
+                                     font=dict(size=11), tracegroupgap=0))
     return figure
 
 

@@ -13,5 +13,11 @@ def backbone_label(name: str) -> str:
     return f"{resolve(name)[1].title} ({name})"
 
 
+def backbone_title(name: str) -> str:
+    """'efficientnet_b0' -> 'EfficientNet-B0': the name alone, for a box a fifth of the page wide (the id is in
+    the link); 'MobileNet V3 Large (TF-slim multiplier)' -> 'MobileNet V3 Large (TF-slim)'."""
+    return resolve(name)[1].title.replace(" multiplier)", ")")
+
+
 def variant_label(backbone: str, width: float, depth: float, resolution: int) -> str:
     return f"{backbone} w{width:.2f} d{depth:.2f} {resolution}px"

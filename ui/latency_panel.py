@@ -312,9 +312,10 @@ def _variant_status(label: str, state: JobState | None) -> None:
 
 def _result_cards(result: dict) -> None:
     onnx = result.get("runtime", "torch") == "onnxruntime"
-    columns = st.columns(4)
+    columns = st.columns([1, 1.4, 1.2, 0.8])  # the spread holds two numbers: the widest card
     columns[0].metric("Median latency", duration_ms(result["median_ms"]))
-    columns[1].metric("Spread (p10-p90)", duration_range_ms(result["p10_ms"], result["p90_ms"]))
+    columns[1].metric("Spread (p10-p90)", duration_range_ms(result["p10_ms"], result["p90_ms"]),
+                      help=f"p10 {result['p10_ms']:.3f} ms, p90 {result['p90_ms']:.3f} ms")
     columns[2].metric("Throughput", f"{result['images_per_s']:,.1f} img/s")
     columns[3].metric("Timed runs", f"{result['runs']}")
     if onnx:

@@ -17,7 +17,7 @@ from core.latency_model import LatencyPrediction, NotCalibrated, predict_from_pr
 from core.quality import quality
 from core.roofline import published_devices, target_device_title
 from core.scaling import ScalingError
-from core.units import duration_ms, ratio
+from core.units import duration_ms, ratio, si
 from ui import charts
 from ui.engine import cached_profile, latency_queue
 from ui.latency_panel import measure_variant, session_id, stored_job, unavailable
@@ -169,8 +169,9 @@ def roofline_panel(cost: Profile, state: ExplorerState) -> None:
     """Every layer on the target's roofline, lanes wasted by unaligned channels, and the width staircase."""
     try:
         prediction = _predict(cost, state)
-    except ScalingError:
-        return  # the prediction row above already says why
+    except ScalingError as error:  # said in the panels' place, not only in the prediction row's tooltip
+        st.info(f"No roofline and no channel alignment here: {error}.", icon=":material/info:")
+        return
     host = prediction.method == "calibrated model"
     if host:
         peak, bandwidth, title = _host_roofline(state, prediction)
@@ -224,16 +225,21 @@ def _alignment(column, prediction: LatencyPrediction) -> None:
     lanes = prediction.lanes
     layers = prediction.layers
     wasted = layers[layers.padded_macs > layers.macs]
+    if not lanes:
+        column.markdown("**Channel alignment**")
+        column.caption(f"No lane width is known for {prediction.dtype} on this device: nothing to align to.")
+        return
     column.markdown(f"**Channel alignment** ({lanes} lanes at {prediction.dtype})")
-    if not lanes or wasted.empty:
+    if wasted.empty:
         column.caption("Every layer's channels are a multiple of the lane width: no padded MACs.")
         return
     table = pd.DataFrame({"layer": wasted.name, "type": wasted.type,
                           "waste": (1 - wasted.macs / wasted.padded_macs) * 100,
-                          "padded MACs": wasted.padded_macs - wasted.macs})
-    column.dataframe(table.sort_values("padded MACs", ascending=False), hide_index=True, height=260,
+                          "padded": wasted.padded_macs - wasted.macs}).sort_values("padded", ascending=False)
+    table["padded MACs"] = table.padded.map(si)  # G for 10^9, as on the cards ("compact" writes "B")
+    column.dataframe(table, hide_index=True, height=260, column_order=["layer", "type", "waste", "padded MACs"],
                      column_config={"waste": st.column_config.NumberColumn("waste %", format="%.1f"),
-                                    "padded MACs": st.column_config.NumberColumn(format="compact")})
+                                    "padded MACs": st.column_config.TextColumn(alignment="right")})
     column.caption(f"{len(wasted)} layers pad channels to a multiple of {lanes}: {prediction.lane_waste:.1%} of "
                    "the padded MACs are padding (blocked layouts and tensor-core tiles pad input and output "
                    "channels).")
