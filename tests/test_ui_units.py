@@ -336,3 +336,14 @@ def test_the_compound_backbone_box_fits_its_names():
     titles = [backbone_title(name) for name in ARCHITECTURES]
     assert backbone_title("efficientnet_b0") == "EfficientNet-B0"
     assert len(set(titles)) == len(titles) and max(map(len, titles)) <= 28
+
+
+def test_the_layer_tables_numbers_never_write_billions_as_b():
+    """Under a memory column "B" reads as bytes: every count and byte column shows its digits instead."""
+    from ui.layer_table import layer_column_config
+
+    for unit in ("MACs", "FLOPs"):
+        config = layer_column_config(unit)
+        for name in ("params", unit.lower(), "activation_bytes"):
+            assert config[name]["type_config"]["format"] == "localized", (unit, name, config[name])
+        assert config["activation_bytes"]["label"] == "activations (bytes)"

@@ -22,14 +22,15 @@ def layer_table(cost: Profile, unit: str) -> pd.DataFrame:
 
 
 def layer_column_config(unit: str) -> dict:
-    """Short, separated numbers that fit a projector-width table (the CSV keeps every digit)."""
+    """Every digit, in groups of three (as the CSV has them). Not Streamlit's compact format: it writes 10^9
+    as "B", which under a memory column reads as bytes."""
     column = unit.lower()
     return {
         "name": st.column_config.TextColumn("layer", pinned=True),
-        "params": st.column_config.NumberColumn("params", format="compact"),
-        column: st.column_config.NumberColumn(unit, format="compact",
+        "params": st.column_config.NumberColumn("params", format="localized"),
+        column: st.column_config.NumberColumn(unit, format="localized",
                                               help="FLOPs = 2 x MACs" if unit == "FLOPs" else "multiply-accumulates"),
-        "activation_bytes": st.column_config.NumberColumn("activations (B)", format="compact"),
+        "activation_bytes": st.column_config.NumberColumn("activations (bytes)", format="localized"),
         "output_size": st.column_config.NumberColumn("out px", format="%d"),
         "in_channels": st.column_config.NumberColumn("in ch", format="%d"),
         "out_channels": st.column_config.NumberColumn("out ch", format="%d"),
