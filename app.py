@@ -20,7 +20,8 @@ st.set_page_config(page_title="Channel Scaling Lab", page_icon=FAVICON_URL, layo
 # the header is see-through (it covered the top 60 px) and only its menu takes clicks. No Plotly toolbar:
 # it sat on chart titles (hover readouts and drag-to-zoom stay). On a phone the controls dock in the
 # lower 45% of the screen, always open, sliders first and the page links last, so a student moves a
-# slider and sees the cards above change;
+# slider and sees the cards above change (a page without sliders, such as the Workshop a class answers on
+# its phones, keeps only the lower 22% for its share link and page links);
 # metric cards two to a row in a smaller font instead of six full-width rows.
 st.html("""<style>
 .stMainBlockContainer {padding-top: 1.25rem; padding-left: 1.5rem; padding-right: 1.5rem;}
@@ -48,6 +49,8 @@ st.html("""<style>
   [data-testid="stSidebarUserContent"] {width: 100% !important; padding: 0.5rem 1rem 1rem;}
   [data-testid="stSidebarNav"] ul {display: flex; flex-wrap: wrap; gap: 0 0.25rem;}
   [data-testid="stSidebarNavLink"] {padding: 0 0.5rem; min-height: 1.75rem;}
+  body:not(:has([data-testid="stSidebar"] [data-testid="stSlider"])) [data-testid="stMain"] {height: 78vh !important;}
+  body:not(:has([data-testid="stSidebar"] [data-testid="stSlider"])) [data-testid="stSidebar"] {height: 22vh !important;}
 }
 </style>""")
 

@@ -65,8 +65,11 @@ def prediction_row(cost: Profile, state: ExplorerState, card) -> None:
         measured.caption(unavailable(error))
         return
     active = job is not None and job.active
-    with measured:
-        st.fragment(run_every=1.0 if active else None)(_measured)(cost, state, prediction.total_ms, active)
+    with measured:  # a polling fragment only while a run is queued or running: a fragment costs every move
+        if active:
+            st.fragment(run_every=1.0)(_measured)(cost, state, prediction.total_ms, active)
+        else:
+            _measured(cost, state, prediction.total_ms, active)
 
 
 def prediction_versus(predicted_ms: float, measured_ms: float) -> str:

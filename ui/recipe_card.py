@@ -6,6 +6,8 @@ code spans, not links: the Explorer carries no anchor off the app's origin.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import streamlit as st
 
 from core.counting import Profile
@@ -16,7 +18,7 @@ SHORT_NAMES = {"dropout": "dropout", "stochastic_depth": "stochastic depth", "we
 BASIS_WORDS = {"published": "published", "rule": "by the sources' rules", "nearest": "partly nearest published"}
 
 
-@st.cache_resource(max_entries=2048, show_spinner=False)
+@lru_cache(maxsize=2048)  # not st.cache_resource: it inspects the signature on every call (ui/engine.py)
 def cached_recipe(backbone: str, width: float, depth: float, resolution: int) -> TrainingRecipe:
     return training_recipe(backbone, width, depth, resolution)
 
