@@ -22,8 +22,9 @@ level a second time against a server started with Streamlit's default `--runner.
 (a full garbage collection after every script run, which this app's .streamlit/config.toml turns
 off) and prints the ratios; --default-gc runs only that server (a soak of it, to compare with the
 app's). --compare-bare runs each level again on bench/bare_page.py (one slider, two metrics, one
-chart, as a single `streamlit run`): what any Streamlit page costs per move here. Loopback only; bounded by --max-seconds and by the counts below;
-everything it starts, it stops. The browser load test (bench_load.py) stays for what only a browser shows.
+chart, as a single `streamlit run`): what any Streamlit page costs per move here. Loopback only;
+bounded by --max-seconds and by the counts below; everything it starts, it stops. The browser load
+test (bench_load.py) stays for what only a browser shows.
 """
 from __future__ import annotations
 
@@ -488,7 +489,7 @@ async def main_async(args) -> int:
             print(f"\nratios, app / {other}, same students:")
         for app, alternative in pairs:
             keys = ("cpu_ms_per_move", "p95_ms", "moves_per_s", "rss_mb")
-            ratios = {key: app[key] / alternative[key] for key in keys}
+            ratios = {key: app[key] / alternative[key] if alternative[key] else float("nan") for key in keys}
             print(f"  {app['students']:>4} students: CPU per move {ratios['cpu_ms_per_move']:.2f}x, "
                   f"p95 {ratios['p95_ms']:.2f}x, moves/s {ratios['moves_per_s']:.2f}x, RSS {ratios['rss_mb']:.2f}x")
     if not args.soak:
@@ -538,6 +539,8 @@ def main(argv=None) -> int:
         parser.error("--processes takes 1-16, --seconds 1-7200, --think > 0")
     if args.soak and ("," in args.students or args.seconds < 2 * args.soak_window):
         parser.error("--soak takes one class size and --seconds of at least twice --soak-window")
+    if args.compare_bare and (args.url or args.soak):
+        parser.error("--compare-bare starts its own servers for a table of levels: not with --url or --soak")
     if args.url and not re.match(r"https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", args.url):
         parser.error("--url must be a loopback address (http://127.0.0.1:PORT)")
     try:

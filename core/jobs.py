@@ -164,6 +164,7 @@ class LatencyQueue:
         # One store, one worker, whatever name reaches it: a symlinked path is the same store.
         self.path = Path(os.path.realpath(path if path else data_dir(create=False) / "latency.sqlite3"))
         self._recent: dict[str, tuple[float, JobState | None]] = {}  # find_many's answers, by key
+        self._written = 0.0  # when this process last submitted or cancelled: older answers are not reused
 
     @property
     def lock_path(self) -> Path:
@@ -280,7 +281,7 @@ class LatencyQueue:
         try:
             return self._use(work)
         finally:
-            self._recent.pop(key, None)
+            self._forget()
 
     @staticmethod
     def _best(db, key: str) -> int | None:
@@ -318,7 +319,7 @@ class LatencyQueue:
         now = time.monotonic()
         if max_age_s > 0:
             recent = [self._recent.get(key) for key in keys]
-            if all(hit is not None and now - hit[0] <= max_age_s for hit in recent):
+            if all(hit is not None and now - hit[0] <= max_age_s and hit[0] > self._written for hit in recent):
                 return [hit[1] for hit in recent]
 
         def work(db) -> list[JobState | None]:
@@ -326,10 +327,16 @@ class LatencyQueue:
             return [None if job is None else self._state(db, job) for job in best]
 
         states = self._use(work)
-        if len(self._recent) > RECENT_ENTRIES:
-            self._recent.clear()
-        self._recent.update(zip(keys, ((now, state) for state in states)))
+        if now > self._written:  # a read begun before this process's own write is not kept
+            if len(self._recent) > RECENT_ENTRIES:
+                self._recent.clear()
+            self._recent.update(zip(keys, ((now, state) for state in states)))
         return states
+
+    def _forget(self) -> None:
+        """After this process's own write: every remembered answer, and every read begun before it, is stale."""
+        self._written = time.monotonic()
+        self._recent.clear()
 
     def state(self, job: int) -> JobState:
         return self._use(lambda db: self._state(db, job))
@@ -341,7 +348,6 @@ class LatencyQueue:
 
     def cancel(self, job: int, session: str) -> None:
         """Stop waiting; the run itself stops once nobody else waits on it."""
-        self._recent.clear()
         def work(db) -> None:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM waiters WHERE job = ? AND session = ?", (job, session))
@@ -351,7 +357,10 @@ class LatencyQueue:
                 db.execute("UPDATE jobs SET status = 'cancelling' WHERE id = ? AND status = 'running'", (job,))
             db.execute("COMMIT")
 
-        self._use(work)
+        try:
+            self._use(work)
+        finally:
+            self._forget()
 
     def _state(self, db, job: int) -> JobState:
         status, created, started, finished, done, total, result, error, attempts = db.execute(

@@ -51,6 +51,8 @@ class ClassTally(LatencyQueue):
             with self._connect() as db:
                 db.executescript(_SCHEMA)
             return True
+        if "no such column" in str(error):  # not a table this code wrote: say so, add no queue tables to it
+            return False
         return super()._heal(error)
 
     def record(self, class_code: str, lesson: int, voter: str, choice: float, now: float | None = None) -> None:
@@ -62,18 +64,26 @@ class ClassTally(LatencyQueue):
         now = time.time() if now is None else now
 
         def work(db) -> None:
-            db.execute("DELETE FROM votes WHERE created < ?", (now - KEEP_S,))
-            known = db.execute("SELECT 1 FROM votes WHERE class_code = ? AND lesson = ? AND voter = ?",
-                               (class_code, lesson, voter)).fetchone()
-            if not known:
-                (in_lesson,) = db.execute("SELECT COUNT(*) FROM votes WHERE class_code = ? AND lesson = ?",
-                                          (class_code, lesson)).fetchone()
-                (in_all,) = db.execute("SELECT COUNT(*) FROM votes").fetchone()
-                if in_lesson >= MAX_VOTES_PER_LESSON or in_all >= MAX_VOTES:
-                    raise TallyFull(f"the class tally is full ({MAX_VOTES_PER_LESSON} votes a lesson)")
-            db.execute("INSERT INTO votes VALUES (?, ?, ?, ?, ?) ON CONFLICT (class_code, lesson, voter) "
-                       "DO UPDATE SET choice = excluded.choice, created = excluded.created",
-                       (class_code, lesson, voter, float(choice), now))
+            db.execute("BEGIN IMMEDIATE")  # the counts and the insert as one: the bounds hold across processes
+            try:
+                db.execute("DELETE FROM votes WHERE created < ?", (now - KEEP_S,))
+                known = db.execute("SELECT 1 FROM votes WHERE class_code = ? AND lesson = ? AND voter = ?",
+                                   (class_code, lesson, voter)).fetchone()
+                if not known:
+                    (in_lesson,) = db.execute("SELECT COUNT(*) FROM votes WHERE class_code = ? AND lesson = ?",
+                                              (class_code, lesson)).fetchone()
+                    (in_all,) = db.execute("SELECT COUNT(*) FROM votes").fetchone()
+                    if in_lesson >= MAX_VOTES_PER_LESSON:
+                        raise TallyFull(f"the class tally is full ({MAX_VOTES_PER_LESSON} votes a lesson)")
+                    if in_all >= MAX_VOTES:
+                        raise TallyFull(f"the server's tally is full ({MAX_VOTES:,} votes today, every class)")
+                db.execute("INSERT INTO votes VALUES (?, ?, ?, ?, ?) ON CONFLICT (class_code, lesson, voter) "
+                           "DO UPDATE SET choice = excluded.choice, created = excluded.created",
+                           (class_code, lesson, voter, float(choice), now))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
         self._use(work)
 

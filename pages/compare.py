@@ -13,7 +13,7 @@ from ui.latency_panel import pin_latencies
 from ui.pins import pin_variant, pinned, pins
 from ui.routing import require_router
 from ui.sidebar import share_link, sync_query, url_warnings
-from ui.state import Pin, parse_pins, pins_to_query
+from ui.state import Pin, pins_to_query
 
 require_router()
 st.title("Compare variants")
@@ -33,20 +33,7 @@ def number_text(label: str, **options):
     return st.column_config.TextColumn(label, alignment="right", **options)
 
 
-def pin_profile(pin: Pin):
-    """The pinned network's profile at its own batch, dtype, task and head (None after saying why not)."""
-    return profile_or_error(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype, pin.task,
-                            pin.head)
-
-
-if "compare_loaded" not in st.session_state:  # a shared link's pins join this session's, once
-    linked, st.session_state["compare_warnings"] = parse_pins(st.query_params.get("pins", ""))
-    for pin in linked:
-        cost = pin_profile(pin)
-        if cost is not None:
-            pin_variant(cost, pin, announce=False)
-    st.session_state["compare_loaded"] = True
-url_warnings("compare_warnings")
+url_warnings("compare_warnings")  # the link's pins were read by ui.room, on whichever page it opened
 
 with st.form("add_preset", border=False):
     left, right = st.columns([3, 1], vertical_alignment="bottom")

@@ -89,6 +89,27 @@ def test_the_qr_code_is_cached_per_link_and_bounded():
     assert qr_data_uri.cache_info().hits == 1 and qr_data_uri.cache_info().maxsize == 256
 
 
+def test_a_link_too_long_for_a_qr_code_gets_one_line_not_a_traceback():
+    """12 pins with every setting can pass what a QR code holds (about 2,300 bytes): say so, keep the page."""
+    def script():
+        from ui.share import qr_image
+        qr_image("http://127.0.0.1/compare?pins=" + "x" * 3000, "QR code")
+
+    app = AppTest.from_function(script).run()
+    _no_exceptions(app)
+    assert [caption.value for caption in app.caption] == [
+        "This link is too long for a QR code (3,030 characters): copy it above, or unpin a few variants."]
+
+
+def test_a_students_link_is_never_the_presenters():
+    """presenter=1 with students=1 would let a student's session see the class tally and drop its votes."""
+    from ui.state import parse_room
+
+    room, warnings = parse_room({"presenter": "1", "students": "1"})
+    assert room.students and not room.presenter
+    assert len(warnings) == 1 and "presenter mode is off" in warnings[0]
+
+
 def test_a_presenter_with_a_class_code_gets_the_students_link_and_its_qr(store):
     app = _app({"presenter": "1", "class": "abc12", "answers": "1:3.5:revealed"}, "workshop")
     link, decoded = _shared(app)

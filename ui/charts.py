@@ -468,11 +468,15 @@ def compare_bars_figure(table: pd.DataFrame, metrics: dict[str, str]) -> go.Figu
                 x=[str(number)], y=[value / 2 ** 20 if in_mib else value], name=f"{number}: {label}",
                 legendgroup=str(number), showlegend=column_index == 1,
                 marker_color=PIN_COLORS[row % len(PIN_COLORS)],
-                hovertemplate=f"<b>{number}: {label}</b><br>{title}: %{{y:.3s}}{' MiB' if in_mib else ''}"
-                              "<extra></extra>"), row=1, col=column_index)
+                hovertemplate=f"<b>{number}: {label}</b><br>{title}: "
+                              + ("%{y:.3~g} MiB" if in_mib else "%{y:.3s}") + "<extra></extra>"),
+                row=1, col=column_index)
     for title in figure.layout.annotations:  # subplot titles: two short lines fit a phone's four narrow panels
         title.update(text=_wrap(title.text, 12), font=dict(size=12), yanchor="bottom")
     figure.update_yaxes(exponentformat="SI", automargin=True)  # 1.5G as on the cards, not 1.5B
+    for column_index, column in enumerate(metrics, start=1):  # MiB as plain numbers: 0.5, not "500m"
+        if "bytes" in column:
+            figure.update_yaxes(tickformat=".3~g", row=1, col=column_index)
     # every number written (Plotly skips some on a narrow panel), turned only where they would touch
     figure.update_xaxes(type="category", dtick=1, automargin=True)
     # a phone writes one name per legend row: the panels keep their height whatever the number of pins;

@@ -71,7 +71,7 @@ def shapes(cost: Profile) -> list[Shape]:
         branch = bare if bare in PARALLEL else "main"  # parallel branches side by side; a block's last conv wins
         slot["branches"][branch] = row[out_at]
         slot["inner"] = max(slot["inner"], row[out_at])
-        slot["size"] = row[size_at]
+        slot["size"] = max(slot.get("size", 0), row[size_at])  # ASPP's pooled branch works on a 1 px map
     return [Shape(key, slot["stage"], slot["part"], tuple(slot["branches"].values()), slot["inner"], slot["size"])
             for key, slot in slots.items()]
 

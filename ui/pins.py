@@ -66,8 +66,7 @@ def pinned() -> list[Pin]:
 def restore_pins(text: str) -> None:
     """A link's pins join this session's once, on whichever page the link opens, so a reload keeps them.
 
-    What could not be read is listed on the Compare page (``compare_warnings``), whose own loader then has
-    nothing left to do (``compare_loaded``).
+    What could not be read is listed on the Compare page (``compare_warnings``).
     """
     if "compare_loaded" in st.session_state:
         return

@@ -20,9 +20,15 @@ def qr_data_uri(link: str) -> str:
 
 
 def qr_image(link: str, alt: str) -> None:
-    """The QR code, sharp at any size (pixelated scaling of a small PNG)."""
-    st.html(f'<img src="{qr_data_uri(link)}" alt="{alt}" '
-            'style="width: 100%; max-width: 360px; image-rendering: pixelated;">')
+    """The QR code, sharp at any size (pixelated scaling of a small PNG); a link past what a QR code holds
+    (about 2,300 bytes at this error correction: many pins with every setting) gets one line instead."""
+    try:
+        uri = qr_data_uri(link)
+    except segno.DataOverflowError:
+        st.caption(f"This link is too long for a QR code ({len(link):,} characters): copy it above, or unpin "
+                   "a few variants.")
+        return
+    st.html(f'<img src="{uri}" alt="{alt}" style="width: 100%; max-width: 360px; image-rendering: pixelated;">')
 
 
 def share_popover(link: str, students_link: str | None) -> None:

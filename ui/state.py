@@ -207,6 +207,10 @@ def parse_room(query: dict[str, str | list[str]]) -> tuple[RoomState, list[str]]
         if raw not in ("0", "1"):
             warnings.append(f"The link's {key}={quoted(raw)} is not 1 or 0; using 0.")
         flags[key] = raw == "1"
+    if flags["presenter"] and flags["students"]:
+        warnings.append("The link asks for both presenter=1 and students=1; a students' view is never the "
+                        "presenter's, so presenter mode is off.")
+        flags["presenter"] = False
     class_code = query.get("class", "")
     if class_code and not CLASS_CODE.fullmatch(class_code):
         warnings.append(f"The link's class={quoted(class_code)} is not a class code (1 to 16 of a-z, 0-9 and "
