@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from class_client import ProtocolError, StreamlitClient  # noqa: E402
 from core.jobs import data_dir as real_store  # noqa: E402
-from tests.browser import free_port, wait_healthy  # noqa: E402
+from tests.browser import free_port, streamlit_process  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 # The links a class opens (a teacher's share links): students are spread over them in turn.
@@ -136,21 +136,22 @@ class Meter:
 
 # ---- servers -------------------------------------------------------------------------------------
 
+CALIBRATIONS = real_store(create=False) / "latency_model"  # this host's latency model fits, if any
+
+
 def private_store() -> str:
     """A private result store holding this host's latency calibrations (when it has any), so that the
     Explorer shows the predicted-latency card and its stored-measurement lookup, as a calibrated class
     sees it, not the lighter 'calibrating' card."""
     path = tempfile.mkdtemp(prefix="csl-class-data-")
-    calibrations = real_store(create=False) / "latency_model"
-    if calibrations.is_dir():
-        shutil.copytree(calibrations, Path(path) / "latency_model")
+    if CALIBRATIONS.is_dir():
+        shutil.copytree(CALIBRATIONS, Path(path) / "latency_model")
     return path
 
 
 def calibrations() -> list[str]:
     """The calibration files ``private_store`` copies (printed beside the results)."""
-    folder = real_store(create=False) / "latency_model"
-    return sorted(path.name for path in folder.glob("*.json")) if folder.is_dir() else []
+    return sorted(path.name for path in CALIBRATIONS.glob("*.json"))
 
 
 def server_env(data_dir: str, variant: dict) -> dict:
@@ -163,28 +164,12 @@ def server_env(data_dir: str, variant: dict) -> dict:
 @contextlib.contextmanager
 def direct_server(variant: dict, script: str = "app.py"):
     """One `streamlit run <script>` (the app) on a free loopback port with a private data dir."""
-    port, data_dir = free_port(), private_store()
-    log = tempfile.TemporaryFile(mode="w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=server_env(data_dir, variant), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    data_dir = private_store()
     try:
-        if not wait_healthy(url, process, timeout=120):
-            log.seek(0)
-            raise RuntimeError(f"streamlit did not start: {log.read()[-2000:]}")
-        yield url, (lambda: [process.pid]), (lambda: []), 1
+        with streamlit_process(script, ROOT, server_env(data_dir, variant), timeout=120,
+                               own_session=True) as (url, process):
+            yield url, (lambda: [process.pid]), (lambda: []), 1
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        log.close()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -438,7 +423,7 @@ async def main_async(args) -> int:
           "other process on the host")
     copied = calibrations()
     print(f"latency calibrations copied into each server's private store: {', '.join(copied) or 'none'} "
-          f"(from {real_store(create=False)}; none: the page shows 'calibrating', lighter than a class's)\n")
+          f"(from {CALIBRATIONS.parent}; none: the page shows 'calibrating', lighter than a class's)\n")
     results = []
     if not args.soak:
         print(f"{'':>11}{HEADER}", flush=True)

@@ -80,18 +80,22 @@ def streamlit_server(script: str = "app.py", cwd: Path = ROOT, env: dict | None 
 
 
 @contextlib.contextmanager
-def streamlit_process(script: str = "app.py", cwd: Path = ROOT, env: dict | None = None):
-    """Like streamlit_server, yielding (base URL, Popen) so a caller can read the process's CPU time."""
+def streamlit_process(script: str = "app.py", cwd: Path = ROOT, env: dict | None = None, timeout: float = 60,
+                      own_session: bool = False):
+    """Like streamlit_server, yielding (base URL, Popen) so a caller can read the process's CPU time.
+
+    ``timeout``: seconds for it to answer its health check; ``own_session``: out of the caller's process
+    group (a bench's Ctrl-C stops the bench, which then stops the server)."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a long run must not fill a pipe
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false"],
-        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=own_session)
     url = f"http://127.0.0.1:{port}"
     try:
-        if not wait_healthy(url, process):
+        if not wait_healthy(url, process, timeout):
             process.kill()
             process.wait(10)
             log.seek(0)
