@@ -1,6 +1,6 @@
 """Leave-one-out error of the fitted accuracy model, per family, against the targets.
 
-Fits every family's scaling model to every published result (``core.reference.fit_points``),
+Fits every family's scaling model to every published result (``core.published.reference.fit_points``),
 then refits without each point in turn and predicts it (at its own training setup's level).
 Prints the median and the band (68th percentile) of |error| per family and the fitted
 parameters. ``--write`` stores the fit in ``assets/accuracy_model.json``, which the app reads

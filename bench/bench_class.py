@@ -50,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from class_client import ProtocolError, StreamlitClient  # noqa: E402
-from core.jobs import data_dir as real_store  # noqa: E402
+
+from core.measurement.jobs import data_dir as real_store  # noqa: E402
 from tests.browser import free_port, streamlit_process  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -35,9 +35,15 @@ SWEEP_WIDTHS = [round(0.5 + 0.025 * step, 3) for step in range(21)]
 
 
 def held_out_configs(per_backbone: int, seed: int = 1) -> list:
-    from core.latency_model import BACKBONES, CALIBRATION_DEPTHS, CALIBRATION_RESOLUTIONS, CALIBRATION_WIDTHS
-    from core.latency_model import MAX_CALIBRATION_MACS, Config
     from core import profile
+    from core.prediction.latency_model import (
+        BACKBONES,
+        CALIBRATION_DEPTHS,
+        CALIBRATION_RESOLUTIONS,
+        CALIBRATION_WIDTHS,
+        MAX_CALIBRATION_MACS,
+        Config,
+    )
 
     assert not set(HELD_OUT_WIDTHS) & set(CALIBRATION_WIDTHS)
     assert not set(HELD_OUT_DEPTHS) & set(CALIBRATION_DEPTHS)
@@ -65,7 +71,7 @@ def _progress(total: int, unit: str) -> tqdm:
 def prediction_cost_s(config, runtime: str, threads: int, rounds: int = 50) -> tuple[float, float]:
     """(median seconds of predict_latency, of predict_from_profile on a ready profile)."""
     from core import profile
-    from core.latency_model import predict_from_profile, predict_latency
+    from core.prediction.latency_model import predict_from_profile, predict_latency
 
     whole, cached = [], []
     cost = profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch)
@@ -82,8 +88,8 @@ def prediction_cost_s(config, runtime: str, threads: int, rounds: int = 50) -> t
 
 def check_runtime(runtime: str, configs: list, threads: int, rounds: int = 2) -> list[dict]:
     """Predict each configuration, then measure the list ``rounds`` times over, keeping each one's fastest."""
-    from core.latency import measure_latency
-    from core.latency_model import REPEATS, predict_latency
+    from core.measurement.latency import measure_latency
+    from core.prediction.latency_model import REPEATS, predict_latency
 
     rows = []
     for config in configs:
@@ -105,7 +111,7 @@ def check_runtime(runtime: str, configs: list, threads: int, rounds: int = 2) ->
                 bar.update()
     for row in rows:
         row["error"] = row["predicted"] / row["measured"] - 1
-    from core.latency_model import MEASURED
+    from core.prediction.latency_model import MEASURED
 
     print(f"\n{runtime}: {len(rows)} held-out configurations (measured = {MEASURED}, the faster "
           "of 2 rounds, as calibrated)")
@@ -164,7 +170,8 @@ def breakdown(rows: list[dict], runtime: str) -> list[dict]:
 
 def width_sweep(runtime: str, threads: int, resolution: int = 128, rounds: int = 2) -> None:
     from core import profile
-    from core.latency_model import Config, measure_ms, predict_latency
+    from core.prediction.calibration import measure_ms
+    from core.prediction.latency_model import Config, predict_latency
 
     print(f"\nWidth sweep, mobilenet_v2 at {resolution} px, batch 1, {runtime}, the faster of {rounds} rounds "
           "(widths round to multiples of 8):")
@@ -203,11 +210,12 @@ def main() -> int:
     args = parser.parse_args()
     if not args.keep:
         os.environ["CSL_DATA_DIR"] = tempfile.mkdtemp(prefix="csl-bench-")
-    from core import latency_model
-    from core.latency_model import NETWORK_TERMS, TERMS, calibrate
+    from core.prediction import calibration as calibrating
+    from core.prediction.calibration import calibrate
+    from core.prediction.latency_model import NETWORK_TERMS, TERMS
 
     if args.rounds > 1:
-        latency_model.RETRIES = 0  # rounds keep each network's fastest instead
+        calibrating.RETRIES = 0  # rounds keep each network's fastest instead
 
     runtimes = args.runtimes.split(",")
     print(f"load average at start: {' '.join(f'{value:.2f}' for value in os.getloadavg())} "

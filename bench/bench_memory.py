@@ -1,4 +1,4 @@
-"""Peak memory of each kind of latency job against the guard's estimate (core.memory), and against the
+"""Peak memory of each kind of latency job against the guard's estimate (core.measurement.memory), and against the
 obvious alternative the guard used before: weights plus twice the largest layer's input and output.
 
 Each configuration runs in a fresh process that imports what the worker's measuring child imports; its
@@ -28,22 +28,22 @@ KINDS = [("torch", "torch", "float32"), ("onnxruntime fp32", "onnxruntime", "flo
 CHILD = """
 import json, os, sys
 sys.path.insert(0, {root!r})
-from core.memory import peak_rss_mb, reset_peak_rss, rss_mb
+from core.measurement.memory import peak_rss_mb, reset_peak_rss, rss_mb
 import torch, onnxruntime  # what the worker's child holds before its first job
-import core.latency, core.onnx_runtime, core.ptflops_check
+import core.measurement.latency, core.measurement.onnx_runtime, core.measurement.ptflops_check
 settings = json.loads(sys.argv[1])
 base = rss_mb()
 reset_peak_rss()
 if settings.pop("task", None) == "ptflops":
-    estimate = core.ptflops_check.cross_check(**settings, memory_limit_mb=1e9)["estimated_memory_mb"]
+    estimate = core.measurement.ptflops_check.cross_check(**settings, memory_limit_mb=1e9)["estimated_memory_mb"]
 else:
-    estimate = core.latency.measure_latency(**settings, memory_limit_mb=1e9).estimated_memory_mb
+    estimate = core.measurement.latency.measure_latency(**settings, memory_limit_mb=1e9).estimated_memory_mb
 print(json.dumps({{"base_mb": base, "peak_mb": peak_rss_mb(), "estimate_mb": estimate}}))
 """
 
 
 def old_estimate_mb(backbone: str, batch: int, resolution: int) -> float:
-    """The guard before core.memory: fp32 weights + 2 x the largest layer input + output (no process, no export)."""
+    """The guard before core.measurement.memory: fp32 weights + 2 x the largest layer input + output (no process, no export)."""
     import core
     cost = core.profile(backbone, resolution=resolution, batch=batch)
     return (cost.params * 4 + 2 * cost.peak_activation_bytes) / 2 ** 20

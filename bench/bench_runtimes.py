@@ -47,7 +47,7 @@ def run(args) -> None:
     import torch
 
     import core
-    from core import onnx_runtime
+    from core.measurement import onnx_runtime
 
     print(f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, {args.threads} threads, batch 1, "
           f"224 px; load average before: {os.getloadavg()[0]:.2f}\n")

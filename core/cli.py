@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
-from core.counting import DTYPE_BYTES, profile, resolve_config
-from core.families import BACKBONE_NAMES, resolve
-from core.job_settings import MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, host_cores
-from core.recipes import recipe_lines, training_recipe
-from core.reference import estimate_top1
-from core.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
-from core.tasks import HEADS, TASKS, check_task
+from core.measurement.job_settings import MAX_BATCH, MAX_CAP_S, MAX_REPEATS, MAX_WARMUP, host_cores
+from core.network.counting import DTYPE_BYTES, resolve_config
+from core.network.families import BACKBONE_NAMES, resolve
+from core.network.profiling import profile
+from core.network.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
+from core.network.tasks import HEADS, TASKS, check_task
+from core.published.recipes import recipe_lines, training_recipe
+from core.published.reference import estimate_top1
 from core.units import duration_ms, duration_range_ms, si, size_bytes
 
 MAX_SWEEP = 1_000_000
@@ -30,7 +31,7 @@ MAX_CLASSES = 100_000
 MAX_PREDICT_THREADS = 64  # a prediction only looks up a calibration: the app's range, not this host's cores
 PHI_RANGE = (-10.0, 10.0)  # beyond it every axis leaves the engine's range anyway
 COMPOUND_BASE_RANGE = (1.0, 2.0)
-RUNTIMES = ("torch", "onnxruntime")  # as core.latency.RUNTIMES, which imports torch
+RUNTIMES = ("torch", "onnxruntime")  # as core.measurement.latency.RUNTIMES, which imports torch
 
 
 class CliError(Exception):
@@ -238,8 +239,8 @@ def _task(args) -> dict:
 
 
 def _prediction_commands(commands) -> None:
-    from core.latency_model import DEFAULT_BUDGET_S, RUNTIMES
-    from core.roofline import device_names
+    from core.prediction.latency_model import DEFAULT_BUDGET_S, RUNTIMES
+    from core.prediction.roofline import device_names
 
     predict = commands.add_parser("predict", help="predicted latency: this host's calibrated model, or a "
                                   "roofline lower bound on another device")
@@ -337,7 +338,7 @@ def _sweep(args) -> None:
 
 
 def _latency(args) -> None:
-    from core.latency import measure_latency
+    from core.measurement.latency import measure_latency
 
     width, depth, resolution = _config(args)
     with _progress_bar(args.warmup + args.repeats, "pass") as bar:
@@ -374,7 +375,7 @@ def _latency(args) -> None:
 
 
 def _ptflops(args) -> None:
-    from core.ptflops_check import cross_check
+    from core.measurement.ptflops_check import cross_check
 
     if args.task != "classification" or isinstance(args.resolution, tuple):
         raise CliError("the ptflops cross-check covers square classifiers only: drop --task/--head and HxW")
@@ -391,7 +392,7 @@ def _ptflops(args) -> None:
 
 
 def _predict(args) -> None:
-    from core.latency_model import predict_from_profile
+    from core.prediction.latency_model import predict_from_profile
 
     width, depth, resolution = _config(args)
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes, batch=args.batch,
@@ -412,11 +413,12 @@ def _predict(args) -> None:
 
 
 def _calibrate(args) -> None:
-    from core.latency_model import calibrate, check_runtime, default_threads
+    from core.prediction.calibration import calibrate
+    from core.prediction.latency_model import check_runtime, default_threads
 
     check_runtime(args.runtime, args.dtype)
     if args.queue:
-        from core.jobs import LatencyQueue, QueueFull, StoreUnavailable
+        from core.measurement.jobs import LatencyQueue, QueueFull, StoreUnavailable
 
         queue = LatencyQueue()
         settings = {"task": "calibrate", "runtime": args.runtime, "dtype": args.dtype,

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from core.jobs import LatencyQueue, data_dir
+from core.measurement.jobs import LatencyQueue, data_dir
 
 CLASS_CODE = re.compile(r"[a-z0-9-]{1,16}")
 VOTER = re.compile(r"[0-9a-f]{16,64}")

@@ -165,7 +165,7 @@ supervise() {
 }
 
 # --- Optional hook: the latency worker ---------------------------------------------------------
-# Set CSL_WORKER_CMD to the worker's command line (e.g. "python3 -m core.worker"); it is exec'd from
+# Set CSL_WORKER_CMD to the worker's command line (e.g. "python3 -m core.measurement.worker"); it is exec'd from
 # the repository root with this environment (CSL_RUN_DIR, CSL_DATA_DIR if set), before the app
 # processes. One worker per host (per pod) serves all N app processes through their shared result
 # store, so every app process must see the same store (same CSL_DATA_DIR). A worker that exits (for

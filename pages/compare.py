@@ -7,8 +7,8 @@ from core.units import duration_ms, si, size_bytes
 from ui import charts
 from ui.cards import profile_or_error
 from ui.downloads import download_csv
-from ui.labels import CONVENTION, backbone_label
 from ui.engine import cached_profile
+from ui.labels import CONVENTION, backbone_label
 from ui.latency_panel import pin_latencies
 from ui.pins import pin_variant, pinned, pins
 from ui.routing import require_router
@@ -90,7 +90,7 @@ with st.container(key="compare_table"):
         "latency_shown": number_text("latency (measured)", help="median stored at the pin's settings (measure it "
                                      "on the Explorer's Latency view)"),
         "latency_quality": st.column_config.TextColumn("latency quality", help="provisional: measured on a busy "
-                                                       "host or with a wide spread (core.quality)"),
+                                                       "host or with a wide spread (core.measurement.quality)"),
         "top1_basis": st.column_config.TextColumn("top-1 basis"),
         "flops_shown": number_text("FLOPs (2 x MACs)"),
         "weight_bytes_fp32_shown": number_text("weights fp32")})

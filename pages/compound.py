@@ -3,9 +3,9 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core import reference
-from core.families import ARCHITECTURES
-from core.scaling import DEPTH_RANGE, CompoundScaling
+from core.network.families import ARCHITECTURES
+from core.network.scaling import DEPTH_RANGE, CompoundScaling
+from core.published import reference
 from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile

@@ -1,7 +1,7 @@
 """Explorer: scale a backbone and watch its cost against the published curves."""
 import streamlit as st
 
-from core.families import ARCHITECTURES, resolve
+from core.network.families import ARCHITECTURES, resolve
 from ui import charts
 from ui.cards import metric_cards, model_caption, profile_or_error, unchanged_step_hint, variant_accuracy
 from ui.downloads import download_csv
@@ -15,9 +15,9 @@ from ui.prediction import prediction_row, roofline_panel
 from ui.ptflops_panel import ptflops_panel
 from ui.recipe_card import recipe_card
 from ui.routing import require_router
-from ui.task_panel import task_panel
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
 from ui.state import VIEWS, Pin
+from ui.task_panel import task_panel
 
 require_router()
 state = explorer_sidebar()

@@ -1,7 +1,8 @@
 """Reference data: the published tables the curves come from, with their sources."""
 import streamlit as st
 
-from core import recipes, reference, tasks
+from core.network import tasks
+from core.published import recipes, reference
 from ui.downloads import download_csv
 from ui.routing import require_router
 from ui.safe_text import quoted

@@ -24,7 +24,7 @@ os.environ.setdefault("CSL_AUTO_CALIBRATE", "0")
 def stop_latency_workers():
     """Stop the worker a test started, so nothing outlives the suite."""
     yield
-    from core.jobs import LatencyQueue
+    from core.measurement.jobs import LatencyQueue
 
     for store in DATA_DIR.rglob("*.sqlite3"):
         info = LatencyQueue(store).worker_pid()

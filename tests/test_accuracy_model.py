@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import core
-from core import accuracy, reference
-from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, ScalingError
+from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, ScalingError
+from core.prediction import accuracy
+from core.published import reference
 
 TARGETS = ("efficientnet", "mobilenet_v1", "mobilenet_v2", "resnet50")
 

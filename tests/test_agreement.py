@@ -11,8 +11,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import core
-from core.families import ARCHITECTURES
-from core.scaling import DEPTH_RANGE, WIDTH_RANGE
+from core.network.families import ARCHITECTURES
+from core.network.scaling import DEPTH_RANGE, WIDTH_RANGE
 
 RANDOM_CONFIGS_PER_BACKBONE = 10
 

@@ -245,7 +245,7 @@ def test_ptflops_cross_check_runs_in_the_worker_and_explains_the_gap():
         app.run()
     _no_exceptions(app)
     parts = app.dataframe[1].value
-    from core.ptflops_check import predicted
+    from core.measurement.ptflops_check import predicted
 
     assert parts.operations.iloc[-1] == predicted("mobilenet_v2", 0.35, 1.0, 96).total
     assert any("the itemised prediction equals its figure" in caption.value for caption in app.caption)
@@ -470,7 +470,7 @@ def test_a_provisional_result_says_so_in_the_card_the_chart_and_the_csv(tmp_path
     import json
 
     import ui.engine
-    from core.jobs import LatencyQueue
+    from core.measurement.jobs import LatencyQueue
     from ui.latency_panel import _row
 
     monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
@@ -507,7 +507,7 @@ def test_no_prediction_hint_names_a_command_that_fails(runtime, dtype, tmp_path,
     import re
 
     from core.cli import build_parser
-    from core.latency_model import check_runtime
+    from core.prediction.latency_model import check_runtime
 
     monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))  # no calibration here
     app = _app({"runtime": runtime, "dtype": dtype})
@@ -526,7 +526,7 @@ def test_without_a_calibration_the_worker_calibrates_and_the_card_says_how_far(t
     """A fresh install: the card says 'calibrating' while the worker fits this host's model, then predicts;
     at other thread counts it names the command instead (each would cost the worker minutes)."""
     import ui.engine
-    from core.jobs import LatencyQueue
+    from core.measurement.jobs import LatencyQueue
 
     monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CSL_AUTO_CALIBRATE", "1")
@@ -578,7 +578,7 @@ def test_a_run_that_cannot_fit_is_refused_before_queueing_by_the_predicted_cards
     import sqlite3
 
     import ui.engine
-    from core.latency_model import calibrate
+    from core.prediction.calibration import calibrate
     from tests.test_latency_model import CONFIGS, synthetic_timing
 
     monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))

@@ -136,7 +136,7 @@ def test_a_compare_link_reproduces_its_table_in_a_fresh_browser(page, private_se
     import io
     from dataclasses import replace
 
-    from core.jobs import LatencyQueue
+    from core.measurement.jobs import LatencyQueue
     from ui.latency_panel import _device_settings, _settings
     from ui.state import PIN_SETTINGS, ExplorerState, Pin, pins_to_query
 

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from class_client import StreamlitClient  # noqa: E402
+
 from tests.browser import chromium, streamlit_process  # noqa: E402
 
 LINK = "backbone=mobilenet_v2&width=0.5"

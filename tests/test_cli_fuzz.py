@@ -12,7 +12,7 @@ import argparse
 import pytest
 
 from core import cli
-from core.latency import HostSpeed
+from core.measurement.latency import HostSpeed
 
 HOSTILE = ["nan", "inf", "-inf", "1e308", "-1e308", "-1", "0", "", " ", "true", "False", "yes", "٣", "１",
            "0x10", "1_000", "1e-300", "9" * 400, "1,2", "a:b:c", "0:1:0", "[x](http://x)", "<script>", "🙂",
@@ -46,20 +46,20 @@ def no_real_runs(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     parser = cli.build_parser()  # built once: parsing is what is fuzzed, not building the parser 2,000 times
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    import core.latency
-    import core.latency_model
-    import core.ptflops_check
+    import core.measurement.latency
+    import core.measurement.ptflops_check
+    import core.prediction.calibration
 
     def stub(name):
         def run(*args, **kwargs):
             raise cli.CliError(f"stub: {name} would run here")
         return run
 
-    monkeypatch.setattr(core.latency, "host_speed", lambda *args, **kwargs: HostSpeed(1e12, 1e9))
-    monkeypatch.setattr(core.latency, "_timed_runs", stub("a torch measurement"))
-    monkeypatch.setattr(core.latency, "_onnx_timed_runs", stub("an onnxruntime measurement"))
-    monkeypatch.setattr(core.ptflops_check, "ptflops_count", stub("ptflops"))
-    monkeypatch.setattr(core.latency_model, "calibrate", stub("a calibration"))
+    monkeypatch.setattr(core.measurement.latency, "host_speed", lambda *args, **kwargs: HostSpeed(1e12, 1e9))
+    monkeypatch.setattr(core.measurement.latency, "_timed_runs", stub("a torch measurement"))
+    monkeypatch.setattr(core.measurement.latency, "_onnx_timed_runs", stub("an onnxruntime measurement"))
+    monkeypatch.setattr(core.measurement.ptflops_check, "ptflops_count", stub("ptflops"))
+    monkeypatch.setattr(core.prediction.calibration, "calibrate", stub("a calibration"))
 
 
 def _argv(command: str, flag: str | None, value: str) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.jobs import WORKER_DIED, LatencyQueue, StoreUnavailable
+from core.measurement.jobs import WORKER_DIED, LatencyQueue, StoreUnavailable
 from tests.browser import IN_CI
 from tests.conftest import ROOT
 from tests.test_jobs import SMALL, wait
@@ -40,7 +40,7 @@ def data(tmp_path) -> Path:
 @contextmanager
 def running_worker(data: Path, cap_s: float = CAP_S):
     env = {**os.environ, "CSL_DATA_DIR": str(data), "CSL_LATENCY_CAP_S": str(cap_s), "CSL_WORKER_IDLE_EXIT_S": "120"}
-    process = subprocess.Popen([sys.executable, "-m", "core.worker", "--db", str(data / "latency.sqlite3")],
+    process = subprocess.Popen([sys.executable, "-m", "core.measurement.worker", "--db", str(data / "latency.sqlite3")],
                                cwd=ROOT, env=env, stderr=open(data.parent / "worker.err", "ab"))
     try:
         yield process

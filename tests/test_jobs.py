@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from core.jobs import MAX_ACTIVE_PER_SESSION, LatencyQueue, QueueFull
-from core.quality import quality
+from core.measurement.jobs import MAX_ACTIVE_PER_SESSION, LatencyQueue, QueueFull
+from core.measurement.quality import quality
 from tests.conftest import ROOT
 
 SMALL = dict(backbone="mobilenet_v3_small", width=0.5, depth=1.0, resolution=64, device="cpu", batch=1,
@@ -24,7 +24,7 @@ def queue(tmp_path):
 
 @pytest.fixture
 def worker(queue):
-    process = subprocess.Popen([sys.executable, "-m", "core.worker", "--db", str(queue.path), "--idle-exit", "60"],
+    process = subprocess.Popen([sys.executable, "-m", "core.measurement.worker", "--db", str(queue.path), "--idle-exit", "60"],
                                cwd=ROOT)
     yield process
     process.terminate()
@@ -119,14 +119,14 @@ def test_worker_reports_devices_and_one_worker_serves_a_store(queue, worker):
     info = queue.worker_info()
     assert "cpu" in info["devices"] and info["cap_s"] == 30
     assert info["runtimes"]["onnxruntime"]["cpu"] == ["float32", "int8"]
-    second = subprocess.run([sys.executable, "-m", "core.worker", "--db", str(queue.path)], cwd=ROOT, timeout=30)
+    second = subprocess.run([sys.executable, "-m", "core.measurement.worker", "--db", str(queue.path)], cwd=ROOT, timeout=30)
     assert second.returncode == 0  # the lock was taken: it left at once
 
 
 def test_the_server_holds_a_bounded_number_of_queued_runs(queue, monkeypatch):
-    import core.jobs
+    import core.measurement.jobs
 
-    monkeypatch.setattr(core.jobs, "MAX_QUEUED", 3)
+    monkeypatch.setattr(core.measurement.jobs, "MAX_QUEUED", 3)
     for index in range(3):
         queue.submit(dict(SMALL, resolution=64 + 8 * index), f"student{index}")
     with pytest.raises(QueueFull, match=r"the server's queue is full \(3 runs waiting\)"):
@@ -176,7 +176,7 @@ def test_one_worker_serves_a_store_whatever_path_names_it(queue, worker, tmp_pat
         time.sleep(0.2)
     alias = tmp_path / "alias"
     alias.symlink_to(queue.path.parent)
-    second = subprocess.run([sys.executable, "-m", "core.worker", "--db", str(alias / queue.path.name)], cwd=ROOT,
+    second = subprocess.run([sys.executable, "-m", "core.measurement.worker", "--db", str(alias / queue.path.name)], cwd=ROOT,
                             timeout=30)
     # it left at once (it would otherwise serve until its idle exit, past the timeout): the lock was taken
     assert second.returncode == 0 and LatencyQueue(alias / queue.path.name).path == queue.path
@@ -203,7 +203,7 @@ def _finish(queue, settings, result, session="alice"):
 
 
 def test_a_busy_result_is_provisional_and_the_next_measure_replaces_it(queue):
-    from core.quality import quality
+    from core.measurement.quality import quality
 
     busy = _finish(queue, SMALL, BUSY)
     assert quality(queue.find(SMALL).result).label.startswith("provisional: busy host (1.4 other cores)")
@@ -229,18 +229,18 @@ def test_two_repeat_counts_give_one_stored_value(queue):
 
 
 def test_an_idle_worker_measures_the_most_asked_provisional_result_again_when_the_host_is_quiet(queue, monkeypatch):
-    import core.worker
+    import core.measurement.worker
 
     _finish(queue, dict(SMALL, resolution=96), BUSY)
     popular = _finish(queue, SMALL, BUSY)
     with sqlite3.connect(queue.path) as db:
         db.execute("UPDATE jobs SET asks = 30 WHERE id = ?", (popular,))
     assert [settings["resolution"] for settings in queue.provisional_results()] == [64, 96]
-    worker = core.worker.Worker(queue, idle_exit_s=0)
-    monkeypatch.setattr(core.worker, "busy_cores", lambda seconds: 1.5)
+    worker = core.measurement.worker.Worker(queue, idle_exit_s=0)
+    monkeypatch.setattr(core.measurement.worker, "busy_cores", lambda seconds: 1.5)
     worker._remeasure()
     assert queue.find(SMALL).id == popular  # the host is busy: nothing queued
-    monkeypatch.setattr(core.worker, "busy_cores", lambda seconds: 0.1)
+    monkeypatch.setattr(core.measurement.worker, "busy_cores", lambda seconds: 0.1)
     worker._remeasure()
     state = queue.find(SMALL)
     assert state.status == "queued" and state.id != popular

@@ -2,7 +2,7 @@
 import pytest
 
 import core
-from core.kernel_timing import kernel_timing, onnx_passes, row_of, scope_path
+from core.measurement.kernel_timing import kernel_timing, onnx_passes, row_of, scope_path
 
 ROWS = {"stem", "stages.0.0", "stages.0.0.depthwise", "stages.0.0.se", "stages.0.0.se.reduce", "pool"}
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import core
-from core.latency import (
+from core.measurement.latency import (
     LatencyError,
     available_devices,
     estimate_memory_bytes,
@@ -63,7 +63,7 @@ def test_refuses_bad_settings(kwargs, message):
 
 def test_runs_are_serialized(monkeypatch):
     """Three threads timing at once: the lock keeps their timed runs from overlapping."""
-    import core.latency as latency
+    import core.measurement.latency as latency
 
     original, active, overlaps, results = latency._timed_runs, [], [], []
 
@@ -104,6 +104,6 @@ def test_api_arguments_are_finite_numbers_not_booleans(call, message):
 
 
 def test_the_accuracy_estimate_refuses_a_non_finite_resolution():
-    from core.reference import estimate_top1
+    from core.published.reference import estimate_top1
     with pytest.raises(core.ScalingError, match="resolution inf must be a whole number"):
         estimate_top1("mobilenet_v2", 1.0, 1.0, float("inf"))

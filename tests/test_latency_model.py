@@ -6,11 +6,19 @@ import sys
 import pytest
 
 import core
-from core import latency_model
 from core.cli import main
-from core.roofline import host_lanes
-from core.kernel_timing import KernelTiming
-from core.latency_model import KINDS, Config, NotCalibrated, calibrate, dispatched_ops, kernel_kind, predict_latency
+from core.measurement.kernel_timing import KernelTiming
+from core.prediction import calibration, latency_model
+from core.prediction.latency_model import (
+    KINDS,
+    Config,
+    NotCalibrated,
+    dispatched_ops,
+    kernel_kind,
+    predict_latency,
+)
+from core.prediction.calibration import calibrate
+from core.prediction.roofline import host_lanes
 from tests.conftest import ROOT
 from ui.state import ExplorerState, parse_query
 
@@ -31,7 +39,7 @@ def synthetic_timing(config, runtime, dtype, threads, outliers=()) -> KernelTimi
                         dtype=dtype)
     lanes = host_lanes()[dtype]  # what the calibration and the prediction pad to on this CPU
     rows = {row[0]: 1000 * sum(value * rate for value, rate in zip(
-        latency_model.kernel_terms(row, cost.batch, core.counting.DTYPE_BYTES[dtype], lanes),
+        latency_model.kernel_terms(row, cost.batch, core.network.counting.DTYPE_BYTES[dtype], lanes),
         TRUE_KERNELS[kernel_kind(row)])) for row in cost.rows}
     total = TRUE_NETWORK[0] * sum(rows.values()) + 1000 * TRUE_NETWORK[1] * sum(map(dispatched_ops, cost.rows))
     return KernelTiming(total * (3.0 if config in outliers else 1.0), rows, other_load=0.0)
@@ -109,7 +117,7 @@ def test_prediction_matches_the_model_layer_by_layer(calibrated):
 
 def test_prediction_needs_no_torch_and_no_weights(calibrated):
     """The page's path: the analytic profile and the cached calibration only."""
-    code = ("import sys; from core.latency_model import predict_latency; "
+    code = ("import sys; from core.prediction.latency_model import predict_latency; "
             f"p = predict_latency('resnet50', 0.5, 1.0, 128, threads={THREADS}, device='host'); "
             "assert p.total_ms > 0 and 'torch' not in sys.modules, sorted(sys.modules)")
     env = {"CSL_DATA_DIR": str(latency_model.data_dir()), "PATH": "/usr/bin:/bin"}
@@ -196,7 +204,7 @@ def test_explorer_latency_view_on_this_host_draws_roofline_alignment_and_stairca
 
 
 def test_calibration_configurations_cover_every_backbone_early_and_avoid_the_bench_values():
-    configs = latency_model.calibration_configs()
+    configs = calibration.calibration_configs()
     assert len(configs) == 48 and {config.batch for config in configs} == {1, 8}
     assert {config.backbone for config in configs[:16]} == set(latency_model.BACKBONES)  # a budget cut still covers all
     assert all(config.width in latency_model.CALIBRATION_WIDTHS and config.depth in latency_model.CALIBRATION_DEPTHS
@@ -205,7 +213,7 @@ def test_calibration_configurations_cover_every_backbone_early_and_avoid_the_ben
 
 def test_family_factor_corrects_a_family_the_kinds_misjudge(tmp_path, monkeypatch):
     """A family that runs slower than its layer kinds predict gets its own factor from the calibration."""
-    from core import latency_model
+    from core.prediction import calibration, latency_model
 
     samples = [dict(config=dict(backbone=name, width=1.0, depth=1.0, resolution=96, batch=1), measured_ms=ms,
                     fitted_ms=10.0, used=True)
@@ -218,11 +226,11 @@ def test_family_factor_corrects_a_family_the_kinds_misjudge(tmp_path, monkeypatc
 
 def test_the_host_peak_and_bandwidth_are_the_same_whatever_the_runtime(tmp_path, monkeypatch):
     """Measured once per host, not per runtime's calibration."""
-    import core.latency_model
+    import core.prediction.latency_model
 
     monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
     measured = []
-    monkeypatch.setattr(core.latency_model, "measure_host_roofline",
+    monkeypatch.setattr(calibration, "measure_host_roofline",
                         lambda threads: measured.append(threads) or (2.5e11, 3.5e10))
     torch_fit = calibrate("torch", threads=THREADS, configs=CONFIGS, measure=synthetic_timing, force=True)
     onnx_fit = calibrate("onnxruntime", "int8", threads=THREADS, configs=CONFIGS, measure=synthetic_timing,

@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
+from core.measurement.jobs import LatencyQueue
 from tests.conftest import ROOT
 from tests.test_faults import SMALL, finished, running_worker
-from core.jobs import LatencyQueue
 
 NETWORK = dict(SMALL, backbone="mobilenet_v2", width=1.0, resolution=160, warmup=1, repeats=2)
 
@@ -55,7 +55,7 @@ def test_a_run_over_the_limit_is_refused_up_front_and_the_worker_goes_on(measure
 
 def test_the_address_space_backstop_turns_a_runaway_allocation_into_memory_error():
     script = textwrap.dedent("""
-        from core.memory import limit_address_space
+        from core.measurement.memory import limit_address_space
         limit_address_space(300)
         try:
             block = bytearray(4 * 2 ** 30)

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 import core
 from tests.test_app import APP, _no_exceptions
 from ui import charts
-from ui.network_diagram import LANE, GAP, diagram_figure, shapes
+from ui.network_diagram import GAP, LANE, diagram_figure, shapes
 from ui.prediction import prediction_versus
 from ui.task_panel import pyramid_figure
 

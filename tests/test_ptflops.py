@@ -3,15 +3,15 @@
 ptflops 0.7.5 (pytorch backend) counts conv/linear MACs plus bias adds, batch norm at 2
 per element, ``nn.ReLU`` twice (module hook and patched ``F.relu``), ReLU6 and SiLU once,
 hard-swish and the sigmoids not at all, pooling twice per input element, and never
-residual sums, squeeze-excitation products or means (see ``core.ptflops_check``). It
+residual sums, squeeze-excitation products or means (see ``core.measurement.ptflops_check``). It
 patches torch functions globally, so these tests must not share a process with another
 forward pass running at the same time (pytest runs them one after another).
 """
 import pytest
 
 import core
-from core.families import ARCHITECTURES
-from core.ptflops_check import predicted, ptflops_count
+from core.measurement.ptflops_check import predicted, ptflops_count
+from core.network.families import ARCHITECTURES
 
 pytest.importorskip("ptflops")
 

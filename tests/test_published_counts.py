@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 import core
-from core import reference
-from core.families import REFERENCE_DIR
+from core.network.families import REFERENCE_DIR
+from core.published import reference
 
 BASE_PARAMS = {
     "mobilenet_v1": 4_231_976, "mobilenet_v2": 3_504_872, "mobilenet_v3_large": 5_483_032,

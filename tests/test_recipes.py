@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import reference
 from core.cli import main
-from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
-from core.recipes import BASES, SETTINGS, load, training_recipe
-from core.scaling import scale
+from core.network.families import ARCHITECTURES, BACKBONE_NAMES, resolve
+from core.network.scaling import scale
+from core.published import reference
+from core.published.recipes import BASES, SETTINGS, load, training_recipe
 from tests.conftest import ROOT
 
 # tensorflow/tpu efficientnet_builder.py efficientnet_params(), dropout_rate column (B0..B7)

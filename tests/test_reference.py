@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import core
-from core import reference
+from core.published import reference
 
 
 @pytest.mark.parametrize("family", (*reference.FAMILY_FILES, reference.SCALING_FILE))

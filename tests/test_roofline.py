@@ -3,7 +3,8 @@ import plotly.graph_objects as go
 import pytest
 
 import core
-from core.roofline import (
+from core.prediction.latency_model import predict_latency
+from core.prediction.roofline import (
     DEVICES_CSV,
     HOST,
     device_names,
@@ -13,7 +14,6 @@ from core.roofline import (
     published_devices,
     roofline_layers,
 )
-from core.latency_model import predict_latency
 from ui import charts
 
 

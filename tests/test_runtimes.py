@@ -6,8 +6,8 @@ import onnxruntime
 import pytest
 import torch
 
-from core import jobs, onnx_runtime
-from core.latency import LatencyError, LatencyResult, measure_latency
+from core.measurement import jobs, onnx_runtime
+from core.measurement.latency import LatencyError, LatencyResult, measure_latency
 
 SMALL = dict(backbone="mobilenet_v2", width=0.35, depth=1.0, resolution=96, warmup=1, repeats=3, threads=1)
 
@@ -100,7 +100,8 @@ def test_store_key_separates_runtimes_and_keeps_torch_keys(monkeypatch):
 
 def test_the_runtime_lists_agree():
     """The command line and the page list runtimes without importing torch; the engine's list is the truth."""
-    from core import cli, latency
+    from core import cli
+    from core.measurement import latency
     from ui import state
 
     assert cli.RUNTIMES == state.RUNTIMES == latency.RUNTIMES

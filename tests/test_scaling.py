@@ -2,8 +2,8 @@
 import pytest
 
 import core
-from core.families import ARCHITECTURES
-from core.scaling import (
+from core.network.families import ARCHITECTURES
+from core.network.scaling import (
     CompoundScaling,
     ScalingError,
     adjust_depth,

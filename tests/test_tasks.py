@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import core
-from core.families import REFERENCE_DIR
-from core.tasks import BACKBONES, TASK_COLUMNS, published_results
+from core.network.families import REFERENCE_DIR
+from core.network.tasks import BACKBONES, TASK_COLUMNS, published_results
 from tests import torchvision_transcription as tv
 
 SIZES = [520, (480, 640)]

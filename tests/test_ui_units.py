@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 import core
-from core import reference
+from core.published import reference
 from ui import charts
 from ui.state import ExplorerState, parse_query, preset_state
 
@@ -330,7 +330,7 @@ def test_the_latency_legend_sits_above_the_plot_where_no_point_can_be():
 
 
 def test_the_compound_backbone_box_fits_its_names():
-    from core.families import ARCHITECTURES
+    from core.network.families import ARCHITECTURES
     from ui.labels import backbone_title
 
     titles = [backbone_title(name) for name in ARCHITECTURES]

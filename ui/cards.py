@@ -4,9 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 import core
-from core import reference
-from core.counting import Profile
-from core.families import ARCHITECTURES
+from core.network.counting import Profile
+from core.network.families import ARCHITECTURES
+from core.published import reference
 from core.units import ratio, si, size_bytes
 from ui import charts
 from ui.engine import cached_profile

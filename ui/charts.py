@@ -5,16 +5,15 @@ FLOPs = 2 x MACs); anything not published or computed is labelled an estimate.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
     import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.reference import AccuracyEstimate, frontier
+from core.published.reference import AccuracyEstimate, frontier
 from core.units import si
 
 COLORS = {"EfficientNet B0-B7 (paper)": "#1f77b4", "MobileNet V1 (TF-slim grid)": "#2ca02c",
@@ -350,7 +349,7 @@ def latency_figure(results: pd.DataFrame, unit: str = "MACs") -> PlotlySpec:
 
     The measured variant is a star, the reference presets circles; names are written on the
     panel's current runtime (``current``) only. Rows without ``series`` are torch float32's. A
-    provisional result (``quality``, see core.quality) is hollow, and its hover says why.
+    provisional result (``quality``, see core.measurement.quality) is hollow, and its hover says why.
     """
     factor = unit_factor(unit)
     if "series" not in results:

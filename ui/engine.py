@@ -16,9 +16,9 @@ if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numb
 import streamlit as st
 
 import core
-from core import reference
-from core.counting import Profile
-from core.jobs import LatencyQueue
+from core.measurement.jobs import LatencyQueue
+from core.network.counting import Profile
+from core.published import reference
 from ui import charts
 
 

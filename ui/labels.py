@@ -1,7 +1,7 @@
 """Names people read: backbone and variant labels, and the counting convention shown under numbers."""
 from __future__ import annotations
 
-from core.families import resolve
+from core.network.families import resolve
 
 CONVENTION = ("**MACs** = multiply-accumulates of convolution and linear layers (the papers' and "
               "torchvision's convention); **FLOPs = 2 x MACs**. Batch norm, activations and pooling are "

@@ -12,13 +12,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.counting import Profile
-from core.memory import child_memory_limit_mb
-from core.quality import quality
-from core.run_budget import before_queueing
-from core.scaling import ScalingError
-from core.job_settings import default_cap_s, host_cores
-from core.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull, StoreUnavailable
+from core.measurement.job_settings import default_cap_s, host_cores
+from core.measurement.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull, StoreUnavailable
+from core.measurement.memory import child_memory_limit_mb
+from core.measurement.quality import quality
+from core.measurement.run_budget import before_queueing
+from core.network.counting import Profile
+from core.network.scaling import ScalingError
 from core.units import duration_ms, duration_range_ms, size_bytes
 from ui import charts
 from ui.downloads import download_csv
@@ -193,7 +193,7 @@ def _latency_panel(cost: Profile, state: ExplorerState) -> None:
 
 def _submit(requests: list[dict], show: bool = True) -> str | None:
     """Queue each run that fits; one that cannot fit its cap or the memory limit is refused here, before
-    queueing, by the same check the measuring process makes (``core.run_budget``). Returns the first refusal."""
+    queueing, by the same check the measuring process makes (``core.measurement.run_budget``). Returns the first refusal."""
     queue = latency_queue()
     refusals = []
     try:
@@ -206,7 +206,7 @@ def _submit(requests: list[dict], show: bool = True) -> str | None:
                 queue.submit(settings, session_id())
     except QueueFull as error:
         refusals.insert(0, f"{error} (at most {MAX_ACTIVE_PER_SESSION} per session)")
-    except ScalingError as error:  # settings no run may use (core.job_settings)
+    except ScalingError as error:  # settings no run may use (core.measurement.job_settings)
         refusals.insert(0, quoted(error, 160))
     except StoreUnavailable as error:
         refusals.insert(0, unavailable(error))

@@ -7,7 +7,7 @@ if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numb
     import pandas as pd
 import streamlit as st
 
-from core.counting import Profile
+from core.network.counting import Profile
 from ui.charts import unit_factor
 
 

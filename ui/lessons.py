@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import core
-from core import reference
+from core.published import reference
 from ui.safe_text import capped, quoted
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.counting import Profile
-from core.scaling import RESOLUTION_RANGE
+from core.network.counting import Profile
+from core.network.scaling import RESOLUTION_RANGE
 from ui.charts import HEIGHT, HIGHLIGHT, PlotlySpec
 
 PART_COLORS = {"backbone": "#1f77b4", "neck": "#2ca02c", "head": HIGHLIGHT}

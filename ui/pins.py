@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 import streamlit as st
 
-from core.counting import Profile
+from core.network.counting import Profile
 from ui.cards import profile_or_error, variant_accuracy
 from ui.labels import variant_label
 from ui.state import MAX_PINS, Pin, parse_pins

@@ -11,12 +11,12 @@ import os
 
 import streamlit as st
 
-from core.counting import Profile
-from core.jobs import QueueFull, StoreUnavailable
-from core.latency_model import LatencyPrediction, NotCalibrated, predict_from_profile
-from core.quality import quality
-from core.roofline import published_devices, target_device_title
-from core.scaling import ScalingError
+from core.measurement.jobs import QueueFull, StoreUnavailable
+from core.measurement.quality import quality
+from core.network.counting import Profile
+from core.network.scaling import ScalingError
+from core.prediction.latency_model import LatencyPrediction, NotCalibrated, predict_from_profile
+from core.prediction.roofline import published_devices, target_device_title
 from core.units import duration_ms, ratio, si
 from ui import charts
 from ui.engine import cached_profile, latency_queue
@@ -216,7 +216,7 @@ def roofline_caption(layers, peak: float, bandwidth: float, host: bool, predicti
 
 def _host_roofline(state: ExplorerState, prediction: LatencyPrediction) -> tuple[float, float, str]:
     """(peak FLOP/s, bandwidth, title) of this host as its calibration measured it."""
-    from core.latency_model import load_calibration
+    from core.prediction.latency_model import load_calibration
 
     calibration = load_calibration(state.runtime, prediction.dtype, prediction.threads)
     return calibration.peak_flops, calibration.bandwidth, "this host (measured)"
@@ -250,10 +250,11 @@ def _alignment(column, prediction: LatencyPrediction) -> None:
 
 def _staircase(cost: Profile, state: ExplorerState) -> None:
     """Predicted latency over nearby widths, with stored measurements of the same settings."""
-    import pandas as pd
     from dataclasses import replace
 
-    from core.scaling import WIDTH_RANGE
+    import pandas as pd
+
+    from core.network.scaling import WIDTH_RANGE
 
     rows = []
     for step in range(-SWEEP_POINTS, SWEEP_POINTS + 1):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.counting import Profile
-from core.jobs import QueueFull, StoreUnavailable
+from core.measurement.jobs import QueueFull, StoreUnavailable
+from core.network.counting import Profile
 from ui.engine import latency_queue
 from ui.latency_panel import session_id, unavailable
 from ui.safe_text import quoted

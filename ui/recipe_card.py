@@ -10,8 +10,8 @@ from functools import lru_cache
 
 import streamlit as st
 
-from core.counting import Profile
-from core.recipes import SETTINGS, TrainingRecipe, format_value, training_recipe
+from core.network.counting import Profile
+from core.published.recipes import SETTINGS, TrainingRecipe, format_value, training_recipe
 
 SHORT_NAMES = {"dropout": "dropout", "stochastic_depth": "stochastic depth", "weight_decay": "weight decay",
                "depthwise_weight_decay": "depthwise"}

@@ -5,9 +5,9 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
-from core.families import BACKBONE_NAMES
-from core.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
-from core.tasks import DEFAULT_HEADS, DEFAULT_RESOLUTION, available
+from core.network.families import BACKBONE_NAMES
+from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
+from core.network.tasks import DEFAULT_HEADS, DEFAULT_RESOLUTION, available
 from ui.labels import backbone_label
 from ui.room import class_code, link_query, presenter, students, students_query
 from ui.routing import page_url

@@ -9,11 +9,18 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
-from core.families import ARCHITECTURES, BACKBONE_NAMES, resolve
-from core.roofline import device_names
-from core.scaling import DEFAULT_COMPOUND, DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE, CompoundScaling, ScalingError
+from core.network.families import ARCHITECTURES, BACKBONE_NAMES, resolve
+from core.network.scaling import (
+    DEFAULT_COMPOUND,
+    DEPTH_RANGE,
+    RESOLUTION_RANGE,
+    WIDTH_RANGE,
+    CompoundScaling,
+    ScalingError,
+)
+from core.network.tasks import DEFAULT_HEADS, HEADS, TASKS, check_task, combinations
+from core.prediction.roofline import device_names
 from core.tally import CLASS_CODE
-from core.tasks import DEFAULT_HEADS, HEADS, TASKS, check_task, combinations
 from ui.safe_text import capped, quoted
 
 PHI_RANGE = (0.0, 7.0)

@@ -10,7 +10,7 @@ import secrets
 import pandas as pd
 import streamlit as st
 
-from core.jobs import StoreUnavailable
+from core.measurement.jobs import StoreUnavailable
 from core.tally import ClassTally, TallyFull
 from ui.lessons import LESSONS, option_text
 from ui.room import class_code, presenter

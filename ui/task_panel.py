@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import tasks
-from core.counting import Profile
+from core.network import tasks
+from core.network.counting import Profile
 from core.units import si, size_bytes
 from ui import charts
 from ui.charts import PlotlySpec

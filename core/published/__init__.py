@@ -1,0 +1,1 @@
+"""Published data: figures with their sources (``reference``) and training recipes (``recipes``)."""
