@@ -93,3 +93,17 @@ def test_each_module_imports_alone_without_streamlit(group):
     with ThreadPoolExecutor(max_workers=2) as pool:
         failures = [(name, code, err) for name, code, err in pool.map(_import_alone, names) if code]
     assert not failures, failures
+
+
+def test_the_readme_layout_names_every_core_module():
+    text = (ROOT / "README.md").read_text()
+    layout = text[text.index("## Layout"):]
+    layout = layout[:layout.index("```", layout.index("```") + 3)]
+    for package in PACKAGES:
+        assert f"  {package}/" in layout, package
+    words = set(layout.replace(",", " ").split())
+    families = "core.network.families."  # one stage table per family: the layout names the folder
+    missing = [name for name in MODULES if name.count(".") >= 1 and not name.endswith(tuple(PACKAGES))
+               and not name.startswith(families)
+               and name.rsplit(".", 1)[1] not in words and f"{name.rsplit('.', 1)[1]}/" not in words]
+    assert not missing, f"README's layout does not name {missing}"
