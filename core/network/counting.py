@@ -113,19 +113,27 @@ def feature_rows(network: Network, size: Size, dtype_bytes: int = 4, prefix: str
     return rows
 
 
-def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
-    """One tuple per layer (``LAYER_COLUMNS``), per image, in forward order: a square classifier."""
-    rows = [row[:-1] for row in feature_rows(network, (resolution, resolution), dtype_bytes)]
-    size = rows[-1][8]
+def classifier_rows(network: Network, size: Size, dtype_bytes: int = 4) -> list[tuple]:
+    """A classifier's rows at any (height, width): the features, the global pool, the linear layers.
+
+    Rows are ``LAYER_COLUMNS`` plus the output width, as ``feature_rows``; the square classifier's table
+    (``layer_rows``) and a dense-task profile's classifier (``core.network.tasks``) both read these.
+    """
+    rows = feature_rows(network, size, dtype_bytes)
     features = network.features
-    rows.append(("pool", "head", "avgpool", features, features, size, 1, 1, 1, 0, 0,
-                 features * dtype_bytes, ""))
+    rows.append(("pool", "head", "avgpool", features, features, rows[-1][8], 1, 1, 1, 0, 0,
+                 features * dtype_bytes, "", 1))
     if network.classifier_hidden is not None:
         rows.append(linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
-                                network.architecture.classifier_activation))
+                               network.architecture.classifier_activation) + (1,))
         features = network.classifier_hidden
-    rows.append(linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
+    rows.append(linear_row("classifier.fc", features, network.num_classes, dtype_bytes) + (1,))
     return rows
+
+
+def layer_rows(network: Network, resolution: int, dtype_bytes: int = 4) -> list[tuple]:
+    """One tuple per layer (``LAYER_COLUMNS``), per image, in forward order: a square classifier."""
+    return [row[:-1] for row in classifier_rows(network, (resolution, resolution), dtype_bytes)]
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from core.network.counting import (
     Profile,
     Size,
     backbone_label,
+    classifier_rows,
     feature_rows,
-    linear_row,
     output_hw,
     resolve_config,
     totals,
@@ -366,17 +366,9 @@ def dense_rows(dense: DenseNetwork, image: Size, dtype_bytes: int = 4) -> tuple[
 
 
 def _classifier_rows(network: Network, image: Size, dtype_bytes: int) -> list[tuple]:
-    """A classifier at (height, width): the same layers as ``counting.layer_rows``, with parts."""
-    rows = [row + ("backbone",) for row in feature_rows(network, image, dtype_bytes)]
-    features = network.features
-    rows.append(_row("pool", "head", "avgpool", features, (1, 1), dtype_bytes, "head", kernel=rows[-1][8]))
-    tail = []
-    if network.classifier_hidden is not None:
-        tail.append(linear_row("classifier.hidden", features, network.classifier_hidden, dtype_bytes,
-                                network.architecture.classifier_activation))
-        features = network.classifier_hidden
-    tail.append(linear_row("classifier.fc", features, network.num_classes, dtype_bytes))
-    return rows + [row + (1, "head") for row in tail]
+    """A classifier at (height, width): ``counting.classifier_rows`` with each row's part."""
+    return [row + ("head" if row[2] in ("avgpool", "linear") else "backbone",)
+            for row in classifier_rows(network, image, dtype_bytes)]
 
 
 def task_profile(backbone: str, width: float | None = None, depth: float | None = None,
