@@ -36,8 +36,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +50,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from class_client import ProtocolError, StreamlitClient  # noqa: E402
 
 from core.measurement.jobs import data_dir as real_store  # noqa: E402
-from tests.browser import free_port, streamlit_process  # noqa: E402
+from tests.browser import free_port, start_sh_process, streamlit_process  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 # The links a class opens (a teacher's share links): students are spread over them in turn.
@@ -183,9 +181,6 @@ def start_sh(processes: int, variant: dict):
         ports.add(free_port())
     env = {**server_env(data_dir, variant), "CSL_PORTS": ",".join(map(str, sorted(ports))),
            "CSL_LISTEN": f"127.0.0.1:{listen}", "CSL_RUN_DIR": str(run_dir)}
-    log = open(run_dir / "start.out", "w")
-    script = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def app_pids():
         pids = []
@@ -202,21 +197,9 @@ def start_sh(processes: int, variant: dict):
         return [master, *children(master)]
 
     try:
-        deadline = time.time() + 180
-        while "start.sh: ready" not in (run_dir / "start.out").read_text():
-            if script.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"deploy/start.sh did not come up:\n{(run_dir / 'start.out').read_text()}")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{listen}", app_pids, nginx_pids, processes
+        with start_sh_process(env, run_dir, 180):
+            yield f"http://127.0.0.1:{listen}", app_pids, nginx_pids, processes
     finally:
-        if script.poll() is None:
-            script.send_signal(signal.SIGTERM)
-            try:
-                script.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(script.pid, signal.SIGKILL)
-                script.wait(10)
-        log.close()
         shutil.rmtree(run_dir, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
 

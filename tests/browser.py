@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -109,4 +110,33 @@ def streamlit_process(script: str = "app.py", cwd: Path = ROOT, env: dict | None
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        log.close()
+
+
+@contextlib.contextmanager
+def start_sh_process(env: dict, run_dir: Path, timeout: float = 120):
+    """``deploy/start.sh`` with ``env`` (its CSL_RUN_DIR is ``run_dir``), once it prints "start.sh: ready".
+
+    Yields the script's Popen; stops it after with SIGTERM (its own teardown), then its process group.
+    Raises RuntimeError with the script's output if it does not come up within ``timeout`` seconds.
+    Shared by the deploy test and bench/bench_class.py."""
+    log_path = run_dir / "start.out"
+    log = open(log_path, "w")
+    script = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], cwd=ROOT, env=env, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + timeout
+        while "start.sh: ready" not in log_path.read_text():
+            if script.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"deploy/start.sh did not come up:\n{log_path.read_text()}")
+            time.sleep(0.5)
+        yield script
+    finally:
+        if script.poll() is None:
+            script.send_signal(signal.SIGTERM)
+            try:
+                script.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(script.pid, signal.SIGKILL)
+                script.wait(10)
         log.close()

@@ -21,7 +21,7 @@ import pytest
 
 import core
 from core.units import si
-from tests.browser import chromium, free_port, missing
+from tests.browser import chromium, free_port, missing, start_sh_process
 from tests.conftest import ROOT
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
@@ -49,28 +49,18 @@ def proxy(tmp_path_factory):
            "CSL_RUN_DIR": str(run_dir), "CSL_START_TIMEOUT": "90", "NGINX": NGINX, "CSL_HEALTH_INTERVAL": "1",
            "CSL_HUNG_RESTART_S": str(HUNG_RESTART_S)}
     env.pop("CSL_WORKER_CMD", None)
-    output = open(run_dir / "start.out", "w")
-    script = subprocess.Popen(["bash", str(START)], cwd=ROOT, env=env, stdout=output,
-                              stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{listen}"
+    pids = []
     try:
-        deadline = time.time() + 120
-        while "start.sh: ready" not in (run_dir / "start.out").read_text():
-            if script.poll() is not None or time.time() > deadline:
-                pytest.fail(f"deploy/start.sh did not come up:\n{(run_dir / 'start.out').read_text()}")
-            time.sleep(0.5)
-        yield {"url": url, "ports": ports, "run_dir": run_dir, "script": script}
-    finally:
-        children = [int(p.read_text()) for p in run_dir.glob("*.pid") if p.read_text().strip()]
-        if script.poll() is None:
-            script.send_signal(signal.SIGTERM)
+        with start_sh_process(env, run_dir, 120) as script:
             try:
-                script.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(script.pid, signal.SIGKILL)
-                script.wait(10)
-        output.close()
-        survivors = [pid for pid in children if Path(f"/proc/{pid}").exists()
+                yield {"url": url, "ports": ports, "run_dir": run_dir, "script": script}
+            finally:
+                pids = [int(p.read_text()) for p in run_dir.glob("*.pid") if p.read_text().strip()]
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    finally:
+        survivors = [pid for pid in pids if Path(f"/proc/{pid}").exists()
                      and "streamlit" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
         for pid in survivors:
             os.kill(pid, signal.SIGKILL)

@@ -213,7 +213,7 @@ def test_calibration_configurations_cover_every_backbone_early_and_avoid_the_ben
 
 def test_family_factor_corrects_a_family_the_kinds_misjudge(tmp_path, monkeypatch):
     """A family that runs slower than its layer kinds predict gets its own factor from the calibration."""
-    from core.prediction import calibration, latency_model
+    from core.prediction import latency_model
 
     samples = [dict(config=dict(backbone=name, width=1.0, depth=1.0, resolution=96, batch=1), measured_ms=ms,
                     fitted_ms=10.0, used=True)
@@ -226,8 +226,6 @@ def test_family_factor_corrects_a_family_the_kinds_misjudge(tmp_path, monkeypatc
 
 def test_the_host_peak_and_bandwidth_are_the_same_whatever_the_runtime(tmp_path, monkeypatch):
     """Measured once per host, not per runtime's calibration."""
-    import core.prediction.latency_model
-
     monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
     measured = []
     monkeypatch.setattr(calibration, "measure_host_roofline",
