@@ -3,7 +3,8 @@
 The store is a file any web process writes, so the worker trusts no row: it checks each one here
 before running it, and a bad row fails with one line instead of crashing the worker or running
 unbounded. The same checks back ``measure_latency``'s and the command line's refusals.
-Torch-free: the web server and the worker import it.
+A job's network is a built-in by name or a custom one carried whole (``spec``), per-stage multipliers on top:
+see ``check_network``. Torch-free: the web server and the worker import it.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ happen here too, inside the run's cap), or (``task="ptflops"``) a ptflops cross-
 torch globally and so must never overlap another model run.
 
 The worker itself never imports torch. It checks each job's settings (``core.measurement.job_settings``),
-hands the job to a warm child process and watches it: progress goes to the store; a run past its
+hands the job to a warm child process (which loads a custom network's ``spec`` first) and watches it: progress goes to the store; a run past its
 hard cap, over its memory limit, or cancelled by everyone waiting on it is stopped by killing the
 child (a forward pass cannot be interrupted from inside), and a fresh child takes the next job.
 Whatever a job does (raise, die, exhaust memory, fill the disk), it ends as a failed job with a
