@@ -151,7 +151,7 @@ def check_network(settings: dict):
     for key, values in lists.items():
         if values is not None and not isinstance(values, (list, tuple)):
             raise BadSettings(f"{key} must be a list of numbers, one per stage, not {str(values)[:40]!r}")
-    arch = network if spec is not None else resolve(network)[0]  # a spec's is not registered by a check
+    arch = network if spec is not None else resolve(network)[0]  # what the multipliers apply to
     staged = arch
     if any(values is not None for values in lists.values()):
         try:
