@@ -1,5 +1,7 @@
-"""``python -m core``: list, profile, sweep, latency, predict and calibrate from the shell.
+"""``python -m core``: list, profile, sweep, latency, predict, calibrate and export-spec from the shell.
 
+Wherever a backbone is named, ``--spec FILE`` names a network spec instead (``export-spec`` writes one to
+start from), and ``--stage-width``/``--stage-depth`` scale each stage on top of ``--width``/``--depth``.
 Bad arguments exit with status 2 and one line saying what to change, never a traceback.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ from core.network.counting import DTYPE_BYTES, resolve_config
 from core.network.families import BACKBONE_NAMES, resolve
 from core.network.profiling import profile
 from core.network.scaling import DEFAULT_COMPOUND, CompoundScaling, ScalingError
+from core.network.spec import export_spec, load_spec
 from core.network.tasks import HEADS, TASKS, check_task
 from core.published.recipes import recipe_lines, training_recipe
 from core.published.reference import estimate_top1
@@ -28,6 +31,7 @@ from core.units import duration_ms, duration_range_ms, si, size_bytes
 
 MAX_SWEEP = 1_000_000
 MAX_CLASSES = 100_000
+MAX_STAGE_VALUES = 64  # per-stage lists: a spec has at most 32 stages; the engine says how many this one has
 MAX_PREDICT_THREADS = 64  # a prediction only looks up a calibration: the app's range, not this host's cores
 PHI_RANGE = (-10.0, 10.0)  # beyond it every axis leaves the engine's range anyway
 COMPOUND_BASE_RANGE = (1.0, 2.0)
@@ -101,6 +105,14 @@ def _threads(text: str) -> int:
     return _whole(text, 1, host_cores(), " (this host's cores: more threads only oversubscribe them)")
 
 
+def _stage_list(text: str) -> list[float]:
+    """'1,1,1.5,2' -> one multiplier per stage (their count and range are checked against the network)."""
+    parts = text.split(",")
+    if len(parts) > MAX_STAGE_VALUES:
+        raise argparse.ArgumentTypeError(f"{len(parts):,} values: a network has at most 32 stages, one value each")
+    return [_number(part) for part in parts]
+
+
 def _backbone(text: str) -> str:
     if text not in BACKBONE_NAMES:
         raise argparse.ArgumentTypeError(
@@ -153,8 +165,23 @@ def _values(text: str, kind=float) -> Sequence:
     return values
 
 
-def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("backbone", type=_backbone, help="base or preset name (see 'list')")
+def _network_args(parser: argparse.ArgumentParser) -> None:
+    """The network: a backbone by name, or ``--spec``; per-stage multipliers on top of either."""
+    parser.add_argument("backbone", type=_backbone, nargs="?", help="base or preset name (see 'list'); "
+                        "not with --spec")
+    parser.add_argument("--spec", metavar="FILE", help="a network spec (JSON, as 'export-spec' writes it) instead "
+                        "of a backbone name")
+    parser.add_argument("--stage-width", type=_stage_list, metavar="W1,W2,...",
+                        help="one width multiplier per stage, 0.25-3, on top of --width")
+    parser.add_argument("--stage-depth", type=_stage_list, metavar="D1,D2,...",
+                        help="one depth multiplier per stage, 0.25-3, on top of --depth")
+
+
+def _config_args(parser: argparse.ArgumentParser, network: bool = True) -> None:
+    if network:
+        _network_args(parser)
+    else:
+        parser.add_argument("backbone", type=_backbone, help="base or preset name (see 'list')")
     parser.add_argument("--width", type=_number, help="width multiplier, 0.1-3.0 (default: the preset's)")
     parser.add_argument("--depth", type=_number, help="depth multiplier, 0.1-4.0 (default: the preset's)")
     parser.add_argument("--resolution", type=_resolution,
@@ -190,6 +217,37 @@ def _config(args) -> tuple:
     return compound.config(resolve(args.backbone)[0].default_resolution)
 
 
+def _network(args) -> None:
+    """Make ``args.backbone`` the network's name: ``--spec`` is loaded (a bad one is one line, exit 2) and
+    registered under its ``custom-<digest>`` name, which every later call finds in this process."""
+    spec = getattr(args, "spec", None)
+    args.title = None
+    if spec is not None:
+        if args.backbone is not None:
+            raise CliError(f"give a backbone or --spec, not both ({args.backbone} and a spec)")
+        arch = resolve(load_spec(spec))[0]  # resolving a loaded architecture registers it
+        args.backbone, args.title = arch.name, _shown(arch.title, 80)
+    elif args.backbone is None:
+        raise CliError(f"{args.command}: give a backbone (see 'list') or --spec FILE")
+
+
+def _stages(args) -> dict:
+    """The per-stage multipliers for the engine (absent: None)."""
+    return {"stage_width": getattr(args, "stage_width", None), "stage_depth": getattr(args, "stage_depth", None)}
+
+
+def _named(args, cost) -> str:
+    """The network as the output names it: its name, a spec's title, a per-stage network's own name."""
+    name = args.backbone if args.title is None else f"{args.title} ({args.backbone})"
+    return name if cost.backbone == args.backbone else f"{name} per stage ({cost.backbone})"
+
+
+def _per_stage_line(cost) -> str | None:
+    parts = [f"{axis} {', '.join(f'{value:g}' for value in values)}"
+             for axis, values in (("width", cost.stage_width), ("depth", cost.stage_depth)) if values]
+    return f"  per stage     {'; '.join(parts)}" if parts else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="Channel Scaling Lab engine. "
                      "MACs = multiply-accumulates of conv and linear layers; FLOPs = 2 x MACs.")
@@ -201,13 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--batch", type=_bounded_int(1, MAX_BATCH), default=1, help="batch size for activation memory")
     cost.add_argument("--no-layers", action="store_true", help="summary only")
     sweep = commands.add_parser("sweep", help="profile a grid of configurations to CSV")
-    sweep.add_argument("backbone", type=_backbone)
+    _network_args(sweep)
     sweep.add_argument("--width", type=_values, default=[1.0], help="value, list a,b or range start:stop:step")
     sweep.add_argument("--depth", type=_values, default=[1.0], help="value, list a,b or range start:stop:step")
     sweep.add_argument("--resolution", type=lambda text: _values(text, int), default=None,
                        help="pixels: value, list or range (default: the backbone's)")
     sweep.add_argument("--output", "-o", help="CSV file (default: standard output)")
-    _config_args(commands.add_parser("recipe", help="the reference recipe's regularization, each value sourced"))
+    # a recipe is published for built-in networks only: no --spec or per-stage multipliers
+    _config_args(commands.add_parser("recipe", help="the reference recipe's regularization, each value sourced"),
+                 network=False)
     _task_args(sweep)
     check = commands.add_parser("ptflops", help="ptflops' count beside the engine's, the difference itemised")
     _config_args(check)
@@ -230,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--memory-limit-mb", type=_bounded_int(64, 2 ** 30),
                         help="refuse runs whose process is estimated above this many MB (default 2048)")
     _prediction_commands(commands)
+    export = commands.add_parser("export-spec", help="a network's spec as JSON, to edit and load with --spec")
+    _network_args(export)
+    export.add_argument("--output", "-o", help="JSON file (default: standard output)")
     return parser
 
 
@@ -269,19 +332,24 @@ def _prediction_commands(commands) -> None:
 def _print_profile(args) -> None:
     width, depth, resolution = _config(args)
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes,
-                   batch=args.batch, dtype=args.dtype, **_task(args))
-    accuracy = estimate_top1(args.backbone, cost.width, cost.depth, cost.resolution, task=cost.task,
+                   batch=args.batch, dtype=args.dtype, **_task(args), **_stages(args))
+    custom = resolve(cost.base)[0].custom  # a spec's or a per-stage network: no published figure or recipe
+    accuracy = estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution, task=cost.task,
                              num_classes=cost.num_classes)
     if args.json:
-        # The recipes are ImageNet classification recipes: a dense model gets none rather than a borrowed one.
+        # The recipes are ImageNet classification recipes of published networks: a dense or custom model gets
+        # none rather than a borrowed one.
         recipe = (training_recipe(args.backbone, cost.width, cost.depth, cost.resolution).as_dict()
-                  if cost.task == "classification" else None)
+                  if cost.task == "classification" and not custom else None)
         print(json.dumps({**cost.summary(), "top1": asdict(accuracy), "training_recipe": recipe}))
         return
     task = "" if cost.task == "classification" else f", {cost.task} with {cost.head}"
     size = f"{cost.resolution[0]}x{cost.resolution[1]}" if isinstance(cost.resolution, tuple) else cost.resolution
-    print(f"{args.backbone} (base {cost.base}): width {cost.width:g}, depth {cost.depth:g}, "
+    base = "" if custom else f" (base {cost.base})"
+    print(f"{_named(args, cost)}{base}: width {cost.width:g}, depth {cost.depth:g}, "
           f"{size} px, {cost.num_classes} classes{task}")
+    if _per_stage_line(cost):
+        print(_per_stage_line(cost))
     print(f"  params        {cost.params:>16,}  ({si(cost.params)})")
     print(f"  MACs          {cost.macs:>16,}  ({si(cost.macs)}; conv + linear multiply-accumulates)")
     print(f"  FLOPs         {cost.flops:>16,}  ({si(cost.flops)}; = 2 x MACs)")
@@ -305,10 +373,10 @@ def _progress_bar(total: int, unit: str) -> tqdm:
 
 
 def _sweep(args) -> None:
-    task = _task(args)
+    task, stages = _task(args), _stages(args)
     resolutions = args.resolution
     if resolutions is None:
-        resolutions = [profile(args.backbone, **task).resolution]
+        resolutions = [profile(args.backbone, **task, **stages).resolution]
     axes = {"width": args.width, "depth": args.depth, "resolution": resolutions}
     count = math.prod(len(values) for values in axes.values())
     if count > MAX_SWEEP:
@@ -317,7 +385,7 @@ def _sweep(args) -> None:
                        f"{MAX_SWEEP:,}: narrow a range or take a larger step")
     grid = itertools.product(*axes.values())
     for width, depth, resolution in grid:  # validate everything before writing anything
-        resolve_config(args.backbone, width, depth, resolution)
+        resolve_config(args.backbone, width, depth, resolution, **stages)
     try:
         handle = open(args.output, "w", newline="") if args.output else sys.stdout
     except OSError as error:
@@ -329,7 +397,7 @@ def _sweep(args) -> None:
     try:
         with _progress_bar(count, "config") as bar:
             for width, depth, resolution in itertools.product(*axes.values()):
-                summary = profile(args.backbone, width, depth, resolution, **task).summary()
+                summary = profile(args.backbone, width, depth, resolution, **task, **stages).summary()
                 writer.writerow([summary[column] for column in columns])
                 bar.update()
     finally:
@@ -349,14 +417,17 @@ def _latency(args) -> None:
             args.backbone, width, depth, resolution, device=args.device, batch=args.batch,
             dtype=args.dtype, channels_last=args.channels_last, warmup=args.warmup,
             repeats=args.repeats, cap_s=args.cap, threads=args.threads,
-            memory_limit_mb=args.memory_limit_mb, progress=progress, runtime=args.runtime, **_task(args))
+            memory_limit_mb=args.memory_limit_mb, progress=progress, runtime=args.runtime, **_task(args),
+            **_stages(args))
     if args.json:
         print(json.dumps(result.as_dict()))
         return
     threads = f"{result.threads} thread{'s' if result.threads > 1 else ''}"
     runtime = "torch" if result.runtime == "torch" else f"onnxruntime {result.onnxruntime_version}"
-    print(f"{result.backbone}: width {result.width:g}, depth {result.depth:g}, {result.resolution} px, "
+    print(f"{_named(args, result)}: width {result.width:g}, depth {result.depth:g}, {result.resolution} px, "
           f"batch {result.batch}, {result.dtype}, {result.device} ({threads}), {runtime}")
+    if _per_stage_line(result):
+        print(_per_stage_line(result))
     print(f"  median {duration_ms(result.median_ms)}  (p10-p90 {duration_range_ms(result.p10_ms, result.p90_ms)}; "
           f"{result.runs} runs after {result.warmup} warm-up, {result.wall_s:.1f} s in all)  "
           f"{result.images_per_s:,.1f} images/s")
@@ -380,11 +451,14 @@ def _ptflops(args) -> None:
     if args.task != "classification" or isinstance(args.resolution, tuple):
         raise CliError("the ptflops cross-check covers square classifiers only: drop --task/--head and HxW")
     width, depth, resolution = _config(args)
-    result = cross_check(args.backbone, width, depth, resolution)
+    result = cross_check(args.backbone, width, depth, resolution, **_stages(args))
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{args.backbone}: width {result['width']:g}, depth {result['depth']:g}, {result['resolution']} px")
+    name = args.backbone if args.title is None else f"{args.title} ({args.backbone})"
+    if result["backbone"] != args.backbone:
+        name += f" per stage ({result['backbone']})"
+    print(f"{name}: width {result['width']:g}, depth {result['depth']:g}, {result['resolution']} px")
     for part, value in result["breakdown"].items():
         print(f"  {part:<75} {value:>16,}")
     verdict = "equals" if result["explained"] else "DOES NOT equal"
@@ -396,13 +470,15 @@ def _predict(args) -> None:
 
     width, depth, resolution = _config(args)
     cost = profile(args.backbone, width, depth, resolution, num_classes=args.classes, batch=args.batch,
-                   dtype=args.dtype, **_task(args))
+                   dtype=args.dtype, **_task(args), **_stages(args))
     result = predict_from_profile(cost, args.runtime, args.device, args.threads)
     if args.json:
         print(json.dumps({**result.summary(), "layers": result.layers.to_dict(orient="records")}))
         return
-    print(f"{args.backbone}: width {cost.width:g}, depth {cost.depth:g}, {cost.resolution} px, batch {cost.batch}, "
-          f"{cost.dtype}, {args.runtime} on {args.device}")
+    print(f"{_named(args, cost)}: width {cost.width:g}, depth {cost.depth:g}, {cost.resolution} px, "
+          f"batch {cost.batch}, {cost.dtype}, {args.runtime} on {args.device}")
+    if _per_stage_line(cost):
+        print(_per_stage_line(cost))
     print(f"  {result.method}: {duration_ms(result.total_ms)} per batch")
     print(f"  basis: {result.basis}")
     print(f"  roofline lower bound {duration_ms(result.bound_ms)}; channels padded to {result.lanes} lanes waste "
@@ -410,6 +486,23 @@ def _predict(args) -> None:
     if not args.no_layers:
         print()
         print(result.layers.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+
+
+def _export_spec(args) -> None:
+    """The network's spec, per-stage multipliers written into its stage table."""
+    stages = _stages(args)
+    network = args.backbone
+    if any(values is not None for values in stages.values()):
+        network = resolve_config(args.backbone, **stages)[0]
+    text = json.dumps(export_spec(network), indent=1)
+    if not args.output:
+        print(text)
+        return
+    try:
+        with open(args.output, "w") as handle:
+            handle.write(text + "\n")
+    except OSError as error:
+        raise CliError(f"cannot write {_shown(args.output)!r}: {error.strerror}") from None
 
 
 def _calibrate(args) -> None:
@@ -444,6 +537,8 @@ def _calibrate(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command not in ("list", "calibrate"):
+            _network(args)
         if args.command == "list":
             for name in BACKBONE_NAMES:
                 print(name)
@@ -460,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
             _predict(args)
         elif args.command == "calibrate":
             _calibrate(args)
+        elif args.command == "export-spec":
+            _export_spec(args)
         else:
             _latency(args)
     except (CliError, ScalingError) as error:

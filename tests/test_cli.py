@@ -128,3 +128,88 @@ def test_ptflops_command_itemises_the_difference(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["explained"] and result["breakdown"]["ptflops total"] == result["ptflops_ops"]
     assert result["breakdown"]["engine MACs (conv + linear)"] == result["engine_macs"]
+
+
+# ---- network specs and per-stage multipliers ---------------------------------------------------
+
+WIDER = "1,1,1,1,1,1,1,1.5,2"  # MobileNet V3 Small's 9 stages, the last two widened
+
+
+@pytest.fixture
+def spec_file(tmp_path, capsys):
+    """A built-in's spec, written by the command line itself."""
+    target = tmp_path / "small.json"
+    assert main(["export-spec", "mobilenet_v3_small", "-o", str(target)]) == 0
+    assert capsys.readouterr().out == ""
+    return target
+
+
+def test_profile_of_a_spec_per_stage_prints_core_profiles_counts(spec_file, capsys):
+    import core
+
+    expected = core.profile(core.load_spec(spec_file), resolution=96, stage_width=[float(v) for v in WIDER.split(",")])
+    assert main(["profile", "--spec", str(spec_file), "--stage-width", WIDER, "--resolution", "96", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["params"], summary["macs"]) == (expected.params, expected.macs)
+    assert summary["backbone"] == expected.backbone and summary["stage_width"] == list(expected.stage_width)
+    assert summary["top1"]["top1"] is None and summary["training_recipe"] is None  # nothing published for it
+    assert main(["profile", "--spec", str(spec_file), "--stage-width", WIDER, "--resolution", "96",
+                 "--no-layers"]) == 0
+    out = capsys.readouterr().out
+    assert f"{expected.params:,}" in out and f"{expected.macs:,}" in out
+    assert out.startswith(f"MobileNet V3 Small ({core.load_spec(spec_file).name}) per stage ({expected.backbone})")
+    assert "per stage     width 1, 1, 1, 1, 1, 1, 1, 1.5, 2" in out
+
+
+def test_export_spec_round_trips_a_built_in_and_a_per_stage_network(tmp_path, capsys):
+    assert main(["export-spec", "efficientnet_b3"]) == 0
+    spec = json.loads(capsys.readouterr().out)
+    assert spec["based_on"] == "efficientnet_b3" and spec["defaults"]["resolution"] == 300
+    deeper = ["--stage-depth", "1,1,2,2,1,1,1"]
+    target = tmp_path / "deeper.json"
+    assert main(["export-spec", "mobilenet_v2", *deeper, "-o", str(target)]) == 0
+    counts = []
+    for argv in (["profile", "--spec", str(target)], ["profile", "mobilenet_v2", *deeper]):
+        assert main([*argv, "--json"]) == 0
+        counts.append(json.loads(capsys.readouterr().out)["macs"])
+    assert counts[0] == counts[1]
+
+
+def test_sweep_latency_and_predict_take_a_spec(spec_file, tmp_path, capsys):
+    grid = tmp_path / "grid.csv"
+    assert main(["sweep", "--spec", str(spec_file), "--width", "0.5,1", "--stage-width", WIDER, "-o", str(grid)]) == 0
+    rows = list(csv.DictReader(grid.open()))
+    assert len(rows) == 2 and all("-stages-" in row["backbone"] for row in rows)
+    assert main(["latency", "--spec", str(spec_file), "--resolution", "64", "--threads", "1", "--warmup", "1",
+                 "--repeats", "3", "--stage-width", WIDER]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("MobileNet V3 Small (custom-") and " per stage (custom-" in out and "median" in out
+    assert main(["predict", "--spec", str(spec_file), "--device", "raspberry_pi_4", "--no-layers"]) == 0
+    assert "roofline lower bound" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("contents,extra,message", [
+    ("bogus", [], "spec: unknown field 'bogus': the fields are based_on, classifier"),
+    ("{not json", [], "spec: not valid JSON at line 1"),
+    (" " * 70_000 + "{}", [], "spec: the file is 70,002 bytes; a spec may be at most"),
+    (None, [], "spec: no such file"),
+    ("", ["mobilenet_v2"], "give a backbone or --spec, not both"),
+    ("", ["--stage-width", "1,2"], "stage_width has 2 values; MobileNet V3 Small has 9 stages"),
+    ("", ["--stage-depth", ",".join(["5"] * 9)], "stage_depth of stage 1 is 5.0: use 0.25 to 3"),
+])
+def test_a_bad_spec_or_stage_list_exits_2_with_one_line(contents, extra, message, spec_file, tmp_path, capsys):
+    path = spec_file if contents == "" else tmp_path / "bad.json"
+    if contents == "bogus":  # a whole spec with one field too many
+        contents = json.dumps({**json.loads(spec_file.read_text()), "bogus": 1})
+    if contents:
+        path.write_text(contents)
+    assert main(["profile", *extra, "--spec", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_a_network_must_be_named_and_recipes_stay_built_in(spec_file, capsys):
+    assert main(["profile"]) == 2
+    assert "profile: give a backbone (see 'list') or --spec FILE" in capsys.readouterr().err
+    assert main(["recipe", "--spec", str(spec_file)]) == 2  # a reference recipe belongs to a published network
+    assert capsys.readouterr().err.count("\n") == 1

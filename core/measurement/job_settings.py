@@ -3,7 +3,8 @@
 The store is a file any web process writes, so the worker trusts no row: it checks each one here
 before running it, and a bad row fails with one line instead of crashing the worker or running
 unbounded. The same checks back ``measure_latency``'s and the command line's refusals.
-Torch-free: the web server and the worker import it.
+A job's network is a built-in by name or a custom one carried whole (``spec``), per-stage multipliers on top:
+see ``check_network``. Torch-free: the web server and the worker import it.
 """
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ RUNTIMES = ("torch", "onnxruntime")
 DEVICES = ("cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16", "int8")
 CPU_DTYPES = {"torch": ("float32", "bfloat16"), "onnxruntime": ("float32", "int8")}  # what each runtime times on CPU
-LATENCY_KEYS = frozenset({"backbone", "width", "depth", "resolution", "device", "batch", "dtype", "channels_last",
-                          "threads", "warmup", "repeats", "cap_s", "runtime", "task", "head"})
-PTFLOPS_KEYS = frozenset({"task", "backbone", "width", "depth", "resolution"})
+NETWORK_KEYS = frozenset({"backbone", "spec", "stage_width", "stage_depth"})  # which network (see check_network)
+LATENCY_KEYS = NETWORK_KEYS | {"width", "depth", "resolution", "device", "batch", "dtype", "channels_last",
+                               "threads", "warmup", "repeats", "cap_s", "runtime", "task", "head"}
+PTFLOPS_KEYS = NETWORK_KEYS | {"task", "width", "depth", "resolution"}
 CALIBRATE_KEYS = frozenset({"task", "runtime", "dtype", "threads"})
 CALIBRATION_MARGIN_S = 120.0  # a calibration's cap: its timing budget plus measuring the roofline and fitting
 
@@ -89,8 +91,7 @@ def _check_job(settings) -> dict:
     checked = dict(settings)
     if allowed is CALIBRATE_KEYS:
         return _check_calibration(checked)
-    if checked.get("backbone") not in BACKBONE_NAMES:
-        raise BadSettings(f"unknown backbone {str(checked.get('backbone'))[:40]!r}")
+    check_network(checked)
     for key, (low, high) in (("width", WIDTH_RANGE), ("depth", DEPTH_RANGE)):
         if checked.get(key) is not None:
             number(key, checked[key], low, high)
@@ -122,6 +123,64 @@ def _check_job(settings) -> dict:
         cap = min(number("cap_s", checked["cap_s"], 0.001, 1e300), cap)
     checked["cap_s"] = cap
     return checked
+
+
+def check_network(settings: dict):
+    """The network a job's settings name, checked: a built-in, or a spec's; per-stage multipliers on top.
+
+    ``backbone`` is a built-in's name, or with ``spec`` (``core.export_spec``'s dict of a custom network) the
+    name ``core.load_spec(spec)`` gives it (``custom-<digest>``); ``stage_width`` and ``stage_depth`` (lists,
+    one number per stage, 0.25 to 3) multiply its stages. Returns the architecture or built-in name the
+    multipliers apply to; raises ``BadSettings`` with one line.
+    """
+    from core.network.families import resolve
+    from core.network.scaling import per_stage
+
+    backbone, spec = settings.get("backbone"), settings.get("spec")
+    if spec is None:
+        if backbone not in BACKBONE_NAMES:
+            hint = ": a custom network's job carries its spec" if str(backbone).startswith("custom-") else ""
+            raise BadSettings(f"unknown backbone {str(backbone)[:40]!r}{hint}")
+        network = backbone
+    else:
+        network = _spec_network(spec)
+        if backbone != network.name:
+            raise BadSettings(f"backbone {str(backbone)[:40]!r} is not the spec's name: a job with a spec names "
+                              f"its network {network.name!r} (core.load_spec(spec).name)")
+    lists = {key: settings.get(key) for key in ("stage_width", "stage_depth")}
+    for key, values in lists.items():
+        if values is not None and not isinstance(values, (list, tuple)):
+            raise BadSettings(f"{key} must be a list of numbers, one per stage, not {str(values)[:40]!r}")
+    arch = network if spec is not None else resolve(network)[0]  # what the multipliers apply to
+    staged = arch
+    if any(values is not None for values in lists.values()):
+        try:
+            staged = per_stage(arch, **lists)
+        except ScalingError as error:
+            raise BadSettings(_one_line(error)) from None
+    task = settings.get("task", "classification")
+    if task in TASKS and task != "classification" and staged.custom:
+        raise BadSettings(f"{task} is built only on the built-in backbones at uniform scaling: drop the spec and "
+                          "the per-stage multipliers, or use task classification")
+    return network
+
+
+def _spec_network(spec):
+    """The architecture a job's ``spec`` describes (``core.load_spec``: bounded before anything is counted)."""
+    from core.network.spec import load_spec
+
+    if not isinstance(spec, dict):
+        raise BadSettings(f"spec must be a JSON object (core.export_spec's), not {type(spec).__name__}")
+    try:
+        return load_spec(spec)
+    except ScalingError as error:  # SpecError: the field, its value and what it may be
+        raise BadSettings(_one_line(error)) from None
+    except RecursionError:
+        raise BadSettings("spec: the document nests too deeply") from None
+
+
+def _one_line(error: Exception, limit: int = 300) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
 
 
 def calibration_budget_s() -> float:

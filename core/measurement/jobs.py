@@ -121,8 +121,17 @@ def settings_key(settings: dict) -> str:
     of 10 runs and one of 20 answer the same question. Runtime torch (the default) keys without the
     runtime; any other runtime is in the key with its own version and export/quantization recipe
     (results are never mixed, and a changed recipe measures again).
+
+    A custom network is its name: ``backbone`` is the digest of its ``spec`` (``core.load_spec``), so the
+    bulky spec itself stays out of the key. Per-stage multipliers are in it as numbers (1 and 1.0 alike);
+    none, and all ones, are the uniform network and key as it does.
     """
-    settings = {key: value for key, value in settings.items() if key not in ("repeats", "cap_s")}
+    settings = {key: value for key, value in settings.items() if key not in ("repeats", "cap_s", "spec")}
+    for key in ("stage_width", "stage_depth"):
+        if key in settings:
+            values = _stage_values(settings.pop(key))
+            if values is not None:
+                settings[key] = values
     versions = [torch_version()]
     if settings.get("runtime", "torch") == "torch":
         settings.pop("runtime", None)
@@ -130,6 +139,16 @@ def settings_key(settings: dict) -> str:
         versions += [package_version(settings["runtime"]), ONNX_RECIPE]
     payload = json.dumps([sorted(settings.items()), *versions, host_fingerprint()])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _stage_values(values):
+    """Per-stage multipliers as the key holds them: floats, or None for none or all ones (anything else as is)."""
+    if values is None:
+        return None
+    if isinstance(values, (list, tuple)) and all(isinstance(value, (int, float)) and not isinstance(value, bool)
+                                                 for value in values):
+        return None if all(value == 1 for value in values) else [float(value) for value in values]
+    return values
 
 
 @dataclass(frozen=True)
@@ -400,8 +419,8 @@ class LatencyQueue:
             return None
         try:
             return row[0], json.loads(row[1])
-        except ValueError:
-            return row[0], None  # not JSON: the worker fails it
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's stack
+            return row[0], None  # the worker fails it
 
     # Only a running row is the worker's to write: a store deleted or replaced mid-run starts numbering
     # jobs again, and an old run's result must not land on a new job that happens to share its id.

@@ -42,8 +42,10 @@ from core.measurement.run_budget import (
     seconds,
     time_refusal,
 )
+from core.network.architecture import Architecture
 from core.network.building import build_model
 from core.network.counting import Profile
+from core.network.families import ARCHITECTURES, resolve
 from core.network.profiling import profile
 from core.network.scaling import ScalingError
 
@@ -66,7 +68,7 @@ class LatencyResult:
     quantizing took when the file was made, whether this run found it cached, and a note.
     """
 
-    backbone: str
+    backbone: str  # a built-in's name, or a loaded spec's or per-stage network's (``custom-…``, ``…-stages-…``)
     width: float
     depth: float
     resolution: int
@@ -94,6 +96,8 @@ class LatencyResult:
     quantize_s: float | None = None
     prepared_cached: bool | None = None
     note: str | None = None
+    stage_width: tuple[float, ...] | None = None  # per-stage multipliers asked for (None: none, or all ones)
+    stage_depth: tuple[float, ...] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -120,14 +124,15 @@ def supported_dtypes(device: str, runtime: str = "torch") -> list[str]:
     return list(CPU_DTYPES["torch"]) if device == "cpu" else ["float32", "float16", "bfloat16"]
 
 
-def estimate_memory_bytes(backbone: str, width: float | None, depth: float | None,
+def estimate_memory_bytes(backbone: str | Architecture, width: float | None, depth: float | None,
                           resolution: int | None, batch: int = 1, dtype: str = "float32",
-                          runtime: str = "torch", task: str = "classification", head: str | None = None) -> int:
+                          runtime: str = "torch", task: str = "classification", head: str | None = None,
+                          stage_width=None, stage_depth=None) -> int:
     """The peak resident memory of a run in this process: what it holds now plus what the run adds
     (``core.measurement.memory``, fitted to measured peaks). An estimate, not a measurement."""
     onnx = runtime == "onnxruntime"
     cost = profile(backbone, width, depth, resolution, batch=batch, dtype="float32" if onnx else dtype,
-                   task=task, head=head)
+                   task=task, head=head, stage_width=stage_width, stage_depth=stage_depth)
     return needed_bytes(cost, runtime, dtype, rss_mb() or 0.0)
 
 
@@ -144,6 +149,32 @@ class HostSpeed:
 
 
 _SPEEDS: dict[tuple, HostSpeed] = {}
+# A loaded spec's speed is its commonest block's built-in family's: that family's network is what calibrates
+SPEED_STAND_INS = {"separable": "mobilenet_v1", "inverted_residual": "mobilenet_v2", "basic": "resnet18",
+                   "bottleneck": "resnet50"}
+
+
+def speed_base(base: str) -> str:
+    """The built-in base whose measured speed stands for ``base``'s (``Profile.base``).
+
+    A built-in is its own; a per-stage network of a built-in (``<base>-stages-<digest>``) is its built-in's;
+    a loaded spec (``custom-<digest>``), or a per-stage network of one, is the built-in family of the block
+    kind it has most of: calibrating on the custom network itself would time an unbounded network before
+    the run's cap starts, once for every spec a worker meets.
+    """
+    if base in ARCHITECTURES:
+        return base
+    built_in = base.split("-stages-")[0]
+    if built_in in ARCHITECTURES:
+        return built_in
+    try:
+        arch = resolve(base)[0]
+    except KeyError:  # not registered in this process (the registry is bounded): any family's speed will do
+        return SPEED_STAND_INS["inverted_residual"]
+    blocks: dict[str, float] = {}
+    for stage in arch.stages:
+        blocks[stage.block] = blocks.get(stage.block, 0.0) + stage.repeats * stage.depth
+    return SPEED_STAND_INS[max(blocks, key=blocks.get)]
 
 
 def host_speed(base: str, device: str, dtype: str, threads: int, runtime: str = "torch") -> HostSpeed:
@@ -154,6 +185,7 @@ def host_speed(base: str, device: str, dtype: str, threads: int, runtime: str = 
     it makes (or finds in the disk cache, with the times recorded when they were made) that member's
     ONNX file, so export and quantization speed are known too.
     """
+    base = speed_base(base)
     key = (base, device, dtype, threads, runtime)
     if key not in _SPEEDS:
         calibrate = _calibrate_onnx if runtime == "onnxruntime" else _calibrate
@@ -162,6 +194,8 @@ def host_speed(base: str, device: str, dtype: str, threads: int, runtime: str = 
 
 
 def _remember_speed(cost: Profile, device: str, dtype: str, threads: int, runtime: str, median_ms: float) -> None:
+    if cost.base not in ARCHITECTURES:  # a custom or per-stage network's speed is not its stand-in family's
+        return
     key = (cost.base, device, dtype, threads, runtime)
     seen = cost.macs * cost.batch / (median_ms / 1000)
     if key in _SPEEDS and seen > _SPEEDS[key].macs_per_s:
@@ -255,13 +289,14 @@ def check_settings(device: str, batch: int, dtype: str, threads: int | None, war
         raise LatencyError("channels_last must be True or False")
 
 
-def measure_latency(backbone: str, width: float | None = None, depth: float | None = None,
+def measure_latency(backbone: str | Architecture, width: float | None = None, depth: float | None = None,
                     resolution: int | None = None, device: str = "cpu", batch: int = 1,
                     dtype: str = "float32", channels_last: bool = False, warmup: int = 3,
                     repeats: int = 20, cap_s: float | None = None, threads: int | None = None,
                     memory_limit_mb: int | None = None,
                     progress: Callable[[int, int], None] | None = None, task: str = "classification",
-                    head: str | None = None, runtime: str = "torch") -> LatencyResult:
+                    head: str | None = None, runtime: str = "torch", stage_width=None,
+                    stage_depth=None) -> LatencyResult:
     """Time up to ``repeats`` forward passes within ``cap_s`` seconds, with torch or onnxruntime.
 
     torch: eager, under ``torch.inference_mode()``. onnxruntime: the configuration exported to
@@ -273,13 +308,16 @@ def measure_latency(backbone: str, width: float | None = None, depth: float | No
     at least 3), and stops with an error when even 3 cannot fit. ``progress(done, total)`` is
     called after each warm-up and timed pass.
     ``task``/``head`` time a dense-task network (``core.network.tasks``); ``resolution`` may then be (height, width).
+    ``backbone`` is a name or an architecture (``core.load_spec``); ``stage_width``/``stage_depth`` (one
+    multiplier per stage) time the per-stage network, as in ``core.profile``. The result's ``backbone`` is the
+    network's own name (a loaded spec's ``custom-…``, a per-stage network's ``…-stages-…``).
     """
     cap_s = DEFAULT_CAP_S if cap_s is None else cap_s
     check_settings(device, batch, dtype, threads, warmup, repeats, cap_s, runtime, channels_last)
     onnx = runtime == "onnxruntime"
     # onnxruntime: MACs and memory of the fp32 module that is exported, plus the exported copy
     cost = profile(backbone, width, depth, resolution, batch=batch, dtype="float32" if onnx else dtype,
-                   task=task, head=head)
+                   task=task, head=head, stage_width=stage_width, stage_depth=stage_depth)
     try:
         limit_mb = child_memory_limit_mb() if memory_limit_mb is None else number(
             "memory_limit_mb", memory_limit_mb, 1, 2 ** 40)
@@ -366,7 +404,8 @@ def _result(cost: Profile, device: str, batch: int, dtype: str, channels_last: b
         images_per_s=batch * 1000 / median, estimated_memory_mb=needed / 2 ** 20,
         torch_version=torch.__version__, wall_s=time.perf_counter() - started,
         other_load_cores=None if other is None else round(other, 2),
-        host_busy=other is not None and other > 0.5, runtime=runtime, **extra)
+        host_busy=other is not None and other > 0.5, runtime=runtime, stage_width=cost.stage_width,
+        stage_depth=cost.stage_depth, **extra)
 
 
 def _timed_runs(cost, device, batch, dtype, channels_last, warmup, repeats, deadline, needed,

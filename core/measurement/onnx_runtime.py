@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from core.measurement.jobs import data_dir
 from core.measurement.onnx_recipe import CALIBRATION_BATCHES, OPSET, RECIPE, TEMPORARY, WORK
 from core.network.building import build_model
 from core.network.counting import Profile
+from core.network.families import ARCHITECTURES, resolve
 
 onnxruntime.set_default_logger_severity(3)  # quantization's graph clean-up warns per unused constant
 
@@ -84,11 +85,25 @@ def cache_dir() -> Path:
 
 
 def cache_key(cost: Profile, dtype: str) -> str:
-    """Anything that changes the file: configuration, dtype, recipe and library versions (not the batch)."""
+    """Anything that changes the file: configuration, dtype, recipe and library versions (not the batch).
+
+    The network is its exact name (a preset's, a loaded spec's ``custom-<digest>``, a per-stage network's
+    ``<base>-stages-<digest>``), never its base's; a network that is not a built-in adds its own stage table
+    too, so a file made in another process for another architecture of the same name is never reused.
+    """
     versions = [metadata.version(name) for name in ("torch", "onnx", "onnxruntime")]
-    payload = json.dumps([cost.backbone, cost.width, cost.depth, cost.resolution, cost.num_classes, cost.task,
+    network = [cost.backbone]
+    if cost.base not in ARCHITECTURES:
+        network.append(_content(cost.backbone))
+    payload = json.dumps([*network, cost.width, cost.depth, cost.resolution, cost.num_classes, cost.task,
                           cost.head, dtype, RECIPE, versions])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _content(backbone: str) -> str:
+    """A digest of a registered architecture's content (its title aside: the same network by another title)."""
+    arch = resolve(backbone)[0]
+    return hashlib.sha256(repr(replace(arch, title="")).encode()).hexdigest()[:16]
 
 
 def _entry(cost: Profile, dtype: str) -> tuple[Path, Path]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numb
     import pandas as pd
 
 from core.measurement.memory import JOB_MEMORY, MB, child_memory_limit_mb, rss_mb
+from core.network.architecture import Architecture
 from core.network.profiling import profile
 from core.network.scaling import ScalingError
 
@@ -74,14 +75,15 @@ def breakdown(layers: pd.DataFrame) -> PtflopsBreakdown:
         bias=int(elements[layers.type.isin(["se_conv", "linear"])].sum()))
 
 
-def predicted(backbone: str, width: float | None = None, depth: float | None = None,
-              resolution: int | None = None) -> PtflopsBreakdown:
+def predicted(backbone: str | Architecture, width: float | None = None, depth: float | None = None,
+              resolution: int | None = None, stage_width=None, stage_depth=None) -> PtflopsBreakdown:
     """The engine's prediction of ptflops' number for a configuration (no torch needed)."""
-    return breakdown(profile(backbone, width, depth, resolution).layers)
+    return breakdown(profile(backbone, width, depth, resolution, stage_width=stage_width,
+                             stage_depth=stage_depth).layers)
 
 
-def ptflops_count(backbone: str, width: float | None = None, depth: float | None = None,
-                  resolution: int | None = None) -> tuple[int, int]:
+def ptflops_count(backbone: str | Architecture, width: float | None = None, depth: float | None = None,
+                  resolution: int | None = None, stage_width=None, stage_depth=None) -> tuple[int, int]:
     """(operations, params) from ptflops 0.7.5's pytorch backend on the built module.
 
     Not thread-safe (see the module docstring): call it where nothing else runs a model.
@@ -90,8 +92,8 @@ def ptflops_count(backbone: str, width: float | None = None, depth: float | None
     import torch
 
     from core.network.building import build_model
-    cost = profile(backbone, width, depth, resolution)
-    model = build_model(backbone, cost.width, cost.depth)
+    cost = profile(backbone, width, depth, resolution, stage_width=stage_width, stage_depth=stage_depth)
+    model = build_model(cost.backbone, cost.width, cost.depth)  # the network's own name: a per-stage one too
     with torch.no_grad():  # counts are the same; without it autograd keeps every activation (GBs at large sizes)
         ops, params = ptflops.get_model_complexity_info(
             model, (3, cost.resolution, cost.resolution), as_strings=False, print_per_layer_stat=False,
@@ -101,14 +103,18 @@ def ptflops_count(backbone: str, width: float | None = None, depth: float | None
     return int(ops), int(params)
 
 
-def cross_check(backbone: str, width: float | None = None, depth: float | None = None,
-                resolution: int | None = None, memory_limit_mb: float | None = None) -> dict:
+def cross_check(backbone: str | Architecture, width: float | None = None, depth: float | None = None,
+                resolution: int | None = None, memory_limit_mb: float | None = None, stage_width=None,
+                stage_depth=None) -> dict:
     """ptflops' real figure next to the engine's MACs and its itemised prediction, as plain JSON.
 
     Builds the module and runs ptflops: run it in the latency worker (the app) or alone (the CLI).
     Refused up front, like a latency run, when this process's memory plus the estimate passes the limit.
+    ``backbone`` may be an architecture (``core.load_spec``) and ``stage_width``/``stage_depth`` make the
+    per-stage network, as in ``core.profile``; the result names the network by its own name.
     """
-    cost = profile(backbone, width, depth, resolution)
+    cost = profile(backbone, width, depth, resolution, stage_width=stage_width, stage_depth=stage_depth)
+    backbone = cost.backbone  # a loaded or per-stage network by the name it is registered under
     limit_mb = child_memory_limit_mb() if memory_limit_mb is None else memory_limit_mb
     needed = (rss_mb() or 0.0) * MB + JOB_MEMORY["ptflops"].bytes(cost, cost)
     if needed > limit_mb * MB:

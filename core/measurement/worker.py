@@ -5,7 +5,7 @@ happen here too, inside the run's cap), or (``task="ptflops"``) a ptflops cross-
 torch globally and so must never overlap another model run.
 
 The worker itself never imports torch. It checks each job's settings (``core.measurement.job_settings``),
-hands the job to a warm child process and watches it: progress goes to the store; a run past its
+hands the job to a warm child process (which loads a custom network's ``spec`` first) and watches it: progress goes to the store; a run past its
 hard cap, over its memory limit, or cancelled by everyone waiting on it is stopped by killing the
 child (a forward pass cannot be interrupted from inside), and a fresh child takes the next job.
 Whatever a job does (raise, die, exhaust memory, fill the disk), it ends as a failed job with a
@@ -80,10 +80,12 @@ def _child(pipe: Connection, limit_mb: float) -> None:
 
         reset_peak_rss()
         try:
+            settings = _with_network(settings)
             if settings.get("task") == "ptflops":  # ptflops patches torch globally: here it runs alone
                 from core.measurement.ptflops_check import cross_check
 
-                config = {key: settings.get(key) for key in ("backbone", "width", "depth", "resolution")}  # no cap_s
+                config = {key: settings.get(key) for key in ("backbone", "width", "depth", "resolution",
+                                                             "stage_width", "stage_depth")}  # no cap_s
                 result = cross_check(**config, memory_limit_mb=limit_mb)
             elif settings.get("task") == "calibrate":  # this host's latency model, asked for by a page
                 from core.prediction.calibration import calibrate
@@ -109,6 +111,18 @@ def _child(pipe: Connection, limit_mb: float) -> None:
                                     "a smaller configuration"))
         finally:
             trim_heap()
+
+
+def _with_network(settings: dict) -> dict:
+    """The settings without their ``spec``, which is loaded and registered here: its ``backbone`` (the spec's
+    ``custom-<digest>`` name, as ``check_job`` made sure) then finds it in this process."""
+    if settings.get("spec") is None:
+        return {key: value for key, value in settings.items() if key != "spec"}
+    from core.network.families import resolve
+    from core.network.spec import load_spec
+
+    resolve(load_spec(settings["spec"]))  # resolving a custom architecture registers it by its name
+    return {key: value for key, value in settings.items() if key != "spec"}
 
 
 class Worker:

@@ -37,8 +37,9 @@ from pathlib import Path
 
 from core.measurement.job_settings import CPU_DTYPES
 from core.measurement.jobs import data_dir, host_fingerprint
+from core.network.architecture import Architecture
 from core.network.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile
-from core.network.families import resolve
+from core.network.families import ARCHITECTURES, resolve
 from core.network.profiling import profile
 from core.network.scaling import ScalingError
 from core.prediction.roofline import HOST, Device, host_device, layer_traffic, padded_macs, published_devices
@@ -381,6 +382,13 @@ def target_device(name: str, calibration: Calibration | None = None) -> Device:
     return devices[name]
 
 
+def factor_base(base: str) -> str:
+    """Whose family factor a network takes: a built-in its own, a per-stage network of a built-in
+    (``<base>-stages-<digest>``) its built-in's; a loaded spec none (its name is in no calibration)."""
+    built_in = base.split("-stages-")[0]
+    return built_in if built_in in ARCHITECTURES else base
+
+
 def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HOST,
                          threads: int | None = None) -> LatencyPrediction:
     """The prediction for an existing profile (the Explorer's cached one): no weights, no torch."""
@@ -392,7 +400,7 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
     lanes = target.lanes.get(cost.dtype)
     kernels = calibration.kernels if calibration else None
     scale, per_op = calibration.network if calibration else (1.0, 0.0)
-    factor = calibration.family_factors.get(cost.base, 1.0) if calibration else 1.0
+    factor = calibration.family_factors.get(factor_base(cost.base), 1.0) if calibration else 1.0
     size, batch = DTYPE_BYTES[cost.dtype], cost.batch
     rows, total, bound_total, padded_total, macs_total = [], 0.0, 0.0, 0, 0
     for row in cost.rows:
@@ -419,8 +427,9 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         method = "calibrated model"
         basis = (f"per-kernel model fitted to {calibration.kernel_samples:,} profiled layer timings of "
                  f"{sum(s['used'] for s in calibration.samples)} small networks on this host ({runtime}, "
-                 f"{threads} thread(s); median fit error {calibration.fit_error:.0%}), times {factor:.2f} "
-                 "for this family's own fit")
+                 f"{threads} thread(s); median fit error {calibration.fit_error:.0%}), "
+                 + (f"times {factor:.2f} for this family's own fit" if factor_base(cost.base) in ARCHITECTURES
+                    else "with no family factor (a custom network belongs to no calibrated family)"))
     else:
         method = "roofline lower bound"
         basis = (f"lower bound on {target.title}: each layer max(FLOPs / peak, bytes / bandwidth) from published "
@@ -432,10 +441,16 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         lanes=lanes, basis=basis, rows=tuple(rows))
 
 
-def predict_latency(backbone: str, width: float | None = None, depth: float | None = None,
+def predict_latency(backbone: str | Architecture, width: float | None = None, depth: float | None = None,
                     resolution: int | None = None, batch: int = 1, dtype: str = "float32",
-                    runtime: str = "torch", device: str = HOST, threads: int | None = None) -> LatencyPrediction:
-    """Predicted latency of a configuration: calibrated model on 'host', roofline lower bound on other devices."""
-    cost = profile(backbone, width, depth, resolution, batch=batch, dtype=dtype)
+                    runtime: str = "torch", device: str = HOST, threads: int | None = None, *,
+                    stage_width=None, stage_depth=None) -> LatencyPrediction:
+    """Predicted latency of a configuration: calibrated model on 'host', roofline lower bound on other devices.
+
+    ``backbone`` is a name or an architecture (``core.load_spec``); ``stage_width``/``stage_depth`` (one
+    multiplier per stage) predict the per-stage network, as in ``core.profile``.
+    """
+    cost = profile(backbone, width, depth, resolution, batch=batch, dtype=dtype, stage_width=stage_width,
+                   stage_depth=stage_depth)
     return predict_from_profile(cost, runtime, device, threads)
 

@@ -576,8 +576,11 @@ def _estimate_top1(backbone: str, width: float, depth: float, resolution: int | 
             return _none("ImageNet results are for square inputs; this one is "
                          f"{'x'.join(str(side) for side in resolution)}")
         resolution = resolution[0]
-    _, _, width, depth, resolution = resolve_config(backbone, width, depth, resolution)  # ScalingError: inf, nan
-    base = resolve(backbone)[0].name
+    arch, _, width, depth, resolution = resolve_config(backbone, width, depth, resolution)  # ScalingError: inf, nan
+    if arch.custom:  # a loaded spec or a per-stage network: named by a digest, in no published table
+        return _none("no ImageNet top-1 for a custom network (a loaded spec or per-stage scaling): no published "
+                     "result or fitted scaling model belongs to it")
+    base = arch.name
     direction = scaling_direction(base, width, depth, resolution)
     results = published_results(base, width, depth, resolution)
     if results:
