@@ -28,9 +28,7 @@ import os
 import random
 import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import CHROMIUM, free_port, launch_chromium, streamlit_process  # noqa: E402
+from tests.browser import CHROMIUM, free_port, launch_chromium, start_sh_process, streamlit_process  # noqa: E402
 
 METRIC_JS = """label => {
   const metric = [...document.querySelectorAll('[data-testid="stMetric"]')]
@@ -104,25 +102,11 @@ def proxied_servers(processes: int):
     env = {**os.environ, "CSL_PORTS": ",".join(map(str, sorted(ports))),
            "CSL_LISTEN": f"127.0.0.1:{listen}", "CSL_RUN_DIR": str(run_dir)}
     env.pop("CSL_WORKER_CMD", None)
-    log = open(run_dir / "start.out", "w")
-    script = subprocess.Popen(["bash", str(ROOT / "deploy" / "start.sh")], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.time() + 180
-        while "start.sh: ready" not in (run_dir / "start.out").read_text():
-            if script.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"deploy/start.sh did not come up:\n{(run_dir / 'start.out').read_text()}")
-            time.sleep(0.5)
-        pids = [int(path.read_text()) for path in run_dir.glob("streamlit-*.pid")]
-        yield f"http://127.0.0.1:{listen}", pids
+        with start_sh_process(env, run_dir, 180):
+            pids = [int(path.read_text()) for path in run_dir.glob("streamlit-*.pid")]
+            yield f"http://127.0.0.1:{listen}", pids
     finally:
-        if script.poll() is None:
-            script.send_signal(signal.SIGTERM)
-            try:
-                script.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(script.pid, signal.SIGKILL)
-        log.close()
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
