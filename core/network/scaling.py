@@ -139,6 +139,13 @@ def per_stage(arch: Architecture, stage_width=None, stage_depth=None, *, source:
     if all(value == 1.0 for value in (*widths, *depths)):
         return arch
     digest = hashlib.sha256(json.dumps([source or arch.name, widths, depths]).encode()).hexdigest()[:10]
+    low, high = STAGE_RANGE
+    for index, (stage, width, depth) in enumerate(zip(arch.stages, widths, depths)):
+        # a spec's stages may carry their own multipliers: the product stays in range, so the result exports
+        for label, own, value in (("stage_width", stage.width, width), ("stage_depth", stage.depth, depth)):
+            if not low <= own * value <= high:
+                raise ScalingError(f"{label} of stage {index + 1} is {value:g}: times the stage's own {own:g} that "
+                                   f"is {own * value:g}; a stage's multiplier stays within {low:g} to {high:g}")
     stages = tuple(replace(stage, width=stage.width * width, depth=stage.depth * depth)
                    for stage, width, depth in zip(arch.stages, widths, depths))
     return replace(arch, name=f"{arch.name}-stages-{digest}", title=f"{arch.title} (per stage)", stages=stages,

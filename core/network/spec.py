@@ -16,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import fields, replace
+import stat
+from dataclasses import asdict, fields, replace
 from functools import cache
 from pathlib import Path
+from typing import Literal, get_args, get_origin, get_type_hints
 
-from core.network.architecture import Architecture, BatchNorm, ChannelRules, Stage
+from core.network.architecture import Architecture, BatchNorm, BlockKind, ChannelRules, Stage
 from core.network.families import resolve
-from core.network.scaling import RESOLUTION_RANGE, STAGE_RANGE, ScalingError
+from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, STAGE_RANGE, WIDTH_RANGE, ScalingError
 
 FORMAT = "channel-scaling-lab/network"
 VERSION = 1
@@ -35,11 +37,15 @@ MAX_CHANNELS = 4096
 MAX_SPEC_MACS = 100e9  # at the spec's own defaults; EfficientNet-B7 at 600 px is 38 G
 TITLE_CHARS = 80
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu", "sigmoid", "hardsigmoid")  # core.network.modules builds these
-BLOCKS = ("separable", "inverted_residual", "basic", "bottleneck")
+BLOCKS = get_args(BlockKind)
+MAX_INTEGER = 2 ** 63  # a whole number past this is refused before the schema reads (or prints) it
 
 
 class SpecError(ScalingError):
-    """A spec the engine refuses; the message names the field and what it may be."""
+    """A spec the engine refuses; the message names the field and what it may be, always on one line."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
 
 
 def _integer(low: int, high: int) -> dict:
@@ -58,7 +64,14 @@ def _choice(options) -> dict:
     return {"enum": list(options)}
 
 
-_RULE_CHOICES = {name: field.type for name, field in ChannelRules.__dataclass_fields__.items()}
+def _rule(kind) -> dict:
+    """A rules field's schema from its type in ``ChannelRules``: a Literal's options, an activation, a factor."""
+    if get_origin(kind) is Literal:
+        return _choice(get_args(kind))
+    return _choice(ACTIVATIONS) if kind is str else _integer(0, 16)
+
+
+_RULE_CHOICES = {name: _rule(kind) for name, kind in get_type_hints(ChannelRules).items()}
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Channel Scaling Lab network",
@@ -82,16 +95,9 @@ SCHEMA = {
         "classifier": _object({"hidden": {"anyOf": [_integer(1, 4 * MAX_CHANNELS), {"type": "null"}]},
                                "activation": _choice(ACTIVATIONS), "dropout": _number(0, 0.9)},
                               ("hidden", "activation", "dropout")),
-        "rules": _object({
-            "rounding": _choice(("divisible", "truncate")),
-            "hidden": _choice(("round_ratio", "divisible_ratio", "scaled_absolute")),
-            "se_width": _choice(("input_quarter", "hidden_quarter_divisible")),
-            "se_activation": _choice(ACTIVATIONS), "se_gate": _choice(ACTIVATIONS),
-            "head": _choice(("none", "scale_up_only", "times_last", "scaled")),
-            "head_factor": _integer(0, 16), "classifier_hidden": _choice(("scaled", "fixed"))},
-            tuple(_RULE_CHOICES)),
+        "rules": _object(_RULE_CHOICES, tuple(_RULE_CHOICES)),
         "norm": _object({"eps": _number(1e-8, 0.1), "momentum": _number(0, 1)}, ("eps", "momentum")),
-        "defaults": _object({"width": _number(0.1, 3.0), "depth": _number(0.1, 4.0),
+        "defaults": _object({"width": _number(*WIDTH_RANGE), "depth": _number(*DEPTH_RANGE),
                              "resolution": _integer(*RESOLUTION_RANGE)}, ("width", "depth", "resolution")),
     }, ("format", "version", "stem", "stages", "head", "classifier", "rules", "norm", "defaults")),
 }
@@ -110,7 +116,7 @@ def export_spec(backbone: str | Architecture) -> dict:
     try:
         arch, preset = resolve(backbone)
     except KeyError:
-        raise SpecError(f"unknown backbone {str(backbone)[:40]!r}: run 'python -m core list' for the names") from None
+        raise SpecError(f"unknown backbone {_quoted(str(backbone))}: run 'python -m core list' for the names") from None
     built_in = not arch.custom and preset.name != arch.name
     dropout = preset.dropout if built_in and preset.dropout is not None else arch.dropout
     norm = preset.norm if built_in and preset.norm is not None else arch.norm
@@ -140,7 +146,7 @@ def load_spec(source: str | Path | dict) -> Architecture:
     error = _first_error(document)
     if error:
         raise SpecError(f"spec: {error}")
-    arch = _architecture(document)
+    arch = _architecture(_whole_numbers(document, SCHEMA))
     _check_network(arch)
     return arch
 
@@ -148,27 +154,54 @@ def load_spec(source: str | Path | dict) -> Architecture:
 def _parse(source) -> object:
     if isinstance(source, dict):
         return source
-    if isinstance(source, Path) or (isinstance(source, str) and len(source) < 1024 and "\n" not in source
-                                    and not source.lstrip().startswith(("{", "["))):
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-        except (OSError, ValueError):
-            raise SpecError(f"spec: no such file {str(source)[:80]!r} (give a JSON file or the JSON text)") from None
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(f"spec: the file is {size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}")
-        try:
-            source = path.read_bytes()
-        except OSError as error:
-            raise SpecError(f"spec: {str(source)[:80]!r} cannot be read ({type(error).__name__})") from None
+    if isinstance(source, Path):
+        return _loads(_read(source))
     if isinstance(source, str):
-        source = source.encode("utf-8", "replace")
+        text = source.lstrip("\ufeff").strip()  # a byte-order mark, as some editors save one
+        if not text:
+            raise SpecError("spec: the document is empty: give JSON text, a JSON file or a dict")
+        if len(source) < 1024 and "\n" not in source and not text.startswith(("{", "[")):
+            try:
+                data = _read(Path(source))
+            except SpecError as refused:
+                try:  # no such file, but short JSON text that is no object ("42", "null"): refused as such later
+                    return json.loads(text, parse_int=_whole)
+                except (ValueError, RecursionError):
+                    raise refused from None
+            return _loads(data)
+        source = text.encode("utf-8", "replace")
     if not isinstance(source, (bytes, bytearray)):
-        raise SpecError(f"spec: give JSON text, a file or a dict, not {type(source).__name__}")
-    if len(source) > MAX_SPEC_BYTES:
-        raise SpecError(f"spec: the document is {len(source):,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}")
+        raise SpecError(f"spec: give JSON text, a file or a dict, not a Python {_type_name(source)}")
+    return _loads(source)
+
+
+def _read(path: Path) -> bytes:
+    """A regular file's bytes, reading at most one byte past the bound (a device or a growing file cannot feed more)."""
     try:
-        return json.loads(source)
+        info = path.stat()
+    except (OSError, ValueError):
+        raise SpecError(f"spec: no such file {_quoted(str(path), 80)} (give a JSON file or the JSON text)") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(f"spec: {_quoted(str(path), 80)} is not a file (give a JSON file or the JSON text)")
+    if info.st_size > MAX_SPEC_BYTES:
+        raise SpecError(f"spec: the file is {info.st_size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}")
+    try:
+        with path.open("rb") as handle:
+            return handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as error:
+        raise SpecError(f"spec: {_quoted(str(path), 80)} cannot be read ({type(error).__name__})") from None
+
+
+def _whole(text: str) -> int:
+    """JSON's integers, without converting thousands of digits (Python refuses past 4,300)."""
+    return int(text) if len(text) <= 40 else (-MAX_INTEGER if text.startswith("-") else MAX_INTEGER)
+
+
+def _loads(data: bytes | bytearray) -> object:
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec: the document is {len(data):,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}")
+    try:
+        return json.loads(data, parse_int=_whole)
     except RecursionError:
         raise SpecError(f"spec: the document nests too deeply (a spec nests at most {MAX_DEPTH} levels)") from None
     except ValueError as error:
@@ -176,39 +209,114 @@ def _parse(source) -> object:
         raise SpecError(f"spec: not valid JSON{detail}") from None
 
 
+def _type_name(value) -> str:
+    return " ".join(type(value).__name__.split())[:40]
+
+
+def _kind(value) -> str:
+    """A value's JSON kind, in words."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    kinds = ((dict, "an object"), (list, "a list"), (str, "text"), ((int, float), "a number"))
+    return next((word for types, word in kinds if isinstance(value, types)), f"a Python {_type_name(value)}")
+
+
 def _check_shape(document) -> None:
-    """Count values and depth without recursion, so neither a 10 MB dict nor deep nesting costs more than this."""
+    """Count values and depth without recursion, so neither a 10 MB dict nor deep nesting costs more than this.
+
+    Every value must be a JSON value (object, list, text, finite number, true, false, null), whole numbers
+    below ``MAX_INTEGER``: the schema then reads, and a message prints, only small values.
+    """
     if not isinstance(document, dict):
-        raise SpecError(f"spec: the document must be a JSON object, not {type(document).__name__}")
-    pending, nodes = [(document, 1)], 0
+        raise SpecError(f"spec: the document must be a JSON object, not {_kind(document)}")
+    pending, counted = [(document, ())], 1
     while pending:
-        value, depth = pending.pop()
-        nodes += 1
-        if nodes > MAX_NODES:
-            raise SpecError(f"spec: too many values (a spec holds at most {MAX_NODES:,})")
-        if depth > MAX_DEPTH:
-            raise SpecError(f"spec: the document nests too deeply (a spec nests at most {MAX_DEPTH} levels)")
-        if isinstance(value, dict):
-            if any(not isinstance(key, str) for key in value):
-                raise SpecError("spec: every field name must be text")
-            pending.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise SpecError("spec: numbers must be finite")
-        elif isinstance(value, str) and len(value) > 4 * TITLE_CHARS:
-            raise SpecError(f"spec: a text value is {len(value):,} characters; at most {TITLE_CHARS} are used")
+        value, path = pending.pop()
+        if len(path) >= MAX_DEPTH:
+            raise SpecError(f"spec: {_where(path)} nests too deeply (a spec nests at most {MAX_DEPTH} levels)")
+        if isinstance(value, (dict, list)):
+            counted += len(value)  # before looking inside: a 10 MB container costs no more than a small one
+            if counted > MAX_NODES:
+                raise SpecError(f"spec: {_where(path)} holds too many values (a spec holds at most {MAX_NODES:,})")
+            if isinstance(value, list):
+                pending.extend((item, (*path, index)) for index, item in enumerate(value))
+                continue
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise SpecError(f"spec: {_where(path)} has a field named by {_kind(key)}: "
+                                    "every field name must be text")
+                pending.append((item, (*path, key)))
+        elif isinstance(value, str):
+            if len(value) > 4 * TITLE_CHARS:
+                raise SpecError(f"spec: {_where(path)} is {len(value):,} characters long: at most {TITLE_CHARS}")
+        elif isinstance(value, int):  # bool included
+            if not -MAX_INTEGER < value < MAX_INTEGER:
+                raise SpecError(f"spec: {_where(path)} is a number of more than 18 digits: {_allowed(path)}")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise SpecError(f"spec: {_where(path)} is {value}: numbers must be finite; {_allowed(path)}")
+        elif value is not None:
+            raise SpecError(f"spec: {_where(path)} is {_kind(value)}: a spec holds only JSON values "
+                            "(objects, lists, text, numbers, true, false, null)")
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """``text`` quoted and escaped (no control character or newline gets through), at most ``limit`` characters."""
+    quoted = repr(text[:limit])
+    return quoted if len(quoted) <= limit else quoted[:limit - 4] + "...'"
 
 
 def _where(path) -> str:
+    """A value's place as a message names it: stages[0].repeats (a name that is no field's is quoted)."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "the document"
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.isidentifier() and part.isascii():
+            text += f".{part}" if text else part
+        else:
+            text += f"[{_quoted(part, 24)}]"
+    return text[:80] or "the document"
 
 
 def _shown(value) -> str:
-    return repr(value)[:40] if not isinstance(value, (dict, list)) else type(value).__name__
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return json.dumps(value)[:40]  # _check_shape let only small JSON values through
+
+
+def _schema_at(path) -> dict:
+    """The part of ``SCHEMA`` that describes the value at ``path`` ({} where the schema has no such field)."""
+    schema = SCHEMA
+    for part in path:
+        schema = schema.get("items", {}) if isinstance(part, int) else schema.get("properties", {}).get(part, {})
+    return schema
+
+
+def _options(schema: dict) -> str:
+    """What a value described by ``schema`` may be, in words."""
+    if "anyOf" in schema:
+        return " or ".join(_options(option) for option in schema["anyOf"])
+    if "enum" in schema or "const" in schema:
+        return " or ".join(json.dumps(option) for option in schema.get("enum", [schema.get("const")]))
+    kind = schema.get("type")
+    if kind in ("integer", "number"):
+        return (f"{'a whole number' if kind == 'integer' else 'a number'} "
+                f"from {schema['minimum']:g} to {schema['maximum']:g}")
+    if kind == "object":
+        return f"an object with the fields {', '.join(sorted(schema['properties']))}"
+    if kind == "array":
+        return f"a list of {schema['minItems']} to {schema['maxItems']} stages"
+    if kind == "string":
+        return f"text of at most {schema['maxLength']} characters"
+    return {"boolean": "true or false", "null": "null"}.get(kind, "")
+
+
+def _allowed(path) -> str:
+    options = _options(_schema_at(path))
+    return f"use {options}" if options else "the field is not part of a spec"
 
 
 def _first_error(document: dict) -> str | None:
@@ -223,30 +331,43 @@ def _first_error(document: dict) -> str | None:
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
         inside = f" in {where}" if error.absolute_path else ""
-        return f"unknown field {extra[0][:40]!r}{inside}: the fields are {', '.join(allowed)}"
+        return f"unknown field {_quoted(extra[0])}{inside}: the fields are {', '.join(allowed)}"
     if kind == "required":
         missing = sorted(set(schema["required"]) - set(value))
         return f"{where} lacks {missing[0]!r} (it needs {', '.join(schema['required'])})"
-    if kind in ("minimum", "maximum", "type") and "minimum" in schema and "maximum" in schema:
-        return f"{where} is {_shown(value)}: use {'a whole number' if schema['type'] == 'integer' else 'a number'} " \
-               f"from {schema['minimum']:g} to {schema['maximum']:g}"
-    if kind in ("enum", "const"):
-        options = schema.get("enum", [schema.get("const")])
-        return f"{where} is {_shown(value)}: use {' or '.join(json.dumps(option) for option in options)}"
     if kind in ("minItems", "maxItems"):
         return f"{where} has {len(value)} entries: use {schema.get('minItems', 0)} to {schema.get('maxItems')}"
     if kind == "maxLength":
         return f"{where} is {len(value)} characters long: at most {schema['maxLength']}"
-    if kind == "anyOf":
-        integer = schema["anyOf"][0]
-        return f"{where} is {_shown(value)}: use null or a whole number from {integer['minimum']} to {integer['maximum']}"
-    if kind == "type":
-        return f"{where} must be {schema['type']}, not {_shown(value)}"
+    # a wrong type, value or option: the whole field's schema (not the anyOf branch best_match descended into)
+    options = _options(_schema_at(error.absolute_path))
+    if options:
+        return f"{where} is {_shown(value)}: use {options}"
     return f"{where}: {error.message[:120]}"
 
 
-def _digest(document: dict) -> str:
-    meaning = {key: value for key, value in document.items() if key not in ("title", "based_on")}
+def _integral(schema: dict) -> bool:
+    if "anyOf" in schema:
+        return any(_integral(option) for option in schema["anyOf"])
+    options = schema.get("enum", [])
+    return schema.get("type") == "integer" or bool(options) and all(type(option) is int for option in options)
+
+
+def _whole_numbers(value, schema: dict):
+    """A valid document with JSON's 3.0 read as 3 wherever the schema asks for a whole number."""
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {key: _whole_numbers(item, properties.get(key, {})) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item, schema.get("items", {})) for item in value]
+    if isinstance(value, float) and _integral(schema):
+        return int(value)
+    return value
+
+
+def _digest(arch: Architecture) -> str:
+    """What the network is (not its name or title), so equal networks share a name however a spec spelled them."""
+    meaning = {key: value for key, value in asdict(arch).items() if key not in ("name", "title")}
     return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -272,9 +393,9 @@ def _architecture(document: dict) -> Architecture:
                         f"use {need}")
     if rules.head == "times_last" and rules.head_factor < 1:
         raise SpecError("spec: rules.head_factor is 0: the 'times_last' head rule needs 1 to 16")
-    title = " ".join(str(document.get("title") or "Custom network").split())[:TITLE_CHARS]
-    return Architecture(
-        name=f"custom-{_digest(document)}", title=title, family="custom", stages=tuple(stages), rules=rules,
+    title = " ".join(str(document.get("title", "")).split())[:TITLE_CHARS] or "Custom network"
+    arch = Architecture(
+        name="custom", title=title, family="custom", stages=tuple(stages), rules=rules,
         stem_channels=document["stem"]["channels"], stem_kernel=document["stem"]["kernel"],
         stem_stride=document["stem"]["stride"], stem_activation=document["stem"]["activation"],
         stem_pool=document["stem"]["pool"], head_channels=head["channels"], head_activation=head["activation"],
@@ -282,6 +403,7 @@ def _architecture(document: dict) -> Architecture:
         dropout=float(classifier["dropout"]), default_resolution=defaults["resolution"],
         norm=BatchNorm(eps=float(document["norm"]["eps"]), momentum=float(document["norm"]["momentum"])),
         default_width=float(defaults["width"]), default_depth=float(defaults["depth"]), custom=True)
+    return replace(arch, name=f"custom-{_digest(arch)}")
 
 
 def _check_network(arch: Architecture) -> None:
@@ -290,7 +412,12 @@ def _check_network(arch: Architecture) -> None:
     if arch.total_stride > arch.default_resolution:
         raise SpecError(f"spec: defaults.resolution {arch.default_resolution} px is below the network's total "
                         f"stride of {arch.total_stride}: use at least {arch.total_stride} px or fewer stride-2 stages")
-    macs = profile(arch).macs
+    try:
+        macs = profile(arch).macs
+    except SpecError:
+        raise
+    except ScalingError as error:  # a rule of the engine's that the checks above missed: still the spec's one line
+        raise SpecError(f"spec: {error}") from None
     if macs > MAX_SPEC_MACS:
         raise SpecError(f"spec: the network costs {macs / 1e9:,.0f} G MACs at its defaults; a spec may cost at most "
                         f"{MAX_SPEC_MACS / 1e9:,.0f} G: use fewer or narrower stages or a lower defaults.resolution")
