@@ -133,8 +133,8 @@ def test_a_job_with_a_spec_is_checked():
     refused = [
         (dict(settings, backbone="mobilenet_v3_small"), "backbone 'mobilenet_v3_small' is not the spec's name"),
         (dict(settings, spec={**SPEC, "bogus": 1}), "spec: unknown field 'bogus'"),
-        (dict(settings, spec={**SPEC, "stages": [SPEC["stages"][0]] * 1_000_000}), "spec: too many values"),
-        (dict(settings, spec={**SPEC, "title": "x" * 10_000_000}), "spec: a text value is 10,000,000 characters"),
+        (dict(settings, spec={**SPEC, "stages": [SPEC["stages"][0]] * 1_000_000}), "spec: stages holds too many values"),
+        (dict(settings, spec={**SPEC, "title": "x" * 10_000_000}), "spec: title is 10,000,000 characters long"),
         (dict(settings, spec="{}"), "spec must be a JSON object"),
         (dict(settings, spec=None), f"unknown backbone '{ARCH.name}': a custom network's job carries its spec"),
         (dict(settings, stage_width=[1, 2]), "stage_width has 2 values; MobileNet V3 Small has 9 stages"),
@@ -200,7 +200,7 @@ def test_the_worker_runs_a_spec_job_and_fails_hostile_ones_one_line_each(tmp_pat
     second = queue.submit(staged, "alice")
     hostile = [(raw_row(queue, json.dumps(row)), message) for row, message in (
         (dict(job, spec={**SPEC, "bogus": 1}), "not run: spec: unknown field 'bogus'"),
-        (dict(job, spec={**SPEC, "title": "x" * 10_000_000}), "not run: spec: a text value is 10,000,000"),
+        (dict(job, spec={**SPEC, "title": "x" * 10_000_000}), "not run: spec: title is 10,000,000 characters long"),
         (dict(job, backbone="mobilenet_v2"), "not run: backbone 'mobilenet_v2' is not the spec's name"),
         (dict(job, stage_depth=[0.1] * STAGES), "not run: stage_depth of stage 1 is 0.1"),
     )]

@@ -8,7 +8,9 @@ what the network is.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 BlockKind = Literal["separable", "inverted_residual", "basic", "bottleneck"]
@@ -115,6 +117,12 @@ class Architecture:
         for stage in self.stages:
             stride *= stage.stride
         return stride
+
+
+def content_digest(arch: Architecture) -> str:
+    """What the network is (not its name or title): equal networks share a name however they were reached."""
+    meaning = {key: value for key, value in asdict(arch).items() if key not in ("name", "title")}
+    return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

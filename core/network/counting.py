@@ -247,7 +247,7 @@ def resolve_config(backbone: str | Architecture, width: float | None = None, dep
                       default_resolution=preset.resolution,
                       dropout=arch.dropout if preset.dropout is None else preset.dropout,
                       norm=arch.norm if preset.norm is None else preset.norm)
-        staged = per_stage(own, stage_width, stage_depth, source=preset.name)
+        staged = per_stage(own, stage_width, stage_depth)
         if staged is not own:
             arch, preset = resolve(staged)
     width = preset.width if width is None else width

@@ -5,12 +5,18 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, replace
 
-from core.network.architecture import Architecture, BlockConfig, ChannelRules, ConvConfig, Network, Stage
+from core.network.architecture import (
+    Architecture,
+    BlockConfig,
+    ChannelRules,
+    ConvConfig,
+    Network,
+    Stage,
+    content_digest,
+)
 
 WIDTH_RANGE = (0.1, 3.0)
 DEPTH_RANGE = (0.1, 4.0)
@@ -127,18 +133,17 @@ def _stage_multipliers(label: str, values, arch: Architecture) -> tuple[float, .
     return tuple(float(value) for value in values)
 
 
-def per_stage(arch: Architecture, stage_width=None, stage_depth=None, *, source: str | None = None) -> Architecture:
+def per_stage(arch: Architecture, stage_width=None, stage_depth=None) -> Architecture:
     """``arch`` with each stage's width and depth multiplied (one value per stage); all ones give ``arch`` itself.
 
     The multipliers become part of the stage table, so ``scale`` rounds each stage's product once, by the
     family's rule, and every consumer of an architecture (counting, building, timing, the spec) sees them.
-    The result is named by a digest of ``source`` (the backbone it came from) and the multipliers.
+    The result is named ``<base>-stages-<digest>``, the digest of its content: the same network has one name.
     """
     widths = _stage_multipliers("stage_width", stage_width, arch)
     depths = _stage_multipliers("stage_depth", stage_depth, arch)
     if all(value == 1.0 for value in (*widths, *depths)):
         return arch
-    digest = hashlib.sha256(json.dumps([source or arch.name, widths, depths]).encode()).hexdigest()[:10]
     low, high = STAGE_RANGE
     for index, (stage, width, depth) in enumerate(zip(arch.stages, widths, depths)):
         # a spec's stages may carry their own multipliers: the product stays in range, so the result exports
@@ -148,8 +153,8 @@ def per_stage(arch: Architecture, stage_width=None, stage_depth=None, *, source:
                                    f"is {own * value:g}; a stage's multiplier stays within {low:g} to {high:g}")
     stages = tuple(replace(stage, width=stage.width * width, depth=stage.depth * depth)
                    for stage, width, depth in zip(arch.stages, widths, depths))
-    return replace(arch, name=f"{arch.name}-stages-{digest}", title=f"{arch.title} (per stage)", stages=stages,
-                   custom=True)
+    staged = replace(arch, title=f"{arch.title} (per stage)", stages=stages, custom=True)
+    return replace(staged, name=f"{arch.name.split('-stages-')[0]}-stages-{content_digest(staged)}")
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,15 @@ no published figure belongs to it, and two equal specs share every cache.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import stat
-from dataclasses import asdict, fields, replace
+from dataclasses import fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal, get_args, get_origin, get_type_hints
 
-from core.network.architecture import Architecture, BatchNorm, BlockKind, ChannelRules, Stage
+from core.network.architecture import Architecture, BatchNorm, BlockKind, ChannelRules, Stage, content_digest
 from core.network.families import resolve
 from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, STAGE_RANGE, WIDTH_RANGE, ScalingError
 
@@ -365,12 +364,6 @@ def _whole_numbers(value, schema: dict):
     return value
 
 
-def _digest(arch: Architecture) -> str:
-    """What the network is (not its name or title), so equal networks share a name however a spec spelled them."""
-    meaning = {key: value for key, value in asdict(arch).items() if key not in ("name", "title")}
-    return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()[:12]
-
-
 def _architecture(document: dict) -> Architecture:
     rules = ChannelRules(**document["rules"])
     stages = []
@@ -403,7 +396,7 @@ def _architecture(document: dict) -> Architecture:
         dropout=float(classifier["dropout"]), default_resolution=defaults["resolution"],
         norm=BatchNorm(eps=float(document["norm"]["eps"]), momentum=float(document["norm"]["momentum"])),
         default_width=float(defaults["width"]), default_depth=float(defaults["depth"]), custom=True)
-    return replace(arch, name=f"custom-{_digest(arch)}")
+    return replace(arch, name=f"custom-{content_digest(arch)}")
 
 
 def _check_network(arch: Architecture) -> None:
