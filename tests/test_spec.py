@@ -323,6 +323,11 @@ HOSTILE = [
         (("stem", "stride"), 1), (("defaults", "resolution"), 1024),
         (("stages",), [{"block": "basic", "kernel": 7, "stride": 1, "out_channels": 4096, "repeats": 16}])),
      ["G MACs at its defaults", "at most 100 G", "defaults.resolution"]),
+    ("over 1 G parameters", lambda _: _edited(
+        (("defaults", "resolution"), 32), (("stem", "stride"), 2), (("stem", "pool"), True),
+        (("stages",), [{"block": "basic", "kernel": 3, "stride": 2, "out_channels": 64, "repeats": 1}] * 3
+         + [{"block": "basic", "kernel": 3, "stride": 1, "out_channels": 4096, "repeats": 16}])),
+     ["G parameters at its defaults", "at most 1 G"]),
     # nesting
     ("100,000 nested lists", lambda _: "[" * 100_000 + "]" * 100_000, ["200,000 bytes", "at most 65,536"]),
     ("30,000 nested lists", lambda _: "[" * 30_000 + "]" * 30_000, ["nests too deeply", "at most 6 levels"]),
@@ -496,7 +501,8 @@ def test_a_damaged_spec_loads_or_is_refused_with_one_line(data):
     else:
         assert isinstance(arch, Architecture) and arch.custom
         assert time.perf_counter() - start < QUICK
-        assert core.profile(arch).macs <= spec_module.MAX_SPEC_MACS
+        cost = core.profile(arch)
+        assert cost.macs <= spec_module.MAX_SPEC_MACS and cost.params <= spec_module.MAX_SPEC_PARAMS
 
 
 # ---------------------------------------------------------------- built-ins through a spec

@@ -34,6 +34,7 @@ MAX_STAGES = 32
 MAX_REPEATS = 16
 MAX_CHANNELS = 4096
 MAX_SPEC_MACS = 100e9  # at the spec's own defaults; EfficientNet-B7 at 600 px is 38 G
+MAX_SPEC_PARAMS = 1e9  # at the spec's own defaults (4 GB of fp32 weights); EfficientNet-B7 holds 66 M
 TITLE_CHARS = 80
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu", "sigmoid", "hardsigmoid")  # core.network.modules builds these
 BLOCKS = get_args(BlockKind)
@@ -406,11 +407,14 @@ def _check_network(arch: Architecture) -> None:
         raise SpecError(f"spec: defaults.resolution {arch.default_resolution} px is below the network's total "
                         f"stride of {arch.total_stride}: use at least {arch.total_stride} px or fewer stride-2 stages")
     try:
-        macs = profile(arch).macs
+        cost = profile(arch)
     except SpecError:
         raise
     except ScalingError as error:  # a rule of the engine's that the checks above missed: still the spec's one line
         raise SpecError(f"spec: {error}") from None
-    if macs > MAX_SPEC_MACS:
-        raise SpecError(f"spec: the network costs {macs / 1e9:,.0f} G MACs at its defaults; a spec may cost at most "
-                        f"{MAX_SPEC_MACS / 1e9:,.0f} G: use fewer or narrower stages or a lower defaults.resolution")
+    if cost.macs > MAX_SPEC_MACS:
+        raise SpecError(f"spec: the network costs {cost.macs / 1e9:,.0f} G MACs at its defaults; a spec may cost at "
+                        f"most {MAX_SPEC_MACS / 1e9:,.0f} G: use fewer or narrower stages or a lower defaults.resolution")
+    if cost.params > MAX_SPEC_PARAMS:
+        raise SpecError(f"spec: the network holds {cost.params / 1e9:,.1f} G parameters at its defaults; a spec may "
+                        f"hold at most {MAX_SPEC_PARAMS / 1e9:,.0f} G: use fewer or narrower stages")
