@@ -413,8 +413,9 @@ def _check_network(arch: Architecture) -> None:
     except ScalingError as error:  # a rule of the engine's that the checks above missed: still the spec's one line
         raise SpecError(f"spec: {error}") from None
     if cost.macs > MAX_SPEC_MACS:
-        raise SpecError(f"spec: the network costs {cost.macs / 1e9:,.0f} G MACs at its defaults; a spec may cost at "
-                        f"most {MAX_SPEC_MACS / 1e9:,.0f} G: use fewer or narrower stages or a lower defaults.resolution")
+        raise SpecError(f"spec: the network costs {cost.macs / 1e9:,.0f} G MACs at its defaults; a spec may cost "
+                        f"at most {MAX_SPEC_MACS / 1e9:,.0f} G: use fewer or narrower stages or a lower "
+                        "defaults.resolution")
     if cost.params > MAX_SPEC_PARAMS:
         raise SpecError(f"spec: the network holds {cost.params / 1e9:,.1f} G parameters at its defaults; a spec may "
                         f"hold at most {MAX_SPEC_PARAMS / 1e9:,.0f} G: use fewer or narrower stages")
