@@ -9,7 +9,9 @@ CONVENTION = ("**MACs** = multiply-accumulates of convolution and linear layers 
 
 
 def backbone_label(name: str) -> str:
-    """'efficientnet_b3' -> 'EfficientNet-B3 (efficientnet_b3)'."""
+    """'efficientnet_b3' -> 'EfficientNet-B3 (efficientnet_b3)'; 'custom' -> the Custom choice."""
+    if name == "custom":
+        return "Custom: your own network (a spec)"
     return f"{resolve(name)[1].title} ({name})"
 
 
