@@ -6,7 +6,7 @@ from ui import charts
 from ui.cards import metric_cards, model_caption, profile_or_error, unchanged_step_hint, variant_accuracy
 from ui.downloads import download_csv
 from ui.engine import base_profile, curve_traces, model_traces, params_traces, series_traces
-from ui.labels import variant_label
+from ui.labels import display_name, variant_label
 from ui.latency_panel import latency_panel
 from ui.layer_table import layer_column_config, layer_table
 from ui.network_diagram import network_diagram
@@ -17,23 +17,21 @@ from ui.recipe_card import recipe_card
 from ui.routing import require_router
 from ui.safe_text import chart_text, quoted
 from ui.sidebar import explorer_sidebar, share_link, url_warnings
-from ui.spec_editor import spec_editor
+from ui.spec_editor import spec_editor, spec_error
 from ui.spec_link import CUSTOM, spec_arch
 from ui.stage_editor import stage_editor
 from ui.state import VIEWS, Pin
 from ui.task_panel import task_panel
 
 
-def network_editors() -> None:
-    """The network's own editors, collapsed on one row: Custom's spec (for a custom network) and per stage."""
+def network_editors(row) -> None:
+    """The network's own editors as two popovers at the end of ``row`` (their content floats over the page):
+    Custom's spec, for a custom network, and per stage. What the spec editor refused is one line below."""
     if state.backbone == CUSTOM:
-        custom, stages = st.columns(2)
-        with custom:
-            spec_editor(state)
-    else:
-        stages, _ = st.columns(2)
-    with stages:
-        stage_editor(state)
+        spec_editor(row.pop(0), state)
+    stage_editor(row.pop(0), state)
+    if state.backbone == CUSTOM:
+        spec_error()
 
 
 require_router()
@@ -57,8 +55,8 @@ st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/pu
                   args=(cost, None if cost is None else Pin.of(state.network, cost.width, cost.depth, cost.resolution,
                                                               state)))
 share_link(state.to_query(), "explorer")
-if cost is None:
-    network_editors()  # what to change may be the network itself
+if cost is None:  # what to change may be the network itself
+    network_editors(list(st.columns([1, 1, 3])))
 
 if cost is not None and cost.task != "classification":
     task_panel(cost, state.unit, variant_label(state.backbone, width, depth, resolution))
@@ -69,9 +67,12 @@ elif cost is not None:
     latency_card = metric_cards(cost, base, state.unit)
     prediction_row(cost, state, latency_card)
     unchanged_step_hint(cost)
-    recipe_card(cost)
-    network_editors()
-    label = variant_label(cost.backbone, width, depth, resolution)
+    # the recipe's line, and at its end the network's editors (a popover each: nothing moves when one opens)
+    row = list(st.columns([3.0, 1.1, 0.9] if state.backbone == CUSTOM else [4.2, 0.8], vertical_alignment="center"))
+    with row.pop(0):
+        recipe_card(cost)
+    network_editors(row)
+    label = variant_label(display_name(cost.backbone), width, depth, resolution)
     view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
                                    required=True, persist_state="session",
                                    format_func={"position": "Where it sits", "inside": "Inside the network",

@@ -73,7 +73,7 @@ def test_custom_from_a_built_in_has_its_cards_and_says_why_there_is_no_top1(name
         assert after[label] == before[label], label
     top1 = next(metric for metric in app.metric if metric.label.startswith("Top-1"))
     assert top1.value == "n/a" and "never trained" in top1.help and "uniform scaling" in top1.help
-    assert any(caption.value == "No accuracy estimate: never trained" for caption in app.caption)
+    assert top1.delta == "never trained"  # under the value, where the other cards have their deltas
     assert app.session_state[CUSTOM_EDITOR] is True  # choosing Custom opens its editor
     assert app.text_area(key="custom_spec_text").value.startswith("{")
     assert app.query_params["backbone"] == "custom" and decode_spec(app.query_params["spec"])[0]

@@ -87,8 +87,8 @@ def metric_cards(cost: Profile, base: Profile, unit: str):
     band = {} if estimate.published or estimate.top1 is None else dict(
         delta=f"±{estimate.band:.1f} pp", delta_color="off", delta_arrow="off")
     if resolve(cost.backbone)[0].custom:  # the reason instead of a value: never trained, not modelled
-        cards[4].metric("Top-1 (estimate)", "n/a", help=f"No accuracy estimate: {estimate.basis}.")
-        cards[4].caption("No accuracy estimate: never trained")
+        cards[4].metric("Top-1 (estimate)", "n/a", help=f"No accuracy estimate: {estimate.basis}.",
+                        delta="never trained", delta_color="off", delta_arrow="off")
     else:
         cards[4].metric("Top-1 (published)" if estimate.published else "Top-1 (estimate)",
                         estimate.text().split(" ±")[0], help=accuracy_help(estimate), **band)

@@ -23,7 +23,7 @@ from core.units import duration_ms, duration_range_ms, size_bytes
 from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile, latency_queue
-from ui.labels import variant_label
+from ui.labels import display_name, variant_label
 from ui.safe_text import quoted
 from ui.sidebar import latency_controls
 from ui.spec_link import job_network
@@ -178,7 +178,8 @@ def _latency_panel(cost: Profile, state: ExplorerState) -> None:
     blocked = _unmeasurable(state, runtimes)
     if blocked:
         st.info(blocked, icon=":material/info:")
-    watched = [(variant_label(cost.backbone, cost.width, cost.depth, cost.resolution), cost, _settings(cost, device))]
+    watched = [(variant_label(display_name(cost.backbone), cost.width, cost.depth, cost.resolution), cost,
+                _settings(cost, device))]
     watched += [(name, preset, _settings(preset, device, PRESET_REPEATS))
                 for name in REFERENCE_PRESETS for preset in [cached_profile(name, None, None, None)]]
     others = [(name, item, dict(settings, **other)) for other in _comparisons(state, runtimes)

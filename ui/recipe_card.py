@@ -32,8 +32,8 @@ def _cell(text: str) -> str:
 def recipe_card(cost: Profile) -> None:
     """The recipe's values in one line; each value's basis, source and notes inside."""
     if cost.backbone not in BACKBONE_NAMES:
-        st.caption("Training recipe: none published for a custom or per-stage network (the sources' recipes "
-                   "belong to the published families).")
+        st.caption("Training recipe: none published for a custom or per-stage network.",
+                   help="The sources' recipes belong to the published families at uniform scaling.")
         return
     recipe = cached_recipe(cost.backbone, cost.width, cost.depth, cost.resolution)
     summary = " · ".join(f"{SHORT_NAMES[value.setting]} {format_value(value.value)}" for value in recipe.values)

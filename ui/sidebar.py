@@ -33,7 +33,7 @@ from ui.state import (
 PREFIX = "explorer_"
 BACKBONE_CHOICES = (CUSTOM, *BACKBONE_NAMES)  # Custom first: a network of your own (ui.spec_editor)
 SHOWN_LINK_CHARS = 300  # the sidebar's caption shows a longer link cut short (the Share popover has it whole)
-CUSTOM_EDITOR = "explorer_custom_editor"  # the Custom spec editor's expander (ui.spec_editor)
+CUSTOM_EDITOR = "explorer_custom_editor"  # the Custom spec editor's popover (ui.spec_editor)
 STAGE_EDITOR = "explorer_stage_editor"  # the per-stage table's edits (ui.stage_editor)
 # The play sweep, for the projector: which field each scaling mode sweeps, its step per frame and the frame time.
 PLAY_FIELDS = {"sliders": ("width", WIDTH_RANGE, 0.1), "compound": ("phi", PHI_RANGE, 0.2)}

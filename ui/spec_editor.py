@@ -1,10 +1,10 @@
-"""The Custom backbone's editor: paste a spec, upload one, or start from a built-in's exported spec.
+"""The Custom backbone's editor (a popover): paste a spec, upload one, or start from a built-in's exported spec.
 
 A spec is data only: JSON parsed by ``json`` and checked by the engine (``core.load_spec``: schema,
 bounds, cost), never executed, and read from an upload into memory only (at most ``MAX_SPEC_BYTES``).
 A refused spec is one line, quoted as inert text, and the last valid network stays on screen. Parsing
 is cached by content (``ui.spec_link``), so nothing here costs a slider move anything: the editor's
-body runs only while its expander is open.
+body runs only while its popover is open.
 """
 from __future__ import annotations
 
@@ -83,14 +83,19 @@ def _on_upload() -> None:
         st.session_state[TEXT] = text  # in the editor, to fix
 
 
-def spec_editor(state: ExplorerState) -> None:
-    """The Custom network's expander: where the spec is pasted, uploaded or copied from a built-in."""
-    box = st.expander("Custom network: paste, upload or start from a built-in", key=CUSTOM_EDITOR,
-                      on_change="rerun", icon=":material/edit_note:")
+def spec_error() -> None:
+    """The last refusal, one line, outside the editor: seen when it is closed too."""
     error = st.session_state.get(ERROR)
-    if error:  # outside the expander: seen even when it is closed
+    if error:
         st.error(f"This spec was not used, the network shown is the last valid one: {quoted(error, 240)}",
                  icon=":material/error:")
+
+
+def spec_editor(container, state: ExplorerState) -> None:
+    """The Custom network's popover, in ``container``: where the spec is pasted, uploaded or copied from a
+    built-in. A popover floats over the page, so opening it moves nothing on a projector's first screen."""
+    box = container.popover("Custom network", key=CUSTOM_EDITOR, on_change="rerun", icon=":material/edit_note:",
+                            width="stretch", help="Paste, upload or start from a built-in's spec")
     if not box.open:
         return
     if st.session_state.get(SHOWN) != state.spec:  # the network changed elsewhere (the sidebar, a link)
@@ -98,21 +103,21 @@ def spec_editor(state: ExplorerState) -> None:
         st.session_state[SHOWN] = state.spec
     arch = spec_arch(state.spec)
     with box:
-        text, side = st.columns([3, 2])
-        with text.form("custom_spec_form", border=False):
-            st.text_area("Spec (JSON)", key=TEXT, height=260, max_chars=MAX_SPEC_TEXT_CHARS,
+        with st.form("custom_spec_form", border=False):
+            st.text_area("Spec (JSON)", key=TEXT, height=180, max_chars=MAX_SPEC_TEXT_CHARS,
                          help="The format `python -m core export NAME` writes: stem, stages, head, classifier, "
                               "rules, norm and defaults")
             st.form_submit_button("Use this spec", icon=":material/check:", on_click=_on_submit, key="custom_use")
-        side.selectbox("Start from a built-in", BACKBONE_NAMES, key=START, format_func=backbone_label,
-                       index=BACKBONE_NAMES.index(st.session_state.get("explorer_last_builtin", "mobilenet_v2")))
-        side.button("Copy its spec into the editor", key="custom_start", on_click=_on_start_from,
-                    icon=":material/content_copy:")
-        side.file_uploader(f"Or upload a spec (.json, at most {MAX_SPEC_BYTES // 1024} KB)", type=["json"],
-                           key=UPLOAD, on_change=_on_upload, max_upload_size=1)
-        side.download_button("Download this spec", pretty(state.spec).encode(), file_name=f"{arch.name}.json",
-                             mime="application/json", key="custom_download", on_click="ignore",
-                             icon=":material/download:")
-        side.caption(f"Now: {quoted(arch.title, 60)}, {len(arch.stages)} stages, named `{arch.name}` by its "
-                     f"content. A spec is data only: checked against the schema and the engine's bounds (at most "
-                     f"{MAX_STAGES} stages, {MAX_SPEC_BYTES // 1024} KB), never run.")
+        start, upload = st.columns(2)
+        start.selectbox("Or start from a built-in", BACKBONE_NAMES, key=START, format_func=backbone_label,
+                        index=BACKBONE_NAMES.index(st.session_state.get("explorer_last_builtin", "mobilenet_v2")))
+        start.button("Copy its spec here", key="custom_start", on_click=_on_start_from,
+                     icon=":material/content_copy:", width="stretch")
+        upload.file_uploader(f"Or upload one (.json, {MAX_SPEC_BYTES // 1024} KB at most)", type=["json"],
+                             key=UPLOAD, on_change=_on_upload, max_upload_size=1)
+        st.download_button("Download this spec", pretty(state.spec).encode(), file_name=f"{arch.name}.json",
+                           mime="application/json", key="custom_download", on_click="ignore",
+                           icon=":material/download:")
+        st.caption(f"Now: {quoted(arch.title, 60)}, {len(arch.stages)} stages, named `{arch.name}` by its content. "
+                   f"A spec is data only: checked against the schema and the engine's bounds (at most {MAX_STAGES} "
+                   f"stages, {MAX_SPEC_BYTES // 1024} KB), never run.")

@@ -2,7 +2,7 @@
 
 The stage table (block, stride, channels, repeats) is read-only; the two multipliers are clamped to
 ``STAGE_RANGE``, and all ones is the uniform network itself (no per-stage name, published figures
-apply). The table is built and sent only while its expander is open: a slider move pays nothing.
+apply). The table is built and sent only while its popover is open: a slider move pays nothing.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ui.state import ExplorerState
 
 BOX = "explorer_stage_box"
 COLUMNS = {"width x": "sw", "depth x": "sd"}
+BLOCKS = {"inverted_residual": "inv. residual"}  # the table fits half the page: seven columns
 
 
 def _clamp(value) -> float:
@@ -67,10 +68,12 @@ def _on_reset(count: int) -> None:
     _store(state, {"sw": [1.0] * count, "sd": [1.0] * count}, keep_edits=False)
 
 
-def stage_editor(state: ExplorerState) -> None:
-    """The expander with the stage table; edits change the network on the next run (and the link: sw, sd)."""
-    box = st.expander("Per stage: each stage's own width x and depth x", key=BOX, on_change="rerun",
-                      icon=":material/view_column:")
+def stage_editor(container, state: ExplorerState) -> None:
+    """The popover with the stage table, in ``container``; edits change the network (and the link: sw, sd).
+
+    A popover floats over the page: opening it moves nothing on a projector's first screen."""
+    box = container.popover("Per stage", key=BOX, on_change="rerun", icon=":material/view_column:", width="stretch",
+                            help="Each stage's own width x and depth x, on top of the global multipliers")
     if not box.open:
         return
     import pandas as pd
@@ -78,7 +81,8 @@ def stage_editor(state: ExplorerState) -> None:
     stages = resolve(state.network)[0].stages
     count = len(stages)
     lists = _lists(state, count)
-    table = pd.DataFrame({"stage": range(1, count + 1), "block": [stage.block for stage in stages],
+    table = pd.DataFrame({"stage": range(1, count + 1), "block": [BLOCKS.get(stage.block, stage.block)
+                                                                  for stage in stages],
                           "stride": [stage.stride for stage in stages],
                           "channels": [stage.out_channels for stage in stages],
                           "repeats": [stage.repeats for stage in stages],
@@ -90,22 +94,25 @@ def stage_editor(state: ExplorerState) -> None:
             table, key=STAGE_EDITOR, on_change=_on_edit, args=(count,), hide_index=True, num_rows="fixed",
             disabled=["stage", "block", "stride", "channels", "repeats"], width="stretch",
             column_config={
-                "stage": st.column_config.NumberColumn("#", width=40),
-                "channels": st.column_config.NumberColumn("channels", help="the stage table's output channels, "
+                "stage": st.column_config.NumberColumn("#", width=30),
+                "block": st.column_config.TextColumn("block", width=92),
+                "stride": st.column_config.NumberColumn("stride", width=46),
+                "channels": st.column_config.NumberColumn("ch", width=44, help="the stage table's output channels, "
                                                           "before any multiplier"),
-                "repeats": st.column_config.NumberColumn("repeats", help="blocks in the stage, before any "
+                "repeats": st.column_config.NumberColumn("reps", width=42, help="blocks in the stage, before any "
                                                          "multiplier"),
-                "width x": st.column_config.NumberColumn("width x", help="this stage's channels x this, on top of "
-                                                         f"the global width ({low:g} to {high:g})", **multiplier),
-                "depth x": st.column_config.NumberColumn("depth x", help="this stage's repeats x this, on top of "
-                                                         f"the global depth ({low:g} to {high:g})", **multiplier)})
+                "width x": st.column_config.NumberColumn("width x", width=72, help="this stage's channels x this, "
+                                                         f"on top of the global width ({low:g} to {high:g})",
+                                                         **multiplier),
+                "depth x": st.column_config.NumberColumn("depth x", width=72, help="this stage's repeats x this, "
+                                                         f"on top of the global depth ({low:g} to {high:g})",
+                                                         **multiplier)})
         shown = {"sw": _stored(edited["width x"].tolist()), "sd": _stored(edited["depth x"].tolist())}
         if (shown["sw"], shown["sd"]) != (state.sw, state.sd):  # edits the callback did not see (a restored table)
             _store(state, {key: list(values or (1.0,) * count) for key, values in shown.items()}, keep_edits=True)
             st.rerun()
-        left, right = st.columns([3, 1], vertical_alignment="center")
-        left.caption("Each stage's channels round to multiples of 8 and its repeats up to whole blocks after both "
-                     "multipliers. All ones is the uniform network; anything else has no published accuracy, and "
-                     "dense tasks are built on uniform networks only. The link carries the lists (sw, sd).")
-        right.button("All stages to 1", key="explorer_stage_reset", on_click=_on_reset, args=(count,),
-                     disabled=not state.per_stage, icon=":material/restart_alt:", width="stretch")
+        st.caption("Each stage's channels round to multiples of 8 and its repeats up to whole blocks after both "
+                   "multipliers. All ones is the uniform network; anything else has no published accuracy, and "
+                   "dense tasks are built on uniform networks only. The link carries the lists (sw, sd).")
+        st.button("All stages to 1", key="explorer_stage_reset", on_click=_on_reset, args=(count,),
+                  disabled=not state.per_stage, icon=":material/restart_alt:")
