@@ -326,3 +326,48 @@ def test_canonical_specs_are_one_text_per_network():
         assert problem is None and parse_spec_text(spec)[0] == spec and decode_spec(encode_spec(spec))[0] == spec
         assert canonical(core.load_spec(spec)) == spec
         assert core.profile(core.load_spec(spec)).macs == core.profile(name).macs
+
+
+def test_every_view_works_for_a_custom_network_scaled_per_stage(tmp_path, monkeypatch):
+    """Cards, diagram, the per-layer table, the latency queue, the prediction, roofline, alignment and width
+    staircase, for a custom spec scaled per stage, with a (synthetic) calibration of this host."""
+    import sqlite3
+
+    import ui.engine
+    from core.prediction.calibration import calibrate
+    from tests.test_latency_model import CONFIGS, synthetic_timing
+
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CSL_WORKER_SUPERVISED", "1")  # nothing is timed here: no worker is started
+    calibrate("torch", threads=2, configs=CONFIGS, measure=synthetic_timing, force=True,
+              roofline=lambda threads: (1e11, 2e10))
+    ui.engine.latency_queue.clear()
+    try:
+        document = _spec("mobilenet_v3_small", title="Views", stage4_out_channels=56)
+        app = _app({"backbone": "custom", "spec": _link_spec(document), "sd": "1,1,1,1,2,1,1,1,1"})
+        _no_exceptions(app)
+        assert _metrics(app)["Latency (predicted)"].endswith("ms")
+        app.segmented_control(key="explorer_view").set_value("inside").run()
+        _no_exceptions(app)
+        table = app.dataframe[0].value
+        expected = core.profile(core.load_spec(json.dumps(document)), stage_depth=[1, 1, 1, 1, 2, 1, 1, 1, 1])
+        assert table.params.sum() == expected.params and len(table) == len(expected.rows)
+        assert any("ptflops cross-check runs on the built-in networks" in caption.value for caption in app.caption)
+        app.segmented_control(key="explorer_view").set_value("latency").run()
+        _no_exceptions(app)
+        charts = [chart.proto.spec for chart in app.get("plotly_chart")]
+        assert any("roofline" in spec.lower() for spec in charts) and any("width" in spec for spec in charts)
+        app.button(key="latency_measure").click().run()
+        _no_exceptions(app)
+        with sqlite3.connect(tmp_path / "latency.sqlite3") as db:
+            rows = [json.loads(settings) for (settings,) in db.execute("SELECT settings FROM jobs")]
+        refused = [warning.value for warning in app.warning if warning.value.startswith("Not queued")]
+        # queued with the worker's contract (spec and stage_depth), or, before the worker reads specs, refused
+        # in one line that names the key
+        assert rows or refused, "neither queued nor refused"
+        for settings in rows:
+            assert settings["backbone"].startswith("custom-") and settings["spec"]["title"] == "Views"
+            assert settings["stage_depth"] == [1, 1, 1, 1, 2, 1, 1, 1, 1] and "stage_width" not in settings
+        assert all("spec" in line for line in refused)
+    finally:
+        ui.engine.latency_queue.clear()

@@ -105,7 +105,7 @@ def spec_editor(container, state: ExplorerState) -> None:
     with box:
         with st.form("custom_spec_form", border=False):
             st.text_area("Spec (JSON)", key=TEXT, height=180, max_chars=MAX_SPEC_TEXT_CHARS,
-                         help="The format `python -m core export NAME` writes: stem, stages, head, classifier, "
+                         help="The format `core.export_spec(name)` writes: stem, stages, head, classifier, "
                               "rules, norm and defaults")
             st.form_submit_button("Use this spec", icon=":material/check:", on_click=_on_submit, key="custom_use")
         start, upload = st.columns(2)
