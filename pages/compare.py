@@ -13,6 +13,7 @@ from ui.latency_panel import pin_latencies
 from ui.pins import pin_variant, pinned, pins
 from ui.routing import require_router
 from ui.sidebar import share_link, sync_query, url_warnings
+from ui.spec_link import format_stages
 from ui.state import Pin, pins_to_query
 
 require_router()
@@ -52,10 +53,14 @@ if not items:
     st.page_link("pages/explorer.py", label="Open the Explorer", icon=":material/tune:")
     st.stop()
 
-table = pd.DataFrame(items)
+# a custom pin's spec travels in the link (specs=), not in the table; per-stage lists as the link writes them
+table = pd.DataFrame(items).drop(columns=["spec"], errors="ignore")
+for column in ("sw", "sd"):
+    table[column] = [format_stages(tuple(item.get(column) or ())) for item in items]
 table.insert(0, "pin", range(1, len(table) + 1))  # the number each pin carries in the charts
 latencies = pin_latencies([(cached_profile(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype,
-                                           pin.task, pin.head), pin) for pin in pinned()])
+                                           pin.task, pin.head, pin.sw or None, pin.sd or None), pin)
+                           for pin in pinned()])
 table["top1"] = pd.to_numeric(table.top1, errors="coerce")  # NaN, not None, where there is none
 table["latency_ms"] = pd.to_numeric(pd.Series([median for median, _ in latencies]), errors="coerce")
 table["latency_quality"] = [grade or "" for _, grade in latencies]
@@ -76,8 +81,8 @@ shown = table.assign(**{f"{column}_shown": table[column].map(si) for column in (
                                     for value in table.latency_ms])
 SHOWN = ["pin", "label", "top1_shown", "params_shown", "macs_shown", "activation_bytes_shown", "latency_shown",
          "latency_quality", "top1_basis", "task", "head", "batch", "dtype", "runtime", "flops_shown",
-         "weight_bytes_fp32_shown", "backbone", "base", "width", "depth", "resolution", "device", "threads",
-         "memory_format"]
+         "weight_bytes_fp32_shown", "backbone", "base", "width", "depth", "resolution", "sw", "sd", "device",
+         "threads", "memory_format"]
 with st.container(key="compare_table"):
     st.dataframe(shown, hide_index=True, column_order=SHOWN, column_config={
         "pin": st.column_config.NumberColumn("#", width=40, pinned=True),
@@ -93,7 +98,9 @@ with st.container(key="compare_table"):
                                                        "host or with a wide spread (core.measurement.quality)"),
         "top1_basis": st.column_config.TextColumn("top-1 basis"),
         "flops_shown": number_text("FLOPs (2 x MACs)"),
-        "weight_bytes_fp32_shown": number_text("weights fp32")})
+        "weight_bytes_fp32_shown": number_text("weights fp32"),
+        "sw": st.column_config.TextColumn("width x per stage", help="empty: uniform"),
+        "sd": st.column_config.TextColumn("depth x per stage", help="empty: uniform")})
 with st.container(key="compare_list"):
     st.markdown("\n".join(compare_line(row) for row in shown.itertuples()))
 metrics = {"params": "Parameters", "macs": "MACs (conv + linear)", "activation_bytes": "Activation memory (MiB)"}

@@ -28,12 +28,30 @@ from tests.test_browser import ARTIFACTS, _wait_for_app, streamlit_server
 
 VIEWPORTS = [(1280, 720), (1500, 1000), (390, 844)]
 PINS = "mobilenet_v2:0.5:1:160,efficientnet_b3:1.2:1.4:300"
+
+
+def _custom_link() -> str:
+    """A custom network in a link, scaled per stage: a wider MobileNet V3 Large with a long title."""
+    import json
+
+    import core
+    from ui.spec_link import encode_spec, parse_spec_text
+
+    document = core.export_spec("mobilenet_v3_large")
+    document["title"] = "A much wider MobileNet V3 Large, for the back of the room"
+    document["stages"][6]["out_channels"] = 96
+    return (f"/?backbone=custom&spec={encode_spec(parse_spec_text(json.dumps(document))[0])}"
+            "&sw=1,1,1,1,1,1,1.5,1,1,1,1,1&sd=1,1,1,2,1,1,1,1,1,1,1,1")
+
+
+CUSTOM = _custom_link()
 # name: (address, charts drawn, has metric cards)
 PAGES = {
     "explorer": ("/", 2, True),
     "explorer_inside": ("/?view=inside", 2, True),
     "explorer_b0_600": ("/?backbone=efficientnet_b0&resolution=600", 2, True),
     "explorer_flops": ("/?backbone=efficientnet_b3&unit=FLOPs", 2, True),
+    "explorer_custom": (CUSTOM, 2, True),
     "compare": (f"/compare?pins={PINS}", 1, False),
     "compound": ("/compound", 3, True),
     "workshop": ("/workshop", 0, False),
@@ -230,6 +248,7 @@ FOLD_PAGES = {
     "efficientnet_b3": ("/?backbone=efficientnet_b3", "Where it sits"),
     "mobilenet_v3_large": ("/?backbone=mobilenet_v3_large", "Where it sits"),
     "compound_phi2": ("/?mode=compound&phi=2", "Where it sits"),
+    "custom_per_stage": (CUSTOM, "Where it sits"),
     "segmentation": ("/?backbone=mobilenet_v3_large&task=segmentation&head=deeplabv3&resolution=520",
                      "Where the cost goes"),
     "detection": ("/?backbone=resnet50&task=detection&head=fpn&resolution=800", "Where the cost goes"),

@@ -5,12 +5,14 @@ import streamlit as st
 
 import core
 from core.network.counting import Profile
-from core.network.families import ARCHITECTURES
+from core.network.families import resolve
 from core.published import reference
 from core.units import ratio, si, size_bytes
 from ui import charts
 from ui.engine import cached_profile
 from ui.labels import CONVENTION
+from ui.safe_text import quoted
+from ui.spec_link import accuracy_reason
 
 
 def _change(value: float, base: float) -> dict:
@@ -22,7 +24,11 @@ def _change(value: float, base: float) -> dict:
 
 
 def variant_accuracy(cost: Profile) -> reference.AccuracyEstimate:
-    """Top-1 of this variant: published where it is exactly a published network, else the fitted estimate."""
+    """Top-1 of this variant: published where it is exactly a published network, else the fitted estimate;
+    none for a custom or per-stage network, with why (the published figures and the model know neither)."""
+    arch = resolve(cost.backbone)[0]
+    if arch.custom:
+        return reference.AccuracyEstimate(None, None, None, False, accuracy_reason(arch))
     return reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution, task=cost.task)
 
 
@@ -57,8 +63,10 @@ def metric_cards(cost: Profile, base: Profile, unit: str):
     screen still has room for the network diagram and the first chart.
     """
     factor = charts.unit_factor(unit)
-    base_arch = ARCHITECTURES[cost.base]
-    against = f"Deltas against {base_arch.title} at width 1, depth 1, {base_arch.default_resolution} px."
+    base_arch = resolve(base.backbone)[0]
+    title = "the spec you gave" if base_arch.custom else base_arch.title  # a spec's title is a stranger's text
+    against = (f"Deltas against {title} at width 1, depth 1, {base_arch.default_resolution} px"
+               + (", every stage at 1." if cost.stage_width or cost.stage_depth else "."))
     cards = st.columns([1, 1, 1, 1, 1, 1.5])  # 'not calibrated' fits the last
     cards[0].metric("Parameters", si(cost.params), **_change(cost.params, base.params),
                     help=f"{cost.params:,} exactly; includes batch norm and biases. {against}")
@@ -78,8 +86,12 @@ def metric_cards(cost: Profile, base: Profile, unit: str):
     # the band goes under the value, like the other cards' deltas: "~80.2% ±0.3" does not fit a sixth of 1280 px
     band = {} if estimate.published or estimate.top1 is None else dict(
         delta=f"±{estimate.band:.1f} pp", delta_color="off", delta_arrow="off")
-    cards[4].metric("Top-1 (published)" if estimate.published else "Top-1 (estimate)",
-                    estimate.text().split(" ±")[0], help=accuracy_help(estimate), **band)
+    if resolve(cost.backbone)[0].custom:  # the reason instead of a value: never trained, not modelled
+        cards[4].metric("Top-1 (estimate)", "n/a", help=f"No accuracy estimate: {estimate.basis}.",
+                        delta="never trained", delta_color="off", delta_arrow="off")
+    else:
+        cards[4].metric("Top-1 (published)" if estimate.published else "Top-1 (estimate)",
+                        estimate.text().split(" ±")[0], help=accuracy_help(estimate), **band)
     if estimate.extrapolated:
         cards[4].caption("extrapolated: beyond the published results")
     return cards[5]
@@ -101,10 +113,17 @@ def unchanged_step_hint(cost: Profile) -> None:
 
 
 def profile_or_error(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
-                     dtype: str = "float32", task: str = "classification", head: str | None = None) -> Profile | None:
-    """The profile, or None after showing what to change (the rest of the page still renders)."""
+                     dtype: str = "float32", task: str = "classification", head: str | None = None,
+                     stage_width: tuple[float, ...] | None = None,
+                     stage_depth: tuple[float, ...] | None = None) -> Profile | None:
+    """The profile, or None after showing what to change (the rest of the page still renders).
+
+    A custom network's message may hold its spec's title (a stranger's text): it is shown quoted, inert.
+    """
     try:
-        return cached_profile(backbone, width, depth, resolution, batch, dtype, task, head)
+        return cached_profile(backbone, width, depth, resolution, batch, dtype, task, head, stage_width, stage_depth)
     except core.ScalingError as error:
-        st.error(f"This configuration can't be profiled: {error}.", icon=":material/warning:")
+        custom = backbone.startswith("custom-")
+        st.error(f"This configuration can't be profiled: {quoted(error, 240) if custom else error}.",
+                 icon=":material/warning:")
         return None

@@ -220,10 +220,11 @@ def reference_figure(traces: list[dict], label: str, macs: int, estimate: Accura
         if _inside(math.log10(x), x_range):
             shapes.append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper",
                                line=dict(color=HIGHLIGHT, width=2, dash="dash")))
-        # at the top, clear of the bottom-right legend, on the side of the line with room
+        # at the top, clear of the bottom-right legend, on the side of the line with room, from the plot's edge:
+        # at a phone's width a reason begun at the line itself would run off the chart
         annotations.append(dict(
-            x=min(max(math.log10(x), x_range[0]), x_range[1]), y=0.98, yref="paper", showarrow=False,
-            xanchor="left" if left else "right", yanchor="top", bgcolor="rgba(255,255,255,0.85)",
+            x=1 if left else 0, xref="paper", y=0.98, yref="paper", showarrow=False,
+            xanchor="right" if left else "left", yanchor="top", bgcolor="rgba(255,255,255,0.85)",
             font=dict(color=HIGHLIGHT), text=f" {si(x)} {unit}: no accuracy estimate<br> ({_wrap(reason, 48)}) "))
     xaxis = dict(_log_axis(cost_axis_title(unit)), range=x_range)
     layout = _layout("Where it sits: published top-1 against cost", xaxis,

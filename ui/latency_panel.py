@@ -23,9 +23,10 @@ from core.units import duration_ms, duration_range_ms, size_bytes
 from ui import charts
 from ui.downloads import download_csv
 from ui.engine import cached_profile, latency_queue
-from ui.labels import variant_label
+from ui.labels import display_name, variant_label
 from ui.safe_text import quoted
 from ui.sidebar import latency_controls
+from ui.spec_link import job_network
 from ui.state import PIN_SETTINGS, ExplorerState, Pin
 
 REFERENCE_PRESETS = ("mobilenet_v3_small", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18")
@@ -107,7 +108,9 @@ def _runtimes(info: dict) -> dict[str, dict[str, list[str]]]:
 
 
 def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
-    return dict(backbone=cost.backbone, width=cost.width, depth=cost.depth, resolution=cost.resolution,
+    """A job's settings: the network as ``spec_link.job_network`` names it (a built-in uniform network by its
+    name alone, as results were always stored; a custom one with its ``spec``; per-stage lists where set)."""
+    return dict(**job_network(cost.backbone), width=cost.width, depth=cost.depth, resolution=cost.resolution,
                 repeats=repeats, **device)
 
 
@@ -175,7 +178,8 @@ def _latency_panel(cost: Profile, state: ExplorerState) -> None:
     blocked = _unmeasurable(state, runtimes)
     if blocked:
         st.info(blocked, icon=":material/info:")
-    watched = [(variant_label(cost.backbone, cost.width, cost.depth, cost.resolution), cost, _settings(cost, device))]
+    watched = [(variant_label(display_name(cost.backbone), cost.width, cost.depth, cost.resolution), cost,
+                _settings(cost, device))]
     watched += [(name, preset, _settings(preset, device, PRESET_REPEATS))
                 for name in REFERENCE_PRESETS for preset in [cached_profile(name, None, None, None)]]
     others = [(name, item, dict(settings, **other)) for other in _comparisons(state, runtimes)
@@ -193,7 +197,8 @@ def _latency_panel(cost: Profile, state: ExplorerState) -> None:
 
 def _submit(requests: list[dict], show: bool = True) -> str | None:
     """Queue each run that fits; one that cannot fit its cap or the memory limit is refused here, before
-    queueing, by the same check the measuring process makes (``core.measurement.run_budget``). Returns the first refusal."""
+    queueing, by the same check the measuring process makes (``core.measurement.run_budget``). Returns the first
+    refusal."""
     queue = latency_queue()
     refusals = []
     try:
@@ -224,8 +229,10 @@ def _refusal(settings: dict, info: dict) -> str | None:
     """Why this run cannot fit, computed as the measuring process will (memory with the worker's reported
     baseline, time by the calibrated model), or None."""
     runtime = settings["runtime"]
+    stages = [tuple(settings[key]) if key in settings else None for key in ("stage_width", "stage_depth")]
     cost = cached_profile(settings["backbone"], settings["width"], settings["depth"], settings["resolution"],
-                          settings["batch"], "float32" if runtime == "onnxruntime" else settings["dtype"])
+                          settings["batch"], "float32" if runtime == "onnxruntime" else settings["dtype"],
+                          stage_width=stages[0], stage_depth=stages[1])
     return before_queueing(cost, runtime, settings["dtype"], settings["threads"], settings["warmup"],
                            info.get("cap_s") or default_cap_s(), info.get("rss_mb") or CHILD_BASELINE_MB,
                            info.get("memory_limit_mb") or child_memory_limit_mb())

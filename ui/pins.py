@@ -11,8 +11,11 @@ from dataclasses import asdict
 import streamlit as st
 
 from core.network.counting import Profile
+from core.network.families import resolve
 from ui.cards import profile_or_error, variant_accuracy
 from ui.labels import variant_label
+from ui.safe_text import quoted
+from ui.spec_link import canonical, decode_spec, decode_specs, network_of
 from ui.state import MAX_PINS, Pin, parse_pins
 
 
@@ -49,8 +52,10 @@ def pin_variant(cost: Profile, pin: Pin, announce: bool = True) -> None:
             + (", extrapolated" if estimate.extrapolated else ""))
     else:
         top1, basis = None, f"no estimate: {estimate.basis}"
-    pins().append({"label": label, **asdict(pin), "base": cost.base, "width": cost.width, "depth": cost.depth,
-                   "params": cost.params, "macs": cost.macs, "flops": cost.flops,
+    # a custom pin keeps its spec (canonical): every link that carries the pin carries the spec (``specs=``)
+    spec = canonical(resolve(pin.backbone)[0]) if pin.backbone.startswith("custom-") else None
+    pins().append({"label": label, **asdict(pin), "spec": spec, "base": cost.base, "width": cost.width,
+                   "depth": cost.depth, "params": cost.params, "macs": cost.macs, "flops": cost.flops,
                    "activation_bytes": cost.activation_bytes, "weight_bytes_fp32": cost.weight_bytes["fp32"],
                    "top1": top1, "top1_basis": basis})
     if announce:
@@ -58,22 +63,42 @@ def pin_variant(cost: Profile, pin: Pin, announce: bool = True) -> None:
 
 
 def pinned() -> list[Pin]:
-    """The pins as ``Pin`` values (what the Compare link carries)."""
+    """The pins as ``Pin`` values (what the Compare link carries); their custom networks named again, so the
+    engine's bounded registry keeps them findable."""
     fields = Pin.__dataclass_fields__
+    for spec in pinned_specs():
+        network_of(spec)
     return [Pin(**{key: item[key] for key in fields if key in item}) for item in pins()]
 
 
-def restore_pins(text: str) -> None:
+def pinned_specs() -> list[str]:
+    """The canonical specs of the pinned custom networks, each once, in pin order."""
+    return list(dict.fromkeys(item["spec"] for item in pins() if item.get("spec")))
+
+
+def pin_profile(pin: Pin) -> Profile | None:
+    """The pin's network counted at its settings, or None after one line saying why."""
+    return profile_or_error(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype, pin.task,
+                            pin.head, pin.sw or None, pin.sd or None)
+
+
+def restore_pins(query: dict[str, str]) -> None:
     """A link's pins join this session's once, on whichever page the link opens, so a reload keeps them.
 
-    What could not be read is listed on the Compare page (``compare_warnings``).
+    A pin may name a custom network whose spec the link carries (``spec=`` or ``specs=``). What could not
+    be read is listed on the Compare page (``compare_warnings``).
     """
     if "compare_loaded" in st.session_state:
         return
-    linked, st.session_state["compare_warnings"] = parse_pins(text)
+    texts, problems = decode_specs(query.get("specs", ""), MAX_PINS)
+    warnings = [f"The link's specs: {quoted(problem, 160)}." for problem in problems[:2]]
+    if query.get("spec"):
+        texts.append(decode_spec(query["spec"])[0])  # the Explorer says what is wrong with its own spec
+    custom = {network_of(text) for text in texts if text}
+    linked, pin_warnings = parse_pins(query.get("pins", ""), frozenset(custom))
+    st.session_state["compare_warnings"] = warnings + pin_warnings
     for pin in linked:
-        cost = profile_or_error(pin.backbone, pin.width, pin.depth, pin.resolution, pin.batch, pin.dtype, pin.task,
-                                pin.head)
+        cost = pin_profile(pin)
         if cost is not None:
             pin_variant(cost, pin, announce=False)
     st.session_state["compare_loaded"] = True

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.measurement.jobs import QueueFull, StoreUnavailable
 from core.network.counting import Profile
+from core.network.families import BACKBONE_NAMES
 from ui.engine import latency_queue
 from ui.latency_panel import session_id, unavailable
 from ui.safe_text import quoted
@@ -28,6 +29,10 @@ def ptflops_panel(cost: Profile) -> None:
 
 
 def _ptflops_panel(cost: Profile) -> None:
+    if cost.backbone not in BACKBONE_NAMES:
+        st.caption("The ptflops cross-check runs on the built-in networks at uniform scaling: this one is custom "
+                   "or scaled per stage. The per-layer table above is the engine's count.")
+        return
     queue = latency_queue()
     settings = _settings(cost)
     if st.button("Run ptflops on this variant", key="ptflops_run", icon=":material/calculate:"):

@@ -11,6 +11,7 @@ from functools import lru_cache
 import streamlit as st
 
 from core.network.counting import Profile
+from core.network.families import BACKBONE_NAMES
 from core.published.recipes import SETTINGS, TrainingRecipe, format_value, training_recipe
 
 SHORT_NAMES = {"dropout": "dropout", "stochastic_depth": "stochastic depth", "weight_decay": "weight decay",
@@ -30,6 +31,10 @@ def _cell(text: str) -> str:
 
 def recipe_card(cost: Profile) -> None:
     """The recipe's values in one line; each value's basis, source and notes inside."""
+    if cost.backbone not in BACKBONE_NAMES:
+        st.caption("Training recipe: none published for a custom or per-stage network.",
+                   help="The sources' recipes belong to the published families at uniform scaling.")
+        return
     recipe = cached_recipe(cost.backbone, cost.width, cost.depth, cost.resolution)
     summary = " · ".join(f"{SHORT_NAMES[value.setting]} {format_value(value.value)}" for value in recipe.values)
     with st.expander(f"Training recipe ({BASIS_WORDS[recipe.basis]}): {summary}", icon=":material/school:"):

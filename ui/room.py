@@ -12,7 +12,8 @@ import secrets
 import streamlit as st
 
 from ui.lessons import LESSONS, answers_to_query, parse_answers
-from ui.pins import pinned, pins, restore_pins
+from ui.pins import pinned, pinned_specs, pins, restore_pins
+from ui.spec_link import encode_spec, encode_specs
 from ui.state import CLASS_CODE, RoomState, parse_room, pins_to_query
 
 # Larger text for the back of the room, on whichever page is projected (the sidebar keeps its size).
@@ -44,7 +45,7 @@ def room() -> None:
         state, warnings = parse_room(query)
         st.session_state.update(room_presenter=state.presenter, room_students=state.students,
                                 room_class=state.class_code)
-        restore_pins(st.query_params.get("pins", ""))
+        restore_pins({key: st.query_params.get(key, "") for key in ("pins", "spec", "specs")})
         answers, answer_warnings = parse_answers(st.query_params.get("answers", ""))
         for index, (choice, revealed) in answers.items():
             st.session_state[f"lesson_{index}_guess"] = choice
@@ -75,11 +76,16 @@ def workshop_answers() -> dict[int, tuple[float, bool]]:
     return answers
 
 
-def link_query() -> dict[str, str]:
-    """What every page's link carries besides the page's own state."""
+def link_query(page_query: dict[str, str] | None = None) -> dict[str, str]:
+    """What every page's link carries besides the page's own state (``page_query``): the room, the pins and the
+    specs of pinned custom networks (``specs=``), less the one the page's own ``spec=`` already carries."""
     query = RoomState(presenter(), students(), class_code()).to_query()
     if pins():
         query["pins"] = pins_to_query(pinned())
+        own = (page_query or {}).get("spec")
+        specs = tuple(spec for spec in pinned_specs() if encode_spec(spec) != own)
+        if specs:
+            query["specs"] = encode_specs(specs)
     answers = answers_to_query(workshop_answers())
     if answers:
         query["answers"] = answers

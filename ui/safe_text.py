@@ -31,3 +31,13 @@ def capped(warnings: list[str], limit: int = MAX_WARNINGS) -> list[str]:
     if len(warnings) <= limit:
         return warnings
     return warnings[:limit] + [f"… and {len(warnings) - limit:,} more."]
+
+
+def chart_text(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``value`` for a Plotly label (titles, legends, hover text render a subset of HTML): tags and entities
+    escaped, template braces broken up, cut to ``limit`` characters."""
+    import html
+
+    text = " ".join(str(value).split())
+    text = text[:limit] + "…" if len(text) > limit else text
+    return html.escape(text).replace("%{", "% {")

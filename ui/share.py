@@ -5,12 +5,14 @@ shares one process, and most students open the same few links, so codes are cach
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import segno
 import streamlit as st
 
 from ui.room import SHARE_SLOT, class_code_input, presenter
+from ui.spec_link import MAX_LINK_CHARS
 
 
 @lru_cache(maxsize=256)
@@ -31,15 +33,29 @@ def qr_image(link: str, alt: str) -> None:
     st.html(f'<img src="{uri}" alt="{alt}" style="width: 100%; max-width: 360px; image-rendering: pixelated;">')
 
 
-def share_popover(link: str, students_link: str | None) -> None:
-    """Copy and QR for ``link``; for a presenter, the class code and the students' link to project."""
+def share_popover(link: str, students_link: str | None,
+                  specs: Callable[[], list[tuple[str, str]]] = list) -> None:
+    """Copy and QR for ``link``; for a presenter, the class code and the students' link to project.
+
+    ``specs``: (file name, JSON) of the custom networks the link carries, asked for only while the popover
+    is open. A link past ``MAX_LINK_CHARS`` would break in a browser or a chat app: one line says so, and
+    those specs are offered as files to upload under Custom, instead of the link and its QR code.
+    """
     slot = st.session_state.get(SHARE_SLOT)
     if slot is None or not slot.open:
         return
     with slot:
         st.markdown("**This view** (the address bar holds the same state)")
-        st.code(link, language=None, wrap_lines=True)  # its copy button copies the link
-        qr_image(link, "QR code of this view's link")
+        if len(link) > MAX_LINK_CHARS:
+            st.caption(f"This link would be {len(link):,} characters, more than the {MAX_LINK_CHARS:,} browsers and "
+                       "chat apps reliably keep: share the spec as a file instead (Custom: upload it).")
+            for index, (name, text) in enumerate(specs()):
+                st.download_button(f"Download the spec ({name})", text.encode(), file_name=name,
+                                   mime="application/json", key=f"share_spec_{index}", on_click="ignore",
+                                   icon=":material/download:")
+        else:
+            st.code(link, language=None, wrap_lines=True)  # its copy button copies the link
+            qr_image(link, "QR code of this view's link")
         if presenter():
             st.divider()
             class_code_input()

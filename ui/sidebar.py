@@ -11,7 +11,9 @@ from core.network.tasks import DEFAULT_HEADS, DEFAULT_RESOLUTION, available
 from ui.labels import backbone_label
 from ui.room import class_code, link_query, presenter, students, students_query
 from ui.routing import page_url
+from ui.safe_text import quoted
 from ui.share import share_popover
+from ui.spec_link import CUSTOM, MAX_LINK_CHARS, canonical, spec_arch
 from ui.state import (
     BATCH_RANGE,
     COMPOUND_BASE_RANGE,
@@ -29,6 +31,10 @@ from ui.state import (
 )
 
 PREFIX = "explorer_"
+BACKBONE_CHOICES = (CUSTOM, *BACKBONE_NAMES)  # Custom first: a network of your own (ui.spec_editor)
+SHOWN_LINK_CHARS = 300  # the sidebar's caption shows a longer link cut short (the Share popover has it whole)
+CUSTOM_EDITOR = "explorer_custom_editor"  # the Custom spec editor's popover (ui.spec_editor)
+STAGE_EDITOR = "explorer_stage_editor"  # the per-stage table's edits (ui.stage_editor)
 # The play sweep, for the projector: which field each scaling mode sweeps, its step per frame and the frame time.
 PLAY_FIELDS = {"sliders": ("width", WIDTH_RANGE, 0.1), "compound": ("phi", PHI_RANGE, 0.2)}
 PLAY_FRAME_S = 0.5
@@ -47,10 +53,34 @@ def _load_state(state: ExplorerState) -> None:
         st.session_state[_key(field.name)] = getattr(state, field.name)
 
 
+def explorer_state() -> ExplorerState:
+    """The Explorer's state as the session holds it now (for callbacks of the Explorer's other controls)."""
+    return _state_from_session()
+
+
+def set_network(state: ExplorerState) -> None:
+    """Store ``state`` as the Explorer's, from a callback that changed its network: the per-stage editor's
+    edits belonged to the old one, and a custom or per-stage network is a classifier."""
+    if state.backbone == CUSTOM or state.per_stage:
+        state = replace(state, task="classification", head="classifier")
+    st.session_state.pop(STAGE_EDITOR, None)
+    _load_state(state)
+
+
 def _on_backbone_change() -> None:
-    """Picking a backbone moves the sliders to its own (preset) values; a task it is not built for ends."""
-    state = preset_state(st.session_state[_key("backbone")], _state_from_session())
-    heads = available(state.backbone).get(state.task)
+    """Picking a backbone moves the sliders to its own (preset) values; a task it is not built for ends.
+
+    Custom keeps the spec this session last used, or starts from the built-in just shown (its exported
+    spec: the same network, so the same cards), and opens the spec editor.
+    """
+    state = _state_from_session()
+    spec = state.spec
+    if state.backbone == CUSTOM:
+        spec = spec or canonical(spec_arch(canonical(st.session_state.get(_key("last_builtin"), "mobilenet_v2"))))
+        st.session_state[CUSTOM_EDITOR] = True
+    state = preset_state(state.backbone, state, spec)
+    st.session_state.pop(STAGE_EDITOR, None)
+    heads = available(state.network).get(state.task) if state.backbone != CUSTOM else None
     if heads is None:
         state = replace(state, task="classification", head="classifier")
     elif state.head not in heads:
@@ -63,9 +93,9 @@ def _on_backbone_change() -> None:
 def _on_task_change() -> None:
     """A task starts at its default head (where built) and torchvision's evaluation size."""
     state = _state_from_session()
-    heads = available(state.backbone)[state.task]
+    heads = available(state.network)[state.task]
     head = DEFAULT_HEADS[state.task] if DEFAULT_HEADS[state.task] in heads else heads[0]
-    resolution = DEFAULT_RESOLUTION.get(state.task, preset_state(state.backbone).resolution)
+    resolution = DEFAULT_RESOLUTION.get(state.task, preset_state(state.backbone, state).resolution)
     _load_state(replace(state, head=head, resolution=resolution))
 
 
@@ -116,12 +146,21 @@ def play_control() -> None:
         _play_timer()
 
 
-def task_controls() -> None:
-    """Task and head, offered only where the backbone is built for them (the link's are checked in ui.state)."""
-    tasks = available(st.session_state[_key("backbone")])
+def task_controls(state: ExplorerState) -> None:
+    """Task and head, offered only where the backbone is built for them (the link's are checked in ui.state).
+
+    A custom or per-stage network is a classifier: the control says why it offers nothing else.
+    """
+    uniform_built_in = state.backbone != CUSTOM and not state.per_stage
+    tasks = available(state.network) if uniform_built_in else {"classification": ("classifier",)}
+    why = ("" if uniform_built_in else " Segmentation and detection are built only on the built-in backbones at "
+           "uniform scaling (torchvision's taps and dilations belong to them): a custom or per-stage network is "
+           "counted as a classifier.")
     st.sidebar.selectbox("Task", tuple(tasks), key=_key("task"), on_change=_on_task_change, persist_state="session",
                          help="Segmentation and detection count the backbone with torchvision's heads (dilated "
-                              "last stages; feature pyramid): width and depth scale the backbone only")
+                              "last stages; feature pyramid): width and depth scale the backbone only." + why)
+    if not uniform_built_in:
+        st.sidebar.caption("Classification only: dense tasks are built on the built-ins at uniform scaling.")
     if st.session_state[_key("task")] != "classification":
         st.sidebar.selectbox("Head", tasks[st.session_state[_key("task")]], key=_key("head"),
                              persist_state="session")
@@ -136,9 +175,16 @@ def explorer_sidebar() -> ExplorerState:
         st.session_state[_key("warnings")] = warnings
     _advance_play()
     sidebar = st.sidebar
-    sidebar.selectbox("Backbone or preset", BACKBONE_NAMES, key=_key("backbone"), format_func=backbone_label,
-                      on_change=_on_backbone_change, persist_state="session")
-    task_controls()
+    sidebar.selectbox("Backbone or preset", BACKBONE_CHOICES, key=_key("backbone"), format_func=backbone_label,
+                      on_change=_on_backbone_change, persist_state="session",
+                      help="Custom: a network of your own, from a spec you paste, upload or start from a built-in")
+    if st.session_state[_key("backbone")] == CUSTOM:
+        arch = spec_arch(st.session_state[_key("spec")])
+        sidebar.caption(f"Your network: {quoted(arch.title, 60)}, {len(arch.stages)} stages ({arch.name}). Edit "
+                        "it under **Custom network** above the drawing.")
+    else:
+        st.session_state[_key("last_builtin")] = st.session_state[_key("backbone")]
+    task_controls(_state_from_session())
     sidebar.segmented_control("Scaling", MODES, key=_key("mode"), required=True, persist_state="session",
                               on_change=_on_mode_change,
                               format_func=lambda mode: {"sliders": "Width / depth / resolution",
@@ -207,7 +253,7 @@ def open_in_explorer(state: ExplorerState) -> None:
 
 def sync_query(query: dict[str, str]) -> None:
     """Make the address bar hold ``query`` and the room's part of every link (written only when it differs)."""
-    query = {**query, **link_query()}
+    query = {**query, **link_query(query)}
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
 
@@ -215,13 +261,30 @@ def sync_query(query: dict[str, str]) -> None:
 def share_link(query: dict[str, str], url_path: str = "") -> None:
     """The link that reopens this exact view, for page ``url_path`` ('' is the Explorer), with its copy button
     and QR code in the Share popover (and, for a presenter with a class code, the students' link)."""
-    link = page_url(st.context.url or "", url_path, {**query, **link_query()})
+    link = page_url(st.context.url or "", url_path, {**query, **link_query(query)})
     # Inline code, not st.code: a code block makes every new browser load the syntax highlighter (the
-    # popover's code block loads only when it is opened).
-    st.sidebar.caption(f"Share this view (the address bar holds the same state):\n\n`{link}`")
+    # popover's code block loads only when it is opened). A long link (a custom network's spec) is cut short.
+    if len(link) > MAX_LINK_CHARS:
+        st.sidebar.caption(f"This view's link would be {len(link):,} characters, more than the {MAX_LINK_CHARS:,} "
+                           "browsers and chat apps reliably keep: **Share** offers the spec as a file instead.")
+    elif len(link) > SHOWN_LINK_CHARS:
+        st.sidebar.caption(f"Share this view (the address bar holds the same state):\n\n`{link[:120]}…` "
+                           f"({len(link):,} characters, with the network's spec: copy it from **Share**)")
+    else:
+        st.sidebar.caption(f"Share this view (the address bar holds the same state):\n\n`{link}`")
     students_link = (page_url(st.context.url or "", url_path, {**query, **students_query()})
                      if presenter() and class_code() else None)
-    share_popover(link, students_link)
+    share_popover(link, students_link, lambda: _shared_specs(query))
+
+
+def _shared_specs(query: dict[str, str]) -> list[tuple[str, str]]:
+    """(file name, pretty JSON) of each spec this view's link carries: the page's network and pinned ones."""
+    import json
+
+    from ui.pins import pinned_specs
+
+    texts = list(dict.fromkeys(([st.session_state[_key("spec")]] if "spec" in query else []) + pinned_specs()))
+    return [(f"{spec_arch(text).name}.json", json.dumps(json.loads(text), indent=1)) for text in texts]
 
 
 def url_warnings(key: str = _key("warnings")) -> None:
