@@ -9,14 +9,15 @@ import streamlit as st
 
 from core.measurement.jobs import QueueFull, StoreUnavailable
 from core.network.counting import Profile
-from core.network.families import BACKBONE_NAMES
 from ui.engine import latency_queue
 from ui.latency_panel import session_id, unavailable
 from ui.safe_text import quoted
+from ui.spec_link import job_network
 
 
 def _settings(cost: Profile) -> dict:
-    return dict(task="ptflops", backbone=cost.backbone, width=cost.width, depth=cost.depth,
+    """The job: the network as the latency queue names it (a custom one carries its spec, per stage its lists)."""
+    return dict(task="ptflops", **job_network(cost.backbone), width=cost.width, depth=cost.depth,
                 resolution=cost.resolution)
 
 
@@ -29,10 +30,6 @@ def ptflops_panel(cost: Profile) -> None:
 
 
 def _ptflops_panel(cost: Profile) -> None:
-    if cost.backbone not in BACKBONE_NAMES:
-        st.caption("The ptflops cross-check runs on the built-in networks at uniform scaling: this one is custom "
-                   "or scaled per stage. The per-layer table above is the engine's count.")
-        return
     queue = latency_queue()
     settings = _settings(cost)
     if st.button("Run ptflops on this variant", key="ptflops_run", icon=":material/calculate:"):
