@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 import core
 from core.units import si
 from tests.conftest import ROOT
-from ui.spec_link import canonical, decode_spec, encode_spec, job_network, parse_spec_text
+from core.measurement.job_settings import job_network
+from ui.spec_link import canonical, decode_spec, encode_spec, parse_spec_text
 
 APP = str(ROOT / "app.py")
 STAGE_BOX, STAGE_EDITOR, CUSTOM_EDITOR = "explorer_stage_box", "explorer_stage_editor", "explorer_custom_editor"
@@ -300,7 +301,7 @@ def test_latency_jobs_name_custom_and_per_stage_networks_by_the_workers_contract
     assert custom["backbone"] == name and custom["spec"] == json.loads(spec) and "stage_width" not in custom
     both = _settings(cached_profile(name, 1.0, 1.0, 224, stage_depth=(1, 2, 1, 1)), device)
     assert both["backbone"] == name and both["spec"] == json.loads(spec) and both["stage_depth"] == [1, 2, 1, 1]
-    assert job_network(name)["spec"]["title"] == "<b>x</b>"  # data for the worker, never shown from there
+    assert job_network(cached_profile(name, 1.0, 1.0, 224))["spec"]["title"] == "<b>x</b>"  # data for the worker
 
 
 def test_a_link_too_long_for_browsers_says_so_and_offers_the_spec_as_a_file(monkeypatch):

@@ -5,7 +5,6 @@ import streamlit as st
 
 import core
 from core.network.counting import Profile
-from core.network.families import resolve
 from core.published import reference
 from core.units import ratio, si, size_bytes
 from ui import charts
@@ -26,7 +25,7 @@ def _change(value: float, base: float) -> dict:
 def variant_accuracy(cost: Profile) -> reference.AccuracyEstimate:
     """Top-1 of this variant: published where it is exactly a published network, else the fitted estimate;
     none for a custom or per-stage network, with why (the published figures and the model know neither)."""
-    arch = resolve(cost.backbone)[0]
+    arch = cost.architecture
     if arch.custom:
         return reference.AccuracyEstimate(None, None, None, False, accuracy_reason(arch))
     return reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution, task=cost.task)
@@ -63,7 +62,7 @@ def metric_cards(cost: Profile, base: Profile, unit: str):
     screen still has room for the network diagram and the first chart.
     """
     factor = charts.unit_factor(unit)
-    base_arch = resolve(base.backbone)[0]
+    base_arch = base.architecture
     title = "the spec you gave" if base_arch.custom else base_arch.title  # a spec's title is a stranger's text
     against = (f"Deltas against {title} at width 1, depth 1, {base_arch.default_resolution} px"
                + (", every stage at 1." if cost.stage_width or cost.stage_depth else "."))
@@ -86,7 +85,7 @@ def metric_cards(cost: Profile, base: Profile, unit: str):
     # the band goes under the value, like the other cards' deltas: "~80.2% ±0.3" does not fit a sixth of 1280 px
     band = {} if estimate.published or estimate.top1 is None else dict(
         delta=f"±{estimate.band:.1f} pp", delta_color="off", delta_arrow="off")
-    if resolve(cost.backbone)[0].custom:  # the reason instead of a value: never trained, not modelled
+    if cost.architecture.custom:  # the reason instead of a value: never trained, not modelled
         cards[4].metric("Top-1 (estimate)", "n/a", help=f"No accuracy estimate: {estimate.basis}.",
                         delta="never trained", delta_color="off", delta_arrow="off")
     else:

@@ -17,38 +17,34 @@ import streamlit as st
 
 import core
 from core.measurement.jobs import LatencyQueue
+from core.network.architecture import Architecture
 from core.network.counting import Profile
 from core.network.families import register, resolve
 from core.published import reference
-from ui import charts, spec_link
+from ui import charts
 
 
 @lru_cache(maxsize=2048)
-def _profile(backbone: str, width: float, depth: float, resolution: int, batch: int, dtype: str, task: str,
-             head: str | None, stage_width: tuple | None, stage_depth: tuple | None) -> Profile:
+def _profile(backbone: str | Architecture, width: float, depth: float, resolution: int, batch: int, dtype: str,
+             task: str, head: str | None, stage_width: tuple | None, stage_depth: tuple | None) -> Profile:
     return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype, task=task, head=head,
                         stage_width=stage_width, stage_depth=stage_depth)
 
 
-def cached_profile(backbone: str, width: float, depth: float, resolution: int, batch: int = 1,
+def cached_profile(backbone: str | Architecture, width: float, depth: float, resolution: int, batch: int = 1,
                    dtype: str = "float32", task: str = "classification", head: str | None = None,
                    stage_width: tuple[float, ...] | None = None,
                    stage_depth: tuple[float, ...] | None = None) -> Profile:
     """``core.profile``, cached; ``stage_width`` / ``stage_depth`` (tuples, one per stage) scale per stage.
 
-    A custom or per-stage network is named by the engine's bounded registry: each call names it again, so
-    a network a page shows stays findable by its name (its latency job, the width staircase), and the
-    name a per-stage profile gets is remembered with what it was made from (``spec_link.job_network``).
+    ``backbone`` is a name, or a profile's ``source`` (a custom architecture is its own cache key). The profile
+    carries its architecture, so what the page does with it next needs no name lookup; the networks it counted
+    are named again in the engine's bounded registry, for the lookups by name that remain (a queued run's check).
     """
     cost = _profile(backbone, width, depth, resolution, batch, dtype, task, head, stage_width, stage_depth)
-    if cost.backbone != backbone:
-        spec_link.remember_source(cost.backbone, backbone, cost.stage_width, cost.stage_depth)
-    if cost.backbone not in core.BACKBONE_NAMES:
-        try:
-            register(resolve(cost.backbone)[0])
-        except KeyError:  # let go by the registry since it was cached: counting it again registers it
-            core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype, task=task, head=head,
-                         stage_width=stage_width, stage_depth=stage_depth)
+    for arch in (cost.architecture, cost.source):
+        if isinstance(arch, Architecture) and arch.custom:
+            register(arch)
     return cost
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.measurement.job_settings import default_cap_s, host_cores
+from core.measurement.job_settings import default_cap_s, host_cores, job_network
 from core.measurement.jobs import MAX_ACTIVE_PER_SESSION, JobState, QueueFull, StoreUnavailable
 from core.measurement.memory import child_memory_limit_mb
 from core.measurement.quality import quality
@@ -26,7 +26,6 @@ from ui.engine import cached_profile, latency_queue
 from ui.labels import display_name, variant_label
 from ui.safe_text import quoted
 from ui.sidebar import latency_controls
-from ui.spec_link import job_network
 from ui.state import PIN_SETTINGS, ExplorerState, Pin
 
 REFERENCE_PRESETS = ("mobilenet_v3_small", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18")
@@ -108,9 +107,9 @@ def _runtimes(info: dict) -> dict[str, dict[str, list[str]]]:
 
 
 def _settings(cost: Profile, device: dict, repeats: int = REPEATS) -> dict:
-    """A job's settings: the network as ``spec_link.job_network`` names it (a built-in uniform network by its
+    """A job's settings: the network as ``job_settings.job_network`` names it (a built-in uniform network by its
     name alone, as results were always stored; a custom one with its ``spec``; per-stage lists where set)."""
-    return dict(**job_network(cost.backbone), width=cost.width, depth=cost.depth, resolution=cost.resolution,
+    return dict(**job_network(cost), width=cost.width, depth=cost.depth, resolution=cost.resolution,
                 repeats=repeats, **device)
 
 

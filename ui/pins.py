@@ -6,16 +6,15 @@ the same table; measured latencies are looked up in the shared store when the ta
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import streamlit as st
 
 from core.network.counting import Profile
-from core.network.families import resolve
 from ui.cards import profile_or_error, variant_accuracy
 from ui.labels import variant_label
 from ui.safe_text import quoted
-from ui.spec_link import canonical, decode_spec, decode_specs, network_of
+from ui.spec_link import decode_spec, decode_specs, network_of
 from ui.state import MAX_PINS, Pin, parse_pins
 
 
@@ -52,9 +51,8 @@ def pin_variant(cost: Profile, pin: Pin, announce: bool = True) -> None:
             + (", extrapolated" if estimate.extrapolated else ""))
     else:
         top1, basis = None, f"no estimate: {estimate.basis}"
-    # a custom pin keeps its spec (canonical): every link that carries the pin carries the spec (``specs=``)
-    spec = canonical(resolve(pin.backbone)[0]) if pin.backbone.startswith("custom-") else None
-    pins().append({"label": label, **asdict(pin), "spec": spec, "base": cost.base, "width": cost.width,
+    # a custom pin keeps its spec (canonical, ``Pin.spec``): every link that carries the pin carries it (``specs=``)
+    pins().append({"label": label, **asdict(pin), "base": cost.base, "width": cost.width,
                    "depth": cost.depth, "params": cost.params, "macs": cost.macs, "flops": cost.flops,
                    "activation_bytes": cost.activation_bytes, "weight_bytes_fp32": cost.weight_bytes["fp32"],
                    "top1": top1, "top1_basis": basis})
@@ -94,10 +92,10 @@ def restore_pins(query: dict[str, str]) -> None:
     warnings = [f"The link's specs: {quoted(problem, 160)}." for problem in problems[:2]]
     if query.get("spec"):
         texts.append(decode_spec(query["spec"])[0])  # the Explorer says what is wrong with its own spec
-    custom = {network_of(text) for text in texts if text}
+    custom = {network_of(text): text for text in texts if text}
     linked, pin_warnings = parse_pins(query.get("pins", ""), frozenset(custom))
     st.session_state["compare_warnings"] = warnings + pin_warnings
-    for pin in linked:
+    for pin in (replace(pin, spec=custom.get(pin.backbone, "")) for pin in linked):
         cost = pin_profile(pin)
         if cost is not None:
             pin_variant(cost, pin, announce=False)

@@ -262,7 +262,8 @@ def _staircase(cost: Profile, state: ExplorerState) -> None:
         if not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1]:
             continue
         try:
-            variant = cached_profile(cost.backbone, width, cost.depth, cost.resolution, cost.batch, cost.dtype)
+            variant = cached_profile(cost.source, width, cost.depth, cost.resolution, cost.batch, cost.dtype,
+                                     stage_width=cost.stage_width, stage_depth=cost.stage_depth)
         except ScalingError:
             continue
         try:

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.measurement.job_settings import job_network
 from core.measurement.jobs import QueueFull, StoreUnavailable
 from core.network.counting import Profile
 from ui.engine import latency_queue
 from ui.latency_panel import session_id, unavailable
 from ui.safe_text import quoted
-from ui.spec_link import job_network
 
 
 def _settings(cost: Profile) -> dict:
     """The job: the network as the latency queue names it (a custom one carries its spec, per stage its lists)."""
-    return dict(task="ptflops", **job_network(cost.backbone), width=cost.width, depth=cost.depth,
+    return dict(task="ptflops", **job_network(cost), width=cost.width, depth=cost.depth,
                 resolution=cost.resolution)
 
 

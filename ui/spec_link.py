@@ -18,7 +18,6 @@ import json
 import math
 import re
 import zlib
-from collections import OrderedDict
 from functools import lru_cache
 
 from core.network.architecture import Architecture
@@ -176,42 +175,3 @@ def parse_stages(raw: str, count: int, separator: str = ",") -> tuple[tuple[floa
         clamped |= values[-1] != value
     return tuple(values), (f"has values outside {low:g} to {high:g}; they were clamped" if clamped else None)
 
-
-# Which network a per-stage name (``<base>-stages-<digest>``) was made from, and with what: a latency job
-# names the network as its source and the lists (``stage_width`` / ``stage_depth``), as the worker builds it.
-MAX_SOURCES = 1024
-_SOURCES: OrderedDict[str, tuple[str, tuple | None, tuple | None]] = OrderedDict()
-
-
-def remember_source(name: str, source: str, stage_width, stage_depth) -> None:
-    if name not in _SOURCES:
-        _SOURCES[name] = (source, None if stage_width is None else tuple(stage_width),
-                          None if stage_depth is None else tuple(stage_depth))
-        while len(_SOURCES) > MAX_SOURCES:
-            _SOURCES.popitem(last=False)
-
-
-@lru_cache(maxsize=256)
-def _spec_document(name: str) -> dict:
-    return json.loads(canonical(resolve(name)[0]))
-
-
-def job_network(backbone: str) -> dict:
-    """How a queued job names the network a profile counted (read-only values).
-
-    A built-in at uniform scaling: its name alone, as results were always stored. A custom network:
-    its name and ``spec`` (the export). Per stage: the source's keys and ``stage_width`` / ``stage_depth``.
-    """
-    arch = resolve(backbone)[0]
-    if not arch.custom:
-        return {"backbone": backbone}
-    if backbone in _SOURCES:
-        source, widths, depths = _SOURCES[backbone]
-        keys = job_network(source)
-        if widths is not None:
-            keys["stage_width"] = list(widths)
-        if depths is not None:
-            keys["stage_depth"] = list(depths)
-        return keys
-    document = _spec_document(backbone)
-    return {"backbone": _load(canonical(arch)).name, "spec": document}

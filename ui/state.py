@@ -7,7 +7,7 @@ says what was changed, so a broken link still opens a working page.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from core.network.families import ARCHITECTURES, BACKBONE_NAMES, resolve
 from core.network.scaling import (
@@ -358,16 +358,20 @@ class Pin:
     memory_format: str = "contiguous"
     sw: tuple[float, ...] = ()  # per-stage multipliers, as ExplorerState's
     sd: tuple[float, ...] = ()
+    # a custom network's canonical spec, as this session has it (title included); the link carries it in specs=
+    spec: str = field(default="", repr=False)
 
     @classmethod
     def of(cls, backbone: str, width: float, depth: float, resolution: int, state: ExplorerState | None = None):
         """A pin of this network at ``state``'s settings (the Explorer's defaults where None).
 
         ``backbone`` is the engine's name of the network before any per-stage scaling (a built-in's, or a custom
-        spec's ``custom-<digest>``); the state's per-stage lists go with it."""
+        spec's ``custom-<digest>``); the state's per-stage lists go with it, and its spec for a custom network
+        (the session's own text, not whichever title the engine's registry last saw for that digest)."""
         state = state or ExplorerState()
+        spec = state.spec if state.backbone == CUSTOM and backbone == state.network else ""
         return cls(backbone, float(width), float(depth), int(resolution),
-                   **{key: getattr(state, key) for key in (*PIN_SETTINGS, *STAGE_KEYS)})
+                   **{key: getattr(state, key) for key in (*PIN_SETTINGS, *STAGE_KEYS)}, spec=spec)
 
     def extras(self) -> dict[str, str]:
         """The settings that differ from the Explorer's defaults, as the link writes them."""

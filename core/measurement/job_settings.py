@@ -165,6 +165,24 @@ def check_network(settings: dict):
     return network
 
 
+def job_network(cost) -> dict:
+    """How a queued job names the network a profile counted: the inverse of ``check_network``, and the one place
+    a key is made, so one network has one key however the page reached it.
+
+    Read from the profile alone (no registry lookup, which a busy server may have let go): its ``source`` by name
+    if a built-in (as results were always stored), else its name and ``spec``; ``stage_width`` / ``stage_depth``
+    where set.
+    """
+    from core.network.spec import export_spec
+
+    source = cost.source
+    keys = {"backbone": source} if isinstance(source, str) else {"backbone": source.name, "spec": export_spec(source)}
+    for key in ("stage_width", "stage_depth"):
+        if getattr(cost, key) is not None:
+            keys[key] = list(getattr(cost, key))
+    return keys
+
+
 def _spec_network(spec):
     """The architecture a job's ``spec`` describes (``core.load_spec``: bounded before anything is counted)."""
     from core.network.spec import load_spec

@@ -159,6 +159,11 @@ class Profile:
     stage_depth: tuple[float, ...] | None = None
     feature_maps: tuple = field(default=(), repr=False, compare=False)  # core.network.tasks.FeatureMap, dense tasks
     columns: tuple[str, ...] = field(default=LAYER_COLUMNS, repr=False, compare=False)
+    # What was counted and what it was asked as, carried so that nothing needs the bounded registry to find the
+    # network by name again (a pin, a job's key, a later poll); neither takes part in equality or hashing.
+    architecture: Architecture | None = field(default=None, repr=False, compare=False)  # custom or per-stage one
+    source: str | Architecture | None = field(default=None, repr=False, compare=False)  # what stage lists apply to:
+    # a built-in's or preset's name, or the custom architecture itself (``job_settings.job_network`` reads it)
 
     @property
     def flops(self) -> int:

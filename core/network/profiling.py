@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from core.network.architecture import Architecture
 from core.network.counting import DTYPE_BYTES, Profile, layer_rows, resolve_config, totals
+from core.network.families import BACKBONE_NAMES, resolve
 from core.network.scaling import ScalingError, scale
 from core.network.tasks import task_profile
 
@@ -33,15 +34,21 @@ def profile(backbone: str | Architecture, width: float | None = None, depth: flo
             num_classes is None or (isinstance(num_classes, int) and num_classes >= 1)):
         raise ScalingError("batch and num_classes must be whole numbers of at least 1")
     dense = task != "classification" or head not in (None, "classifier") or isinstance(resolution, (tuple, list))
+    if isinstance(backbone, str) and backbone not in BACKBONE_NAMES:  # a custom name: looked up once, then carried
+        backbone = _registered(backbone)
     arch, _, width, depth, side = resolve_config(backbone, width, depth, None if dense else resolution,
                                                  stage_width, stage_depth)
     stages = {"stage_width": _asked(stage_width), "stage_depth": _asked(stage_depth)}
+    # what the per-stage lists apply to, as this function takes it: a built-in's or preset's name (its defaults,
+    # dropout and norm go with it), else the custom architecture itself
+    source = backbone.name if isinstance(backbone, Architecture) and not backbone.custom else backbone
+    made = {"architecture": arch, "source": source}
     if arch.custom or not isinstance(backbone, str):
-        backbone = arch.name  # what every later lookup (a job, the worker, a cache key) resolves again
+        backbone = arch.name  # the network's one name (labels, cache keys, the CLI's output)
     if dense:
         cost = task_profile(backbone, width, depth, resolution, task=task, head=head, num_classes=num_classes,
                             batch=batch, dtype=dtype)
-        return replace(cost, **stages) if any(stages.values()) else cost
+        return replace(cost, **stages, **made)
     num_classes, resolution = 1000 if num_classes is None else num_classes, side
     network = scale(arch, width, depth, num_classes)
     rows = layer_rows(network, resolution, DTYPE_BYTES[dtype])
@@ -49,7 +56,15 @@ def profile(backbone: str | Architecture, width: float | None = None, depth: flo
     return Profile(backbone=backbone, base=arch.name, width=width, depth=depth,
                    resolution=resolution, num_classes=num_classes, batch=batch, dtype=dtype,
                    params=params, macs=macs, activation_bytes=activations * batch,
-                   peak_activation_bytes=peak * batch, rows=tuple(rows), **stages)
+                   peak_activation_bytes=peak * batch, rows=tuple(rows), **stages, **made)
+
+
+def _registered(name: str) -> str | Architecture:
+    """A custom network's architecture by its name, or the name itself if unknown (``resolve_config`` says so)."""
+    try:
+        return resolve(name)[0]
+    except KeyError:
+        return name
 
 
 def _asked(multipliers) -> tuple[float, ...] | None:

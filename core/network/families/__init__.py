@@ -112,6 +112,8 @@ def resolve(name: str | Architecture) -> tuple[Architecture, Preset]:
         return ARCHITECTURES[preset.base], preset
     if name in ARCHITECTURES:
         return ARCHITECTURES[name], _itself(ARCHITECTURES[name])
-    if isinstance(name, str) and name in _REGISTERED:
-        return _REGISTERED[name], _itself(_REGISTERED[name])
-    raise KeyError(name)
+    # one lookup, not a check and then an index: another session may register (and evict) in between
+    arch = _REGISTERED.get(name) if isinstance(name, str) else None
+    if arch is None:
+        raise KeyError(name)
+    return arch, _itself(arch)
