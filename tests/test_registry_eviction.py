@@ -62,7 +62,7 @@ def test_resolve_reads_the_registry_once():
 
 
 def test_a_profile_carries_its_network_outside_equality():
-    arch = core.load_spec(_canonical("Carried"))
+    arch = core.load_spec(_canonical("Carried", stage1_out_channels=20))
     by_name, by_arch = core.profile(arch.name, stage_depth=[1, 2, 1, 1, 1, 1, 1]), core.profile(arch)
     assert by_name.architecture.name == by_name.backbone and by_name.source is not None
     assert by_name.source.name == arch.name and by_name.stage_depth == (1, 2, 1, 1, 1, 1, 1)
@@ -74,9 +74,8 @@ def test_a_profile_carries_its_network_outside_equality():
 
 @pytest.mark.parametrize("stages", [{}, {"stage_depth": (1, 2, 1, 1, 1, 1, 1)}])
 def test_job_keys_are_built_from_the_profile_after_the_registry_let_it_go(stages):
-    spec = _canonical("Keys")
+    spec = _canonical("Keys", stage2_out_channels=36)  # a network of this test's own: its title is the cached one
     name = core.load_spec(spec).name
-    register(core.load_spec(spec))
     cost = cached_profile(name, 1.0, 1.0, 224, **stages)
     before = job_network(cost)
     _flood()
@@ -88,7 +87,7 @@ def test_job_keys_are_built_from_the_profile_after_the_registry_let_it_go(stages
 
 
 def test_pinning_after_the_registry_let_the_network_go_is_no_traceback():
-    document = _spec("mobilenet_v3_small", title="Pinned after a flood", stage4_out_channels=56)
+    document = _spec("mobilenet_v3_small", title="Pinned after a flood", stage4_out_channels=48)
     app = AppTest.from_file(APP, default_timeout=60)
     app.query_params.update({"backbone": "custom", "spec": _link_spec(document)})
     app = _open_stage_editor(app.run(), {1: {"depth x": 2.0}})
@@ -132,7 +131,7 @@ def test_the_prediction_rows_poll_after_the_registry_let_the_network_go(tmp_path
     monkeypatch.setenv("CSL_WORKER_SUPERVISED", "1")  # nothing is timed here: no worker is started
     ui.engine.latency_queue.clear()
     try:
-        app = AppTest.from_function(_poll_script, args=(_canonical("Polled"), (1, 1, 2, 1, 1, 1, 1)),
+        app = AppTest.from_function(_poll_script, args=(_canonical("Polled", stage5_out_channels=104), (1, 1, 2, 1, 1, 1, 1)),
                                     default_timeout=60).run()
         _no_exceptions(app)
         assert [text.value for text in app.text] == ["first: None", "again: None"]
@@ -155,7 +154,7 @@ def test_a_custom_network_no_longer_known_is_one_line():
 
 def test_a_pin_keeps_its_own_sessions_title():
     """Two sessions, one network (specs that differ only in title): each pin keeps its own session's spec."""
-    document = _spec("resnet18", title="Alpha")
+    document = _spec("resnet18", title="Alpha", stage1_out_channels=136)
     mine = AppTest.from_file(APP, default_timeout=60)
     mine.query_params.update({"backbone": "custom", "spec": _link_spec(document)})
     mine.run()
@@ -200,7 +199,7 @@ def test_one_per_stage_network_has_one_job_key_on_every_path(tmp_path, monkeypat
               roofline=lambda threads: (1e11, 2e10))
     ui.engine.latency_queue.clear()
     try:
-        document = _spec("mobilenet_v2", title="One key", stage3_out_channels=40)
+        document = _spec("mobilenet_v2", title="One key", stage3_out_channels=72)
         app = AppTest.from_file(APP, default_timeout=60)
         app.query_params.update({"backbone": "custom", "spec": _link_spec(document), "sw": "1,1,1.5,1,1,1,1"})
         app.run()
