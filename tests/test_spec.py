@@ -328,6 +328,9 @@ HOSTILE = [
         (("stages",), [{"block": "basic", "kernel": 3, "stride": 2, "out_channels": 64, "repeats": 1}] * 3
          + [{"block": "basic", "kernel": 3, "stride": 1, "out_channels": 4096, "repeats": 16}])),
      ["G parameters at its defaults", "at most 1 G"]),
+    ("6,144 blocks at the largest depth", lambda _: _deep(spec_module.MAX_STAGES * spec_module.MAX_REPEATS,
+                                                          spec_module.MAX_STAGES),
+     ["stages[].repeats add up to 512", "6,144 blocks", "(4 x a stage's 3)", "at most 512", "fewer repeats"]),
     # nesting
     ("100,000 nested lists", lambda _: "[" * 100_000 + "]" * 100_000, ["200,000 bytes", "at most 65,536"]),
     ("30,000 nested lists", lambda _: "[" * 30_000 + "]" * 30_000, ["nests too deeply", "at most 6 levels"]),
@@ -417,17 +420,29 @@ def test_a_spec_loads_from_text_bytes_a_file_or_a_dict_alike(tmp_path):
 
 
 def test_the_largest_spec_the_bounds_allow_loads_in_bounded_time():
-    """32 stages of 16 squeeze-excited blocks at depth 4 x 3: 6,144 blocks, 36,869 rows, counted once."""
-    row = {"block": "inverted_residual", "kernel": 7, "stride": 1, "out_channels": 8, "hidden_channels": 8,
-           "repeats": spec_module.MAX_REPEATS, "se": True, "width": STAGE_RANGE[1], "depth": STAGE_RANGE[1]}
-    spec = _edited((("stages",), [row] * spec_module.MAX_STAGES),
-                   (("defaults",), {"width": 0.1, "depth": DEPTH_RANGE[1], "resolution": 32}))
+    """As many squeeze-excited blocks as the block bound lets depth 4 x 3 build (42 repeats: 504 blocks, 3,029
+    rows), counted once, quickly; one repeat more is refused with one line."""
+    per_repeat = core.adjust_depth(1, DEPTH_RANGE[1] * STAGE_RANGE[1])
+    repeats = spec_module.MAX_SPEC_BLOCKS // per_repeat
+    spec = _deep(repeats)
     start = time.perf_counter()
     arch = load_spec(spec)
-    assert time.perf_counter() - start < 5 * QUICK  # generous: two shared cores; about 0.3 s alone
-    blocks = spec_module.MAX_STAGES * core.adjust_depth(spec_module.MAX_REPEATS, DEPTH_RANGE[1] * STAGE_RANGE[1])
+    assert time.perf_counter() - start < QUICK
+    blocks = repeats * per_repeat
     # depthwise, SE reduce, expand and rescale, project, residual sum; stem, head, pool, hidden, fc
-    assert len(core.profile(arch).rows) == 6 * blocks + 5 and blocks == 6144
+    assert len(core.profile(arch).rows) == 6 * blocks + 5 and blocks == 504
+    with pytest.raises(SpecError) as refused:
+        load_spec(_deep(repeats + 1))
+    assert "at most 512" in _assert_one_line(refused.value, 0.0)
+
+
+def _deep(repeats: int, stages: int = 3) -> dict:
+    """A spec of ``repeats`` squeeze-excited blocks in all (split over ``stages``), each stage at its top depth."""
+    row = {"block": "inverted_residual", "kernel": 7, "stride": 1, "out_channels": 8, "hidden_channels": 8,
+           "se": True, "width": STAGE_RANGE[1], "depth": STAGE_RANGE[1]}
+    counts = [repeats // stages + (index < repeats % stages) for index in range(stages)]
+    return _edited((("stages",), [dict(row, repeats=count) for count in counts]),
+                   (("defaults",), {"width": 0.1, "depth": DEPTH_RANGE[1], "resolution": 32}))
 
 
 # ---------------------------------------------------------------- random damage to valid specs

@@ -1,13 +1,15 @@
 """Engine calls the pages share, cached with bounded sizes.
 
 Pure functions of their arguments that return immutable values (or frames callers only read) are
-``functools`` caches: a slider move pays a dictionary lookup, not ``st.cache_resource``'s per-call
+``functools`` caches, profiles a dictionary weighed by rows: a slider move pays a dictionary lookup, not ``st.cache_resource``'s per-call
 signature inspection and argument hashing (7% of the server's busy time per move under a class
 load, py-spy --gil, bench/bench_class.py). Only the shared latency queue, a resource with a
 lifetime, stays in Streamlit's cache.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
@@ -24,11 +26,33 @@ from core.published import reference
 from ui import charts
 
 
-@lru_cache(maxsize=2048)
-def _profile(backbone: str | Architecture, width: float, depth: float, resolution: int, batch: int, dtype: str,
-             task: str, head: str | None, stage_width: tuple | None, stage_depth: tuple | None) -> Profile:
-    return core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype, task=task, head=head,
-                        stage_width=stage_width, stage_depth=stage_depth)
+# Profiles held, weighed by their rows (a row is ~450 bytes with its tuple; the per-layer table roughly doubles a
+# profile once drawn): 200,000 rows is ~100-200 MB per process, a few thousand built-in variants (60-400 rows) or
+# ~65 of the largest spec's (3,000 rows); a count alone would let 2,048 of those hold gigabytes.
+PROFILE_ROWS = 200_000
+_PROFILES: OrderedDict[tuple, Profile] = OrderedDict()
+_PROFILES_LOCK = threading.Lock()  # sessions run in threads
+_held_rows = 0
+
+
+def _profile(*key) -> Profile:
+    """``core.profile`` of ``key`` (cached_profile's arguments), least recently used first out past the row budget."""
+    global _held_rows
+    with _PROFILES_LOCK:
+        cost = _PROFILES.get(key)
+        if cost is not None:
+            _PROFILES.move_to_end(key)
+            return cost
+    backbone, width, depth, resolution, batch, dtype, task, head, stage_width, stage_depth = key
+    cost = core.profile(backbone, width, depth, resolution, batch=batch, dtype=dtype, task=task, head=head,
+                        stage_width=stage_width, stage_depth=stage_depth)  # outside the lock: others go on
+    with _PROFILES_LOCK:
+        if key not in _PROFILES:
+            _PROFILES[key] = cost
+            _held_rows += len(cost.rows)
+            while _held_rows > PROFILE_ROWS and len(_PROFILES) > 1:
+                _held_rows -= len(_PROFILES.popitem(last=False)[1].rows)
+    return cost
 
 
 def cached_profile(backbone: str | Architecture, width: float, depth: float, resolution: int, batch: int = 1,

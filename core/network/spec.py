@@ -23,7 +23,7 @@ from typing import Literal, get_args, get_origin, get_type_hints
 
 from core.network.architecture import Architecture, BatchNorm, BlockKind, ChannelRules, Stage, content_digest
 from core.network.families import resolve
-from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, STAGE_RANGE, WIDTH_RANGE, ScalingError
+from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, STAGE_RANGE, WIDTH_RANGE, ScalingError, adjust_depth
 
 FORMAT = "channel-scaling-lab/network"
 VERSION = 1
@@ -35,6 +35,10 @@ MAX_REPEATS = 16
 MAX_CHANNELS = 4096
 MAX_SPEC_MACS = 100e9  # at the spec's own defaults; EfficientNet-B7 at 600 px is 38 G
 MAX_SPEC_PARAMS = 1e9  # at the spec's own defaults (4 GB of fp32 weights); EfficientNet-B7 holds 66 M
+# blocks at the largest depth anyone may ask for (the depth slider's top times a stage's own top): what one profile
+# of the network can grow to (~7 rows a block; ~2 MB of rows at 512). A built-in reaches 156-204.
+MAX_SPEC_BLOCKS = 512
+LARGEST_DEPTH = DEPTH_RANGE[1] * STAGE_RANGE[1]
 TITLE_CHARS = 80
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu", "sigmoid", "hardsigmoid")  # core.network.modules builds these
 BLOCKS = get_args(BlockKind)
@@ -401,8 +405,14 @@ def _architecture(document: dict) -> Architecture:
 
 
 def _check_network(arch: Architecture) -> None:
-    """What the schema cannot say: the input survives the strides, and the network's work is bounded."""
+    """What the schema cannot say: the blocks any depth may build are bounded, the input survives the strides,
+    and the network's work at its defaults is bounded."""
     from core.network.profiling import profile
+    blocks = sum(adjust_depth(stage.repeats, LARGEST_DEPTH) for stage in arch.stages)
+    if blocks > MAX_SPEC_BLOCKS:
+        raise SpecError(f"spec: stages[].repeats add up to {sum(stage.repeats for stage in arch.stages)}, which is "
+                        f"{blocks:,} blocks at the largest depth ({DEPTH_RANGE[1]:g} x a stage's {STAGE_RANGE[1]:g}); "
+                        f"a spec may reach at most {MAX_SPEC_BLOCKS}: use fewer repeats or stages")
     if arch.total_stride > arch.default_resolution:
         raise SpecError(f"spec: defaults.resolution {arch.default_resolution} px is below the network's total "
                         f"stride of {arch.total_stride}: use at least {arch.total_stride} px or fewer stride-2 stages")
