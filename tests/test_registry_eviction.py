@@ -131,8 +131,8 @@ def test_the_prediction_rows_poll_after_the_registry_let_the_network_go(tmp_path
     monkeypatch.setenv("CSL_WORKER_SUPERVISED", "1")  # nothing is timed here: no worker is started
     ui.engine.latency_queue.clear()
     try:
-        app = AppTest.from_function(_poll_script, args=(_canonical("Polled", stage5_out_channels=104), (1, 1, 2, 1, 1, 1, 1)),
-                                    default_timeout=60).run()
+        spec = _canonical("Polled", stage5_out_channels=104)
+        app = AppTest.from_function(_poll_script, args=(spec, (1, 1, 2, 1, 1, 1, 1)), default_timeout=60).run()
         _no_exceptions(app)
         assert [text.value for text in app.text] == ["first: None", "again: None"]
         assert any("measuring" in markdown.value for markdown in app.markdown)
@@ -215,3 +215,19 @@ def test_one_per_stage_network_has_one_job_key_on_every_path(tmp_path, monkeypat
         assert ours[0]["stage_width"] == [1, 1, 1.5, 1, 1, 1, 1] and ours[0]["spec"]["title"] == "One key"
     finally:
         ui.engine.latency_queue.clear()
+
+
+def test_the_card_and_the_engine_give_one_reason_for_no_top1():
+    """A custom or per-stage network's missing top-1 is explained once, by the engine, for the card, the pin, the
+    chart and the command line alike."""
+    from core.published.reference import estimate_top1
+    from ui.cards import variant_accuracy
+
+    arch = core.load_spec(_canonical("Reason", stage1_out_channels=28))
+    for cost, kind in ((core.profile(arch), "a loaded spec"),
+                       (core.profile("resnet18", stage_depth=[1, 2, 1, 1]), "scaled per stage")):
+        estimate = variant_accuracy(cost)
+        assert estimate.top1 is None and estimate == estimate_top1(cost.backbone, cost.width, cost.depth,
+                                                                   cost.resolution)
+        assert f"({kind})" in estimate.basis and "never trained" in estimate.basis
+        assert "uniform scaling" in estimate.basis

@@ -11,7 +11,6 @@ from ui import charts
 from ui.engine import cached_profile
 from ui.labels import CONVENTION
 from ui.safe_text import quoted
-from ui.spec_link import accuracy_reason
 
 
 def _change(value: float, base: float) -> dict:
@@ -25,10 +24,8 @@ def _change(value: float, base: float) -> dict:
 def variant_accuracy(cost: Profile) -> reference.AccuracyEstimate:
     """Top-1 of this variant: published where it is exactly a published network, else the fitted estimate;
     none for a custom or per-stage network, with why (the published figures and the model know neither)."""
-    arch = cost.architecture
-    if arch.custom:
-        return reference.AccuracyEstimate(None, None, None, False, accuracy_reason(arch))
-    return reference.estimate_top1(cost.backbone, cost.width, cost.depth, cost.resolution, task=cost.task)
+    network = cost.architecture if cost.architecture.custom else cost.backbone
+    return reference.estimate_top1(network, cost.width, cost.depth, cost.resolution, task=cost.task)
 
 
 def accuracy_help(estimate: reference.AccuracyEstimate) -> str:

@@ -1,9 +1,9 @@
 """Engine calls the pages share, cached with bounded sizes.
 
 Pure functions of their arguments that return immutable values (or frames callers only read) are
-``functools`` caches, profiles a dictionary weighed by rows: a slider move pays a dictionary lookup, not ``st.cache_resource``'s per-call
-signature inspection and argument hashing (7% of the server's busy time per move under a class
-load, py-spy --gil, bench/bench_class.py). Only the shared latency queue, a resource with a
+``functools`` caches (profiles: a dictionary weighed by rows): a slider move pays a dictionary lookup, not
+``st.cache_resource``'s per-call signature inspection and argument hashing (7% of the server's busy time per
+move under a class load, py-spy --gil, bench/bench_class.py). Only the shared latency queue, a resource with a
 lifetime, stays in Streamlit's cache.
 """
 from __future__ import annotations

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from core.network.families import BACKBONE_NAMES, resolve
+from core.network.scaling import stage_source
 
 CONVENTION = ("**MACs** = multiply-accumulates of convolution and linear layers (the papers' and "
               "torchvision's convention); **FLOPs = 2 x MACs**. Batch norm, activations and pooling are "
@@ -30,6 +31,6 @@ def display_name(backbone: str) -> str:
     ', per stage' after a per-stage network's source (pins and tables keep the full, unique names)."""
     if backbone in BACKBONE_NAMES:
         return backbone
-    source, per_stage, _ = backbone.partition("-stages-")
+    source, per_stage = stage_source(backbone)
     name = "custom" if source.startswith("custom-") else source
     return f"{name}, per stage" if per_stage else name

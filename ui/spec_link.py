@@ -30,8 +30,6 @@ MAX_LINK_CHARS = 8_000  # a whole link: what browsers, chat apps and servers rel
 MAX_SPEC_LINK_CHARS = MAX_LINK_CHARS  # one encoded spec: refused unread if longer than a whole link may be
 MAX_SPEC_TEXT_CHARS = MAX_SPEC_BYTES  # the editor's text area (64 KiB; a built-in's spec is 2-5 KB)
 BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
-ACCURACY_REASON = ("this network ({kind}) was never trained, and the fitted model only knows the published "
-                   "families at uniform scaling")
 
 
 def canonical(arch: Architecture | str) -> str:
@@ -41,7 +39,7 @@ def canonical(arch: Architecture | str) -> str:
 
 @lru_cache(maxsize=128)
 def _load(text: str) -> Architecture:
-    return load_spec(text)
+    return load_spec(text.encode())  # bytes: the engine reads short text as a file path when it looks like one
 
 
 def network_of(text: str) -> str:
@@ -56,12 +54,6 @@ def spec_arch(text: str) -> Architecture:
     """The architecture of a canonical spec (registered, as ``network_of``)."""
     network_of(text)
     return _load(text)
-
-
-def accuracy_reason(arch: Architecture) -> str:
-    """Why a custom or per-stage network has no top-1 on the card (in the tooltip and the chart)."""
-    kind = "scaled per stage" if "-stages-" in arch.name else "custom"
-    return ACCURACY_REASON.format(kind=kind)
 
 
 @lru_cache(maxsize=256)
@@ -150,10 +142,6 @@ def stage_count(network: str) -> int:
 def format_stages(values: tuple[float, ...], separator: str = ",") -> str:
     """Per-stage multipliers as a link writes them: '1,1,1.5,1'."""
     return separator.join(f"{value:g}" for value in values)
-
-
-def uniform(values) -> bool:
-    return all(value == 1 for value in values)
 
 
 def parse_stages(raw: str, count: int, separator: str = ",") -> tuple[tuple[float, ...] | None, str | None]:

@@ -11,9 +11,8 @@ from dataclasses import replace
 import streamlit as st
 
 from core.network.families import resolve
-from core.network.scaling import STAGE_RANGE
+from core.network.scaling import STAGE_RANGE, uniform
 from ui.sidebar import STAGE_EDITOR, explorer_state, set_network
-from ui.spec_link import uniform
 from ui.state import ExplorerState
 
 BOX = "explorer_stage_box"

@@ -17,12 +17,13 @@ from core.network.scaling import (
     WIDTH_RANGE,
     CompoundScaling,
     ScalingError,
+    uniform,
 )
 from core.network.tasks import DEFAULT_HEADS, HEADS, TASKS, check_task, combinations
 from core.prediction.roofline import device_names
 from core.tally import CLASS_CODE
 from ui.safe_text import capped, quoted
-from ui.spec_link import CUSTOM, decode_spec, encode_spec, format_stages, network_of, parse_stages, stage_count, uniform
+from ui.spec_link import CUSTOM, decode_spec, encode_spec, format_stages, network_of, parse_stages, stage_count
 
 PHI_RANGE = (0.0, 7.0)
 COMPOUND_BASE_RANGE = (1.0, 2.0)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from core.network.architecture import Architecture
 from core.network.counting import DTYPE_BYTES, Profile, layer_rows, resolve_config, totals
 from core.network.families import BACKBONE_NAMES, resolve
-from core.network.scaling import ScalingError, scale
+from core.network.scaling import ScalingError, scale, uniform
 from core.network.tasks import task_profile
 
 
@@ -69,6 +69,6 @@ def _registered(name: str) -> str | Architecture:
 
 def _asked(multipliers) -> tuple[float, ...] | None:
     """Per-stage multipliers as the profile records them: None when absent or all ones."""
-    if multipliers is None or all(value == 1 for value in multipliers):
+    if multipliers is None or uniform(multipliers):
         return None
     return tuple(float(value) for value in multipliers)

@@ -25,6 +25,21 @@ STAGE_RANGE = (0.25, 3.0)  # one stage's own width or depth multiplier, on top o
 DEFAULT_COMPOUND = (1.2, 1.1, 1.15)  # alpha (depth), beta (width), gamma (resolution)
 
 
+STAGES = "-stages-"  # a per-stage network's name: <the network it was made from>-stages-<digest>
+
+
+def stage_source(name: str) -> tuple[str, bool]:
+    """(the network a per-stage network was made from, whether ``name`` is one): 'mobilenet_v2-stages-3f9c...' is
+    ('mobilenet_v2', True); any other name is its own source."""
+    source, mark, _ = name.partition(STAGES)
+    return source, bool(mark)
+
+
+def uniform(multipliers) -> bool:
+    """Per-stage multipliers all 1: the uniform network itself (same name, same rows)."""
+    return all(value == 1 for value in multipliers)
+
+
 class ScalingError(ValueError):
     """A configuration the engine refuses; the message says what to change."""
 
@@ -142,7 +157,7 @@ def per_stage(arch: Architecture, stage_width=None, stage_depth=None) -> Archite
     """
     widths = _stage_multipliers("stage_width", stage_width, arch)
     depths = _stage_multipliers("stage_depth", stage_depth, arch)
-    if all(value == 1.0 for value in (*widths, *depths)):
+    if uniform((*widths, *depths)):
         return arch
     low, high = STAGE_RANGE
     for index, (stage, width, depth) in enumerate(zip(arch.stages, widths, depths)):
@@ -154,7 +169,7 @@ def per_stage(arch: Architecture, stage_width=None, stage_depth=None) -> Archite
     stages = tuple(replace(stage, width=stage.width * width, depth=stage.depth * depth)
                    for stage, width, depth in zip(arch.stages, widths, depths))
     staged = replace(arch, title=f"{arch.title} (per stage)", stages=stages, custom=True)
-    return replace(staged, name=f"{arch.name.split('-stages-')[0]}-stages-{content_digest(staged)}")
+    return replace(staged, name=f"{stage_source(arch.name)[0]}{STAGES}{content_digest(staged)}")
 
 
 @dataclass(frozen=True)

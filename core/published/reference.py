@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
     import pandas as pd
 
+from core.network.architecture import Architecture
 from core.network.counting import layer_rows, resolve_config
 from core.network.families import ARCHITECTURES, REFERENCE_DIR, resolve
-from core.network.scaling import adjust_depth, scale
+from core.network.scaling import adjust_depth, scale, stage_source
 from core.prediction.accuracy import BAND_QUANTILE, CHANCE, FamilyModel, Point, Problem
 
 FAMILY_FILES = ("efficientnet", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "resnet",
@@ -543,12 +544,13 @@ def _outside_axes(model, x: tuple[float, float, float]) -> list[str]:
             if value > high + 1e-9 or value < low - 1e-9]
 
 
-def estimate_top1(backbone: str, width: float, depth: float, resolution: int | tuple[int, int],
+def estimate_top1(backbone: str | Architecture, width: float, depth: float, resolution: int | tuple[int, int],
                   task: str = "classification", num_classes: int = 1000) -> AccuracyEstimate:
     """ImageNet top-1 of a configuration, published or estimated, with its band and what it rests on.
 
     A pure function of its arguments, cached (every slider move asks it twice: the card and the chart's
-    star). ``_estimate_top1`` says how it is found.
+    star). ``_estimate_top1`` says how it is found. ``backbone`` may be an architecture (a profile's, so a custom
+    network is not looked up by name): a custom one gets none, and why.
     """
     if isinstance(resolution, list):
         resolution = tuple(resolution)
@@ -578,8 +580,9 @@ def _estimate_top1(backbone: str, width: float, depth: float, resolution: int | 
         resolution = resolution[0]
     arch, _, width, depth, resolution = resolve_config(backbone, width, depth, resolution)  # ScalingError: inf, nan
     if arch.custom:  # a loaded spec or a per-stage network: named by a digest, in no published table
-        return _none("no ImageNet top-1 for a custom network (a loaded spec or per-stage scaling): no published "
-                     "result or fitted scaling model belongs to it")
+        kind = "scaled per stage" if stage_source(arch.name)[1] else "a loaded spec"
+        return _none(f"no ImageNet top-1 for this network ({kind}): it was never trained, and the fitted model "
+                     "only knows the published families at uniform scaling")
     base = arch.name
     direction = scaling_direction(base, width, depth, resolution)
     results = published_results(base, width, depth, resolution)
