@@ -17,7 +17,9 @@ What a browser does, and so what this does:
   sends them: ``double_array_value`` for a slider, ``string_value`` for a selectbox or radio,
   ``string_array_value`` for a segmented control or multiselect, ``int_value``/``double_value`` for a
   number input, ``bool_value`` for a checkbox), the query string, the page's script hash and the hashes of
-  cached messages; then wait for that run's ``script_finished``.
+  cached messages, and the ``fragment_id`` of the fragment that drew the slider (the Explorer's results
+  are one: a move reruns only it); then wait for that run's ``script_finished`` (a fragment run's, for a
+  slider in a fragment). A fragment run replaces the widgets and metrics of its fragment only.
 
 The rerun messages were compared field by field with chromium's own (tests/test_class_client.py captures
 chromium's frames and compares them, where chromium is installed).
@@ -37,6 +39,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
 FULL_RUN_DONE = (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_WITH_COMPILE_ERROR)
+FRAGMENT_RUN_DONE = (FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,)
 # Widget kinds whose value this client sends (everything the app's pages draw on first view). Buttons
 # send a trigger only when clicked, as in the browser; any other kind is recorded in `unsupported`.
 WIDGET_KINDS = {"slider", "selectbox", "radio", "button_group", "number_input", "checkbox", "multiselect",
@@ -144,6 +147,9 @@ class StreamlitClient:
         self.widgets: dict[str, WidgetState] = {}      # the client's current value of each widget
         self.elements: dict[str, tuple[str, object]] = {}  # widget id -> (kind, its last proto)
         self.active: list[str] = []                    # widget ids of the last finished run, in order
+        self.fragments: dict[str, str] = {}            # widget id -> the fragment that drew it
+        self._fragment_run = ""                        # the fragment the current run reruns ('' a full run)
+        self._metric_fragments: dict[str, str] = {}    # metric label -> the fragment that drew it
         self.metrics: dict[str, str] = {}              # metric label -> value, last finished run
         self.unsupported: set[str] = set()
         self.sent: list[BackMsg] = []                  # every BackMsg sent (the tests compare them)
@@ -253,6 +259,7 @@ class StreamlitClient:
         if kind == "new_session":
             self._runs_started += 1
             self._run = _Run()
+            self._fragment_run = ",".join(message.metadata.run.fragment_ids)
             if message.new_session.page_script_hash:
                 self.page_script_hash = message.new_session.page_script_hash
         elif kind == "navigation":
@@ -262,19 +269,26 @@ class StreamlitClient:
             self.query_string = message.page_info_changed.query_string
         elif kind == "delta":
             if message.delta.WhichOneof("type") == "new_element":
-                self._element(message.delta.new_element)
+                self._element(message.delta.new_element, message.delta.fragment_id)
         elif kind == "script_finished":
             status = message.script_finished
             if status in FULL_RUN_DONE:
                 self.active = list(dict.fromkeys(self._run.widget_ids))
                 self.metrics = dict(self._run.metrics)
-            self._finished.put_nowait((status, list(self._run.exceptions)))
+            elif status in FRAGMENT_RUN_DONE:
+                kept = [i for i in self.active if self.fragments.get(i) != self._fragment_run]
+                self.active = list(dict.fromkeys(kept + self._run.widget_ids))
+                self.metrics = {label: value for label, value in self.metrics.items()
+                                if self._metric_fragments.get(label) != self._fragment_run}
+                self.metrics.update(self._run.metrics)
+            self._finished.put_nowait((status, list(self._run.exceptions), self._fragment_run))
 
-    def _element(self, element) -> None:
+    def _element(self, element, fragment_id: str = "") -> None:
         kind = element.WhichOneof("type")
         if kind == "metric":
             label, value = element.metric.label, element.metric.body
             self._run.metrics[label] = value
+            self._metric_fragments[label] = fragment_id
             waiter = self._metric_waiter
             if waiter and waiter[0] == label and value != waiter[1] and not waiter[2].done():
                 waiter[2].set_result(time.perf_counter())
@@ -284,6 +298,7 @@ class StreamlitClient:
             widget = getattr(element, kind)
             state = _initial_state(kind, widget, self.widgets.get(widget.id))
             self.elements[widget.id] = (kind, widget)
+            self.fragments[widget.id] = fragment_id
             if state is not None:
                 self.widgets[widget.id] = state
                 self._run.widget_ids.append(widget.id)
@@ -293,8 +308,8 @@ class StreamlitClient:
         elif hasattr(getattr(element, kind, None), "id") and getattr(element, kind).id:
             self.unsupported.add(kind)
 
-    async def _wait_run(self, timeout: float) -> None:
-        """Until the next full script run finishes (fragment runs are skipped)."""
+    async def _wait_run(self, timeout: float, fragment: str = "") -> None:
+        """Until the next run finishes: a full run, or the fragment run a fragment's slider asked for."""
         deadline = time.perf_counter() + max(0.0, timeout)
         while True:
             remaining = deadline - time.perf_counter()
@@ -306,11 +321,13 @@ class StreamlitClient:
                 raise ProtocolError(f"no script_finished within {timeout:.0f} s") from None
             if item is None:
                 raise ProtocolError(f"stream closed: {self._closed_error}")
-            status, exceptions = item
+            status, exceptions, ran = item
             if exceptions:
                 raise ProtocolError(f"the script raised: {exceptions[0]}")
-            if status in FULL_RUN_DONE:
-                if status != FINISHED.FINISHED_SUCCESSFULLY:
+            if ran != fragment:  # another fragment's own run (a polling one): not the run asked for
+                continue
+            if status in FULL_RUN_DONE + FRAGMENT_RUN_DONE:
+                if status == FINISHED.FINISHED_WITH_COMPILE_ERROR:
                     raise ProtocolError(f"script finished with status {FINISHED.Name(status)}")
                 return
 
@@ -324,7 +341,7 @@ class StreamlitClient:
         raise ProtocolError(f"no slider labelled {label!r} on the page (have: "
                             f"{[self.elements[i][1].label for i in self.active]})")
 
-    def rerun_message(self) -> BackMsg:
+    def rerun_message(self, fragment_id: str = "") -> BackMsg:
         """A rerun with every widget of the last run at the client's value, as the browser sends it."""
         message = BackMsg()
         rerun = message.rerun_script
@@ -333,6 +350,8 @@ class StreamlitClient:
         for widget_id in self.active:
             rerun.widget_states.widgets.append(self.widgets[widget_id])
         rerun.page_script_hash = self.page_script_hash
+        if fragment_id:
+            rerun.fragment_id = fragment_id
         rerun.cached_message_hashes.extend(self._cache)
         self._context(message)
         return message
@@ -352,10 +371,11 @@ class StreamlitClient:
             raise ProtocolError(f"no metric {metric!r} on the page (have: {sorted(self.metrics)})")
         loop = asyncio.get_running_loop()
         self._metric_waiter = (metric, before, loop.create_future())
-        message = self.rerun_message()
+        fragment = self.fragments.get(widget_id, "")
+        message = self.rerun_message(fragment)
         started = time.perf_counter()
         await self._send(message)
-        await self._wait_run(timeout)
+        await self._wait_run(timeout, fragment)
         finished = time.perf_counter()
         after = self.metrics.get(metric)
         future = self._metric_waiter[2]

@@ -16,7 +16,7 @@ from ui.ptflops_panel import ptflops_panel
 from ui.recipe_card import recipe_card
 from ui.routing import require_router
 from ui.safe_text import chart_text, quoted
-from ui.sidebar import explorer_sidebar, share_link, url_warnings
+from ui.sidebar import explorer_sidebar, scaling_controls, share_link, url_warnings
 from ui.spec_editor import spec_editor, spec_error
 from ui.spec_link import CUSTOM, spec_arch
 from ui.stage_editor import stage_editor
@@ -24,7 +24,7 @@ from ui.state import VIEWS, Pin
 from ui.task_panel import task_panel
 
 
-def network_editors(row) -> None:
+def network_editors(row, state) -> None:
     """The network's own editors as two popovers at the end of ``row`` (their content floats over the page):
     Custom's spec, for a custom network, and per stage. What the spec editor refused is one line below."""
     if state.backbone == CUSTOM:
@@ -34,35 +34,39 @@ def network_editors(row) -> None:
         spec_error()
 
 
-require_router()
-state = explorer_sidebar()
-width, depth, resolution = state.config()
-title, views = st.columns([1, 1], vertical_alignment="bottom")
-title.title("Channel Scaling Lab")
-url_warnings()
-base_arch, start = resolve(state.network)
-base_title = "your spec" if base_arch.custom else base_arch.title  # a spec's title is a stranger's text
-if state.mode == "compound":
-    # a custom network's title from its own spec (two specs that differ only in title share one engine name)
-    start_title = quoted(spec_arch(state.spec).title) if state.backbone == CUSTOM else start.title
-    st.caption(f"Compound scaling from {start_title} (width {start.width:g}, depth {start.depth:g}, "
-               f"{start.resolution} px), phi = {state.phi:g}: width {width:.3f}, depth {depth:.3f}, {resolution} px")
+@st.fragment
+def explorer_results(sliders, links, views) -> None:
+    """Everything a slider move changes: the sliders themselves, the cards, the pictures, the link.
 
-cost = profile_or_error(state.network, width, depth, resolution, state.batch, state.dtype, state.task, state.head,
-                        state.stage_width, state.stage_depth)
-st.sidebar.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:", disabled=cost is None,
-                  width="stretch", on_click=pin_variant, key="explorer_pin",
-                  args=(cost, None if cost is None else Pin.of(state.network, cost.width, cost.depth, cost.resolution,
-                                                              state)))
-share_link(state.to_query(), "explorer")
-if cost is None:  # what to change may be the network itself
-    network_editors(list(st.columns([1, 1, 3])))
+    A fragment, so a move reruns this alone (the controls that pick the network, the title and the
+    app's frame stay as they are): a class of 60 moves sliders on one process (bench/bench_class.py).
+    """
+    state = scaling_controls(sliders)
+    width, depth, resolution = state.config()
+    base_arch, start = resolve(state.network)
+    base_title = "your spec" if base_arch.custom else base_arch.title  # a spec's title is a stranger's text
+    if state.mode == "compound":
+        # a custom network's title from its own spec (two specs that differ only in title share one engine name)
+        start_title = quoted(spec_arch(state.spec).title) if state.backbone == CUSTOM else start.title
+        st.caption(f"Compound scaling from {start_title} (width {start.width:g}, depth {start.depth:g}, "
+                   f"{start.resolution} px), phi = {state.phi:g}: width {width:.3f}, depth {depth:.3f}, "
+                   f"{resolution} px")
 
-if cost is not None and cost.task != "classification":
-    task_panel(cost, state.unit, variant_label(state.backbone, width, depth, resolution))
-    st.caption("The ImageNet views and queued latency are for classifiers; `python -m core latency --task "
-               f"{cost.task} --head {cost.head} {cost.backbone}` times this network.")
-elif cost is not None:
+    cost = profile_or_error(state.network, width, depth, resolution, state.batch, state.dtype, state.task,
+                            state.head, state.stage_width, state.stage_depth)
+    links.button(f"Pin this variant ({len(pins())} pinned)", icon=":material/push_pin:", disabled=cost is None,
+                 width="stretch", on_click=pin_variant, key="explorer_pin",
+                 args=(cost, None if cost is None else Pin.of(state.network, cost.width, cost.depth,
+                                                             cost.resolution, state)))
+    share_link(state.to_query(), "explorer", links)
+    if cost is None:  # what to change may be the network itself
+        network_editors(list(st.columns([1, 1, 3])), state)
+        return
+    if cost.task != "classification":
+        task_panel(cost, state.unit, variant_label(state.backbone, width, depth, resolution))
+        st.caption("The ImageNet views and queued latency are for classifiers; `python -m core latency --task "
+                   f"{cost.task} --head {cost.head} {cost.backbone}` times this network.")
+        return
     base = base_profile(base_arch.name, state.batch, state.dtype)
     latency_card = metric_cards(cost, base, state.unit)
     prediction_row(cost, state, latency_card)
@@ -71,7 +75,7 @@ elif cost is not None:
     row = list(st.columns([3.0, 1.1, 0.9] if state.backbone == CUSTOM else [4.2, 0.8], vertical_alignment="center"))
     with row.pop(0):
         recipe_card(cost)
-    network_editors(row)
+    network_editors(row, state)
     label = variant_label(display_name(cost.backbone), width, depth, resolution)
     view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
                                    required=True, persist_state="session",
@@ -111,3 +115,11 @@ elif cost is not None:
         first.plotly_chart(charts.stage_share_figure(cost.layers, state.unit), key="stage_chart")
         latency_panel(cost, state)
         roofline_panel(cost, state)
+
+
+require_router()
+sliders, links = explorer_sidebar()
+title, views = st.columns([1, 1], vertical_alignment="bottom")
+title.title("Channel Scaling Lab")
+url_warnings()
+explorer_results(sliders, links, views)

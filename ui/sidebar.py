@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core.network.families import BACKBONE_NAMES
 from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
@@ -166,8 +167,10 @@ def task_controls(state: ExplorerState) -> None:
                              persist_state="session")
 
 
-def explorer_sidebar() -> ExplorerState:
-    """The Explorer's controls; state starts from the link once per session and is written back to it."""
+def explorer_sidebar() -> tuple[DeltaGenerator, DeltaGenerator]:
+    """The Explorer's controls that choose the network and its units; state starts from the link once per
+    session. Returns two places in the sidebar for ``scaling_controls`` and the page's pin and share link:
+    those change on every slider move, so the page's results fragment draws them (a move reruns only it)."""
     if _key("loaded") not in st.session_state:
         state, warnings = parse_query({key: st.query_params.get_all(key) for key in st.query_params})
         _load_state(state)
@@ -189,20 +192,7 @@ def explorer_sidebar() -> ExplorerState:
                               on_change=_on_mode_change,
                               format_func=lambda mode: {"sliders": "Width / depth / resolution",
                                                         "compound": "Compound (phi)"}[mode])
-    if st.session_state[_key("mode")] == "sliders":
-        sidebar.slider("Width multiplier (channels)", *WIDTH_RANGE, step=0.05, key=_key("width"),
-                       persist_state="session", help="Every layer's channels x width, rounded to a multiple of 8")
-        sidebar.slider("Depth multiplier (repeats)", *DEPTH_RANGE, step=0.1, key=_key("depth"),
-                       persist_state="session", help="Each stage repeats ceil(repeats x depth) blocks")
-        sidebar.slider("Resolution (px)", *RESOLUTION_RANGE, step=1, key=_key("resolution"),
-                       persist_state="session")
-    else:
-        sidebar.slider("Compound coefficient phi", *PHI_RANGE, step=0.1, key=_key("phi"), persist_state="session",
-                       help="Starting from the chosen backbone's own settings: depth x alpha^phi, width x beta^phi, "
-                            "resolution x gamma^phi")
-        columns = sidebar.columns(3)
-        for column, name in zip(columns, ("alpha", "beta", "gamma")):
-            column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")
+    sliders = sidebar.container()
     if not students():
         play_control()
     sidebar.segmented_control("Cost unit", UNITS, key=_key("unit"), required=True, persist_state="session",
@@ -214,6 +204,26 @@ def explorer_sidebar() -> ExplorerState:
                                  "onnxruntime)")
         batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
                            help="Activation memory and latency are for this batch")
+    return sliders, sidebar.container()
+
+
+def scaling_controls(sliders: DeltaGenerator) -> ExplorerState:
+    """The scaling mode's sliders in ``sliders`` (from ``explorer_sidebar``); the state they make, written to
+    the address bar."""
+    if st.session_state[_key("mode")] == "sliders":
+        sliders.slider("Width multiplier (channels)", *WIDTH_RANGE, step=0.05, key=_key("width"),
+                       persist_state="session", help="Every layer's channels x width, rounded to a multiple of 8")
+        sliders.slider("Depth multiplier (repeats)", *DEPTH_RANGE, step=0.1, key=_key("depth"),
+                       persist_state="session", help="Each stage repeats ceil(repeats x depth) blocks")
+        sliders.slider("Resolution (px)", *RESOLUTION_RANGE, step=1, key=_key("resolution"),
+                       persist_state="session")
+    else:
+        sliders.slider("Compound coefficient phi", *PHI_RANGE, step=0.1, key=_key("phi"), persist_state="session",
+                       help="Starting from the chosen backbone's own settings: depth x alpha^phi, width x beta^phi, "
+                            "resolution x gamma^phi")
+        columns = sliders.columns(3)
+        for column, name in zip(columns, ("alpha", "beta", "gamma")):
+            column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")
     state = _state_from_session()
     sync_query(state.to_query())
     return state
@@ -258,20 +268,22 @@ def sync_query(query: dict[str, str]) -> None:
         st.query_params.from_dict(query)
 
 
-def share_link(query: dict[str, str], url_path: str = "") -> None:
+def share_link(query: dict[str, str], url_path: str = "", place: DeltaGenerator | None = None) -> None:
     """The link that reopens this exact view, for page ``url_path`` ('' is the Explorer), with its copy button
-    and QR code in the Share popover (and, for a presenter with a class code, the students' link)."""
+    and QR code in the Share popover (and, for a presenter with a class code, the students' link); its
+    caption in ``place`` (the end of the sidebar)."""
+    place = st.sidebar if place is None else place
     link = page_url(st.context.url or "", url_path, {**query, **link_query(query)})
     # Inline code, not st.code: a code block makes every new browser load the syntax highlighter (the
     # popover's code block loads only when it is opened). A long link (a custom network's spec) is cut short.
     if len(link) > MAX_LINK_CHARS:
-        st.sidebar.caption(f"This view's link would be {len(link):,} characters, more than the {MAX_LINK_CHARS:,} "
+        place.caption(f"This view's link would be {len(link):,} characters, more than the {MAX_LINK_CHARS:,} "
                            "browsers and chat apps reliably keep: **Share** offers the spec as a file instead.")
     elif len(link) > SHOWN_LINK_CHARS:
-        st.sidebar.caption(f"Share this view (the address bar holds the same state):\n\n`{link[:120]}…` "
+        place.caption(f"Share this view (the address bar holds the same state):\n\n`{link[:120]}…` "
                            f"({len(link):,} characters, with the network's spec: copy it from **Share**)")
     else:
-        st.sidebar.caption(f"Share this view (the address bar holds the same state):\n\n`{link}`")
+        place.caption(f"Share this view (the address bar holds the same state):\n\n`{link}`")
     students_link = (page_url(st.context.url or "", url_path, {**query, **students_query()})
                      if presenter() and class_code() else None)
     share_popover(link, students_link, lambda: _shared_specs(query))
