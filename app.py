@@ -29,8 +29,6 @@ st.html("""<style>
 [data-testid="stHeader"] {background: transparent; pointer-events: none;}
 [data-testid="stHeader"] [data-testid="stToolbar"] > * {pointer-events: auto;}
 [data-testid="stMetricValue"] {font-size: 1.75rem;}
-.st-key-explorer_cards > * {flex: 1 1 0 !important; min-width: 0;}
-.st-key-explorer_cards > :last-child {flex-grow: 1.5 !important;}
 .js-plotly-plot .modebar-container {display: none !important;}
 @media (max-width: 640px) {
   .stMainBlockContainer {padding: 3.25rem 0.75rem 2rem;}
@@ -38,8 +36,6 @@ st.html("""<style>
   [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) {
     flex-flow: row wrap; gap: 0.5rem;}
   [data-testid="stColumn"]:has([data-testid="stMetric"]) {min-width: 45% !important; flex: 1 1 45% !important;}
-  .st-key-explorer_cards {flex-flow: row wrap !important; gap: 0.5rem;}
-  .st-key-explorer_cards > * {min-width: 45% !important; flex: 1 1 45% !important;}
   [data-testid="stMetricValue"] {font-size: 1.4rem;}
   [data-testid="stMain"] {height: 55vh !important; bottom: auto !important;}
   [data-testid="stSidebar"] {position: fixed !important; inset: auto 0 0 0 !important; width: 100vw !important;

@@ -52,50 +52,45 @@ def model_caption(backbone: str) -> str | None:
             f"Leave-one-out error ±{model.band:.1f} pp over {len(model.loo_errors)} held-out published results.")
 
 
-CARDS_KEY = "explorer_cards"  # app.py's style sizes the row's cards by this key
-
-
 def metric_cards(cost: Profile, base: Profile, unit: str):
     """Params, cost, memory, weights and the accuracy estimate, each against the unscaled backbone.
 
-    Returns the row, for the predicted latency as its sixth card: one row of cards, so a projector's first
-    screen still has room for the network diagram and the first chart. A horizontal container, not six
-    columns: one block instead of seven on every slider move (app.py's style sizes and wraps the cards).
+    Returns the row's sixth column, for the predicted latency: one row of cards, so a projector's first
+    screen still has room for the network diagram and the first chart.
     """
     factor = charts.unit_factor(unit)
     base_arch = base.architecture
     title = "the spec you gave" if base_arch.custom else base_arch.title  # a spec's title is a stranger's text
     against = (f"Deltas against {title} at width 1, depth 1, {base_arch.default_resolution} px"
                + (", every stage at 1." if cost.stage_width or cost.stage_depth else "."))
-    row = st.container(horizontal=True, gap="small", key=CARDS_KEY)
-    row.metric("Parameters", si(cost.params), **_change(cost.params, base.params),
-               help=f"{cost.params:,} exactly; includes batch norm and biases. {against}")
-    row.metric(unit, si(cost.macs * factor), **_change(cost.macs, base.macs),
-               help=f"{cost.macs * factor:,} per image. {CONVENTION} {against}")
-    row.metric("Activation memory", size_bytes(cost.activation_bytes),
-               **_change(cost.activation_bytes, base.activation_bytes),
-               help=f"Every tensor a layer-by-layer engine writes, {cost.dtype}, batch {cost.batch}: each conv, "
-                    "linear and pooling output, each squeeze-excitation rescaled tensor and each residual sum "
-                    "(batch norm and activations fused or in place). Peak of one layer's input + output "
-                    f"(estimate): {size_bytes(cost.peak_activation_bytes)}. {against}")
+    cards = st.columns([1, 1, 1, 1, 1, 1.5])  # 'not calibrated' fits the last
+    cards[0].metric("Parameters", si(cost.params), **_change(cost.params, base.params),
+                    help=f"{cost.params:,} exactly; includes batch norm and biases. {against}")
+    cards[1].metric(unit, si(cost.macs * factor), **_change(cost.macs, base.macs),
+                    help=f"{cost.macs * factor:,} per image. {CONVENTION} {against}")
+    cards[2].metric("Activation memory", size_bytes(cost.activation_bytes),
+                    **_change(cost.activation_bytes, base.activation_bytes),
+                    help=f"Every tensor a layer-by-layer engine writes, {cost.dtype}, batch {cost.batch}: each conv, "
+                         "linear and pooling output, each squeeze-excitation rescaled tensor and each residual sum "
+                         "(batch norm and activations fused or in place). Peak of one layer's input + output "
+                         f"(estimate): {size_bytes(cost.peak_activation_bytes)}. {against}")
     weights = cost.weight_bytes
-    row.metric("Weights (fp32)", size_bytes(weights["fp32"]), **_change(cost.params, base.params),
-               help=f"4 bytes per parameter; fp16 {size_bytes(weights['fp16'])}, int8 "
-                    f"{size_bytes(weights['int8'])}. {against}")
+    cards[3].metric("Weights (fp32)", size_bytes(weights["fp32"]), **_change(cost.params, base.params),
+                    help=f"4 bytes per parameter; fp16 {size_bytes(weights['fp16'])}, int8 "
+                         f"{size_bytes(weights['int8'])}. {against}")
     estimate = variant_accuracy(cost)  # after the engine's cards: the published tables load slowest
     # the band goes under the value, like the other cards' deltas: "~80.2% ±0.3" does not fit a sixth of 1280 px
     band = {} if estimate.published or estimate.top1 is None else dict(
         delta=f"±{estimate.band:.1f} pp", delta_color="off", delta_arrow="off")
-    accuracy = row.container() if estimate.extrapolated else row  # its caption under it, in one card
     if cost.architecture.custom:  # the reason instead of a value: never trained, not modelled
-        accuracy.metric("Top-1 (estimate)", "n/a", help=f"No accuracy estimate: {estimate.basis}.",
+        cards[4].metric("Top-1 (estimate)", "n/a", help=f"No accuracy estimate: {estimate.basis}.",
                         delta="never trained", delta_color="off", delta_arrow="off")
     else:
-        accuracy.metric("Top-1 (published)" if estimate.published else "Top-1 (estimate)",
+        cards[4].metric("Top-1 (published)" if estimate.published else "Top-1 (estimate)",
                         estimate.text().split(" ±")[0], help=accuracy_help(estimate), **band)
     if estimate.extrapolated:
-        accuracy.caption("extrapolated: beyond the published results")
-    return row
+        cards[4].caption("extrapolated: beyond the published results")
+    return cards[5]
 
 
 def unchanged_step_hint(cost: Profile) -> None:
