@@ -43,7 +43,8 @@ print(json.dumps({{"base_mb": base, "peak_mb": peak_rss_mb(), "estimate_mb": est
 
 
 def old_estimate_mb(backbone: str, batch: int, resolution: int) -> float:
-    """The guard before core.measurement.memory: fp32 weights + 2 x the largest layer input + output (no process, no export)."""
+    """The guard before core.measurement.memory: fp32 weights + 2 x the largest layer input + output
+    (no process, no export)."""
     import core
     cost = core.profile(backbone, resolution=resolution, batch=batch)
     return (cost.params * 4 + 2 * cost.peak_activation_bytes) / 2 ** 20

@@ -521,7 +521,8 @@ def roofline_figure(layers: pd.DataFrame, device_title: str, peak_flops: float, 
                 customdata=_columns(rows, "name", "time_ms"),
                 hovertemplate="%{customdata[0]}: the model predicts %{customdata[1]:.3g} ms, %{y:.3s} GFLOP/s"
                               "<extra>predicted</extra>"))
-    layout = _layout(f"Roofline, {device_title}: lower bounds, not measurements", _log_axis("arithmetic intensity, FLOPs per byte moved"),
+    layout = _layout(f"Roofline, {device_title}: lower bounds, not measurements",
+                     _log_axis("arithmetic intensity, FLOPs per byte moved"),
                      _log_axis("GFLOP/s (at most)"))
     layout["legend"] = LEGEND_BOTTOM_RIGHT
     return PlotlySpec(dict(data=data, layout=layout))

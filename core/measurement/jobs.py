@@ -26,6 +26,7 @@ from pathlib import Path
 from core.measurement.job_settings import check_job
 from core.measurement.onnx_recipe import RECIPE as ONNX_RECIPE
 from core.measurement.quality import quality, rank
+from core.network.scaling import uniform
 
 MAX_ACTIVE_PER_SESSION = 6
 RECENT_ENTRIES = 4096  # find_many's remembered answers per process (cleared whole when full)
@@ -147,7 +148,7 @@ def _stage_values(values):
         return None
     if isinstance(values, (list, tuple)) and all(isinstance(value, (int, float)) and not isinstance(value, bool)
                                                  for value in values):
-        return None if all(value == 1 for value in values) else [float(value) for value in values]
+        return None if uniform(values) else [float(value) for value in values]
     return values
 
 

@@ -47,7 +47,7 @@ from core.network.building import build_model
 from core.network.counting import Profile
 from core.network.families import ARCHITECTURES, resolve
 from core.network.profiling import profile
-from core.network.scaling import ScalingError
+from core.network.scaling import ScalingError, stage_source
 
 DEFAULT_CAP_S = default_cap_s()
 RUNTIMES = ("torch", "onnxruntime")
@@ -164,7 +164,7 @@ def speed_base(base: str) -> str:
     """
     if base in ARCHITECTURES:
         return base
-    built_in = base.split("-stages-")[0]
+    built_in = stage_source(base)[0]
     if built_in in ARCHITECTURES:
         return built_in
     try:

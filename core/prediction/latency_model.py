@@ -41,7 +41,7 @@ from core.network.architecture import Architecture
 from core.network.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile
 from core.network.families import ARCHITECTURES, resolve
 from core.network.profiling import profile
-from core.network.scaling import ScalingError
+from core.network.scaling import ScalingError, stage_source
 from core.prediction.roofline import HOST, Device, host_device, layer_traffic, padded_macs, published_devices
 
 RUNTIMES = ("torch", "onnxruntime")
@@ -385,7 +385,7 @@ def target_device(name: str, calibration: Calibration | None = None) -> Device:
 def factor_base(base: str) -> str:
     """Whose family factor a network takes: a built-in its own, a per-stage network of a built-in
     (``<base>-stages-<digest>``) its built-in's; a loaded spec none (its name is in no calibration)."""
-    built_in = base.split("-stages-")[0]
+    built_in = stage_source(base)[0]
     return built_in if built_in in ARCHITECTURES else base
 
 
