@@ -204,7 +204,14 @@ def explorer_sidebar() -> tuple[DeltaGenerator, DeltaGenerator]:
                                  "onnxruntime)")
         batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
                            help="Activation memory and latency are for this batch")
+    st.session_state[_key("drawn_network")] = _network_of(_state_from_session())
     return sliders, sidebar.container()
+
+
+def _network_of(state: ExplorerState) -> tuple:
+    """What the sidebar's controls outside the results fragment were drawn for (the network caption, the
+    tasks it is built for): the fragment's own editors change it, and then the whole page reruns."""
+    return state.backbone, state.spec, state.sw, state.sd
 
 
 def scaling_controls(sliders: DeltaGenerator) -> ExplorerState:
@@ -225,6 +232,8 @@ def scaling_controls(sliders: DeltaGenerator) -> ExplorerState:
         for column, name in zip(columns, ("alpha", "beta", "gamma")):
             column.number_input(name, *COMPOUND_BASE_RANGE, step=0.01, key=_key(name), persist_state="session")
     state = _state_from_session()
+    if _network_of(state) != st.session_state.get(_key("drawn_network")):
+        st.rerun()  # the spec or per-stage editor (in the fragment) changed the network: redraw the sidebar too
     sync_query(state.to_query())
     return state
 
