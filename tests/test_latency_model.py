@@ -25,7 +25,10 @@ from ui.state import ExplorerState, parse_query
 # A synthetic host: per kernel kind (seconds per padded MAC, per byte, per call), and the network terms
 TRUE_KERNELS = {"conv_kxk": (5e-11, 1e-11, 4e-6), "conv_1x1": (3.5e-11, 1.2e-11, 3e-6), "dwconv": (2e-10, 2e-11, 5e-6),
                 "se": (5e-10, 0.0, 8e-6), "linear": (3e-11, 1e-11, 2e-6), "elementwise": (0.0, 3e-11, 6e-6),
-                "resample": (0.0, 2e-11, 7e-6)}
+                "resample": (0.0, 2e-11, 7e-6),
+                # onnxruntime float32's convolutions outside its channel-blocked layout: slower per MAC
+                "conv_kxk_unblocked": (2.5e-10, 1.5e-11, 9e-6), "conv_1x1_unblocked": (1.5e-10, 1.1e-11, 8e-6),
+                "dwconv_unblocked": (6e-10, 3e-11, 7e-6)}
 TRUE_NETWORK = (0.8, 1e-6)  # the profiler inflates kernels by 1 / 0.8; plus 1 us per dispatched operator
 CONFIGS = [Config(backbone, width, depth, resolution, batch)
            for backbone in latency_model.BACKBONES
@@ -38,9 +41,10 @@ def synthetic_timing(config, runtime, dtype, threads, outliers=()) -> KernelTimi
     cost = core.profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch,
                         dtype=dtype)
     lanes = host_lanes()[dtype]  # what the calibration and the prediction pad to on this CPU
+    block = latency_model.blocked_layout(runtime, dtype)
     rows = {row[0]: 1000 * sum(value * rate for value, rate in zip(
-        latency_model.kernel_terms(row, cost.batch, core.network.counting.DTYPE_BYTES[dtype], lanes),
-        TRUE_KERNELS[kernel_kind(row)])) for row in cost.rows}
+        latency_model.kernel_terms(row, cost.batch, core.network.counting.DTYPE_BYTES[dtype], lanes, block),
+        TRUE_KERNELS[kernel_kind(row, block)])) for row in cost.rows}
     total = TRUE_NETWORK[0] * sum(rows.values()) + 1000 * TRUE_NETWORK[1] * sum(map(dispatched_ops, cost.rows))
     return KernelTiming(total * (3.0 if config in outliers else 1.0), rows, other_load=0.0)
 
@@ -67,8 +71,9 @@ def calibrated():
 def test_calibration_recovers_the_coefficients_and_leaves_out_an_outlier(calibrated):
     result, calls = calibrated
     assert len(calls) == 2 * len(CONFIGS)  # two rounds, each configuration's fastest kept
-    for kind in KINDS:
-        for term, value in zip(latency_model.TERMS, TRUE_KERNELS[kind]):
+    for kind in KINDS:  # torch never runs an unblocked kind: nothing to fit, nothing predicted with it
+        true = (0.0,) * 3 if kind.endswith("_unblocked") else TRUE_KERNELS[kind]
+        for term, value in zip(latency_model.TERMS, true):
             assert result.coefficients[f"{kind}.{term}"] == pytest.approx(value, rel=1e-3, abs=1e-15), (kind, term)
     assert result.network == pytest.approx(TRUE_NETWORK, rel=1e-3)
     assert result.kernel_samples == sum(len(core.profile(c.backbone, c.width, c.depth, c.resolution).rows)
@@ -201,6 +206,54 @@ def test_explorer_latency_view_on_this_host_draws_roofline_alignment_and_stairca
     specs = json.dumps([chart.proto.spec for chart in app.get("plotly_chart")])
     assert "Roofline, this host (measured)" in specs and "Latency over width on this host" in specs
     assert any("pad channels to a multiple of" in caption.value for caption in app.caption)
+
+
+def _blocked_at(block: int, monkeypatch) -> None:
+    """This CPU's onnxruntime float32 blocks ``block`` channels, whatever CPU runs the test."""
+    def blocked_layout(runtime, dtype):
+        return block if (runtime, dtype) == ("onnxruntime", "float32") else None
+
+    monkeypatch.setattr(latency_model, "blocked_layout", blocked_layout)
+    monkeypatch.setattr(calibration, "blocked_layout", blocked_layout)
+
+
+def test_onnxruntime_runs_convolutions_its_block_does_not_divide_as_their_own_kind(monkeypatch):
+    """onnxruntime's NCHWc rule: a dense conv is blocked when the block divides its input channels (or
+    they are fewer), a depthwise one when it divides its channels; torch has no such rule."""
+    _blocked_at(16, monkeypatch)
+
+    def kinds(backbone, width, runtime="onnxruntime"):
+        block = latency_model.blocked_layout(runtime, "float32")
+        return {row[0]: kernel_kind(row, block) for row in core.profile(backbone, width).rows}
+
+    aligned = kinds("resnet18", 0.5)  # 32, 64, 128, 256 channels
+    assert not any(kind.endswith("_unblocked") for kind in aligned.values())
+    unaligned = kinds("resnet18", 0.6)  # 40, 80, 152, 304: 40 and 152 are not multiples of 16
+    assert unaligned["stem"] == "conv_kxk"  # 3 input channels: fewer than a block
+    assert unaligned["stages.0.0.conv1"] == "conv_kxk_unblocked"  # 40 in
+    assert unaligned["stages.1.0.conv1"] == "conv_kxk_unblocked"  # 40 in
+    assert unaligned["stages.1.0.conv2"] == "conv_kxk"  # 80 in
+    assert unaligned["stages.1.0.downsample"] == "conv_1x1_unblocked"  # 40 in
+    depthwise = {name: kind for name, kind in kinds("mobilenet_v2", 1.0).items() if "dwconv" in kind}
+    rows = {row[0]: row for row in core.profile("mobilenet_v2").rows}
+    assert depthwise and all((kind == "dwconv") == (rows[name][4] % 16 == 0) for name, kind in depthwise.items())
+    assert not any(kind.endswith("_unblocked") for kind in kinds("resnet18", 0.6, "torch").values())
+    assert latency_model.calibration_key("onnxruntime", "float32", 2)["blocked_layout"] == 16
+    assert "blocked_layout" not in latency_model.calibration_key("torch", "float32", 2)
+
+
+def test_an_onnxruntime_calibration_fits_the_unblocked_kinds_and_predicts_with_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+    _blocked_at(16, monkeypatch)
+    result = calibrate("onnxruntime", threads=THREADS, configs=CONFIGS, measure=synthetic_timing, force=True,
+                       roofline=lambda threads: (1e11, 2e10))
+    for kind in ("conv_kxk_unblocked", "conv_1x1_unblocked", "dwconv_unblocked", "conv_kxk"):
+        for term, value in zip(latency_model.TERMS, TRUE_KERNELS[kind]):
+            assert result.coefficients[f"{kind}.{term}"] == pytest.approx(value, rel=1e-3, abs=1e-15), (kind, term)
+    for width in (0.5, 0.6):  # all channels aligned; several not
+        expected = synthetic_ms(Config("resnet18", width, 1.0, 112, 1), "onnxruntime", "float32", THREADS)
+        predicted = predict_latency("resnet18", width, 1.0, 112, runtime="onnxruntime", threads=THREADS).total_ms
+        assert predicted == pytest.approx(expected, rel=1e-3)
 
 
 def test_calibration_configurations_cover_every_backbone_early_and_avoid_the_bench_values():

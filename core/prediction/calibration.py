@@ -32,6 +32,7 @@ from core.prediction.latency_model import (
     TERMS,
     Calibration,
     Config,
+    blocked_layout,
     calibration_key,
     calibration_path,
     check_runtime,
@@ -163,7 +164,7 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
         return load_calibration(runtime, dtype, threads)
     started = time.perf_counter()
     peak_flops, bandwidth = host_roofline(threads) if roofline is None else roofline(threads)
-    lanes = host_device(peak_flops, bandwidth).lanes.get(dtype)
+    lanes, block = host_device(peak_flops, bandwidth).lanes.get(dtype), blocked_layout(runtime, dtype)
     configs = calibration_configs() if configs is None else configs
     fastest: dict[int, KernelTiming] = {}
     done, total = 0, rounds * len(configs)
@@ -187,8 +188,8 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     taken = [configs[index] for index in sorted(fastest)]
     timings = [fastest[index] for index in sorted(fastest)]
     costs = [profile(c.backbone, c.width, c.depth, c.resolution, batch=c.batch, dtype=dtype) for c in taken]
-    kernels = fit_kernels([(cost, timing.rows) for cost, timing in zip(costs, timings)], lanes)
-    kernel_s = [sum(kernel_seconds(cost, kernels, lanes)) for cost in costs]
+    kernels = fit_kernels([(cost, timing.rows) for cost, timing in zip(costs, timings)], lanes, block)
+    kernel_s = [sum(kernel_seconds(cost, kernels, lanes, block)) for cost in costs]
     ops = [sum(dispatched_ops(row) for row in cost.rows) for cost in costs]
     network, used = fit_network(kernel_s, ops, [timing.total_ms for timing in timings])
     samples = [dict(config=asdict(config), measured_ms=timing.total_ms,

@@ -1,7 +1,9 @@
 """Predicted latency: a per-kernel model calibrated on this host, or a roofline bound for other devices.
 
 On this host (``device="host"``) each layer of the analytic profile runs as one kernel of its kind
-(dense kxk conv, 1x1 conv, depthwise, SE conv, linear, elementwise, resampling), whose time is
+(dense kxk conv, 1x1 conv, depthwise, SE conv, linear, elementwise, resampling; with onnxruntime at
+float32 a convolution its CPU provider cannot run in its channel-blocked layout is a kind of its own,
+``blocked_layout``), whose time is
 
     seconds per padded MAC x padded MACs + seconds per byte x bytes it moves + seconds per call
 
@@ -28,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -42,10 +45,19 @@ from core.network.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile
 from core.network.families import ARCHITECTURES, resolve
 from core.network.profiling import profile
 from core.network.scaling import ScalingError, stage_source
-from core.prediction.roofline import HOST, Device, host_device, layer_traffic, padded_macs, published_devices
+from core.prediction.roofline import (
+    HOST,
+    Device,
+    host_device,
+    host_lanes,
+    layer_traffic,
+    padded_macs,
+    published_devices,
+)
 
 RUNTIMES = ("torch", "onnxruntime")
-KINDS = ("conv_kxk", "conv_1x1", "dwconv", "se", "linear", "elementwise", "resample")
+KINDS = ("conv_kxk", "conv_1x1", "dwconv", "se", "linear", "elementwise", "resample",
+         "conv_kxk_unblocked", "conv_1x1_unblocked", "dwconv_unblocked")
 TERMS = ("s_per_mac", "s_per_byte", "s_per_call")
 NETWORK_TERMS = ("scale", "s_per_op")
 MIN_NETWORKS = 8  # fewer calibration networks leave the network terms unconstrained
@@ -109,8 +121,25 @@ MODEL = "kernels-1"  # the model's form: a calibration of another form is not re
 
 
 def calibration_key(runtime: str, dtype: str, threads: int) -> dict:
-    return {"host": host_fingerprint(), "versions": library_versions(runtime), "runtime": runtime,
-            "dtype": dtype, "threads": threads, "model": MODEL}
+    key = {"host": host_fingerprint(), "versions": library_versions(runtime), "runtime": runtime,
+           "dtype": dtype, "threads": threads, "model": MODEL}
+    block = blocked_layout(runtime, dtype)
+    if block:  # the kinds a calibration fits depend on it (and one made before it split kinds is made again)
+        key["blocked_layout"] = block
+    return key
+
+
+@cache
+def blocked_layout(runtime: str, dtype: str) -> int | None:
+    """Channels per block of onnxruntime's NCHWc layout for float32 on this CPU, where it has one: its
+    graph optimiser runs a convolution blocked (fast) only when the block divides its input channels (or
+    they are fewer), and for a grouped one its output channels too; any other runs unblocked (im2col and a
+    GEMM), several times slower per MAC. MLAS blocks 16 channels with AVX-512, 8 on other x86-64 CPUs
+    (onnxruntime ``nchwc_transformer.cc``, ``MlasNchwcGetBlockSize``). None for torch (oneDNN pads any
+    channel count itself), for int8 (quantized convolutions are not blocked) and off x86-64."""
+    if runtime != "onnxruntime" or dtype != "float32" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    return 16 if host_lanes()["float32"] >= 16 else 8
 
 
 _PATHS: dict[tuple[str, str], Path] = {}
@@ -145,8 +174,9 @@ class Calibration:
 
     @cached_property
     def kernels(self) -> dict[str, list[float]]:
-        """Per kernel kind, its ``TERMS`` coefficients."""
-        return {kind: [self.coefficients[f"{kind}.{term}"] for term in TERMS] for kind in KINDS}
+        """Per kernel kind, its ``TERMS`` coefficients (0 for a kind its runtime never runs, which a
+        calibration made before that kind existed lacks)."""
+        return {kind: [self.coefficients.get(f"{kind}.{term}", 0.0) for term in TERMS] for kind in KINDS}
 
     @cached_property
     def network(self) -> list[float]:
@@ -211,10 +241,26 @@ def layer_kind(row: tuple) -> str | None:
     return {"dwconv": "dwconv", "se_conv": "se", "linear": "linear"}.get(kind)
 
 
-def kernel_kind(row: tuple) -> str:
-    """The kernel a layer runs as: a MAC kind, resampling (pooling, upsampling) or elementwise (sums, rescales)."""
-    return layer_kind(row) or ("resample" if row[_COLUMN["type"]] in ("avgpool", "maxpool", "upsample")
-                               else "elementwise")
+def kernel_kind(row: tuple, block: int | None = None) -> str:
+    """The kernel a layer runs as: a MAC kind, resampling (pooling, upsampling) or elementwise (sums,
+    rescales); a convolution that ``block`` (``blocked_layout``) does not fit, its kind's unblocked one."""
+    kind = layer_kind(row)
+    if kind is None:
+        return "resample" if row[_COLUMN["type"]] in ("avgpool", "maxpool", "upsample") else "elementwise"
+    if block and kind in ("conv_kxk", "conv_1x1", "dwconv") and not _blocked(row, block):
+        return f"{kind}_unblocked"
+    return kind
+
+
+def _blocked(row: tuple, block: int) -> bool:
+    """Whether onnxruntime's NCHWc transformer takes this convolution (its conditions, in its order)."""
+    inputs, outputs, groups = row[_COLUMN["in_channels"]], row[_COLUMN["out_channels"]], row[_COLUMN["groups"]]
+    per_group = inputs // groups
+    if groups > 1:
+        if outputs % block:
+            return False
+        return (per_group == 1 and outputs == groups) or (per_group % block == 0 and outputs // groups % block == 0)
+    return per_group < block or per_group % block == 0
 
 
 def dispatched_ops(row: tuple) -> int:
@@ -227,8 +273,12 @@ def dispatched_ops(row: tuple) -> int:
     return 1 + activation  # linear, residual sum (+ ReLU in ResNets), pooling, SE rescale
 
 
-def kernel_terms(row: tuple, batch: int, dtype_bytes: int, lanes: int | None) -> tuple[float, float, float]:
-    """(padded MACs, bytes moved, 1 call) of one layer at ``batch``, in ``TERMS`` order."""
+def kernel_terms(row: tuple, batch: int, dtype_bytes: int, lanes: int | None,
+                 block: int | None = None) -> tuple[float, float, float]:
+    """(padded MACs, bytes moved, 1 call) of one layer at ``batch``, in ``TERMS`` order. An unblocked
+    convolution pads nothing: its MACs are its own."""
+    if block and kernel_kind(row, block).endswith("_unblocked"):
+        lanes = None
     macs = padded_macs(row, lanes) * batch if layer_kind(row) else 0.0
     return macs, layer_traffic(row, batch, dtype_bytes), 1.0
 
@@ -247,7 +297,8 @@ def _nnls(matrix, target) -> list[float]:
     return (solution / norms).tolist()
 
 
-def fit_kernels(networks: list[tuple[Profile, dict[str, float]]], lanes: int | None) -> dict[str, list[float]]:
+def fit_kernels(networks: list[tuple[Profile, dict[str, float]]], lanes: int | None,
+                block: int | None = None) -> dict[str, list[float]]:
     """Per kernel kind, the ``TERMS`` coefficients (seconds per unit) that best give its profiled times.
 
     ``networks``: each calibration network's profile and its profiled ms per row. A row's squared error
@@ -259,17 +310,20 @@ def fit_kernels(networks: list[tuple[Profile, dict[str, float]]], lanes: int | N
     for cost, rows in networks:
         weight = 1 / math.sqrt(max(sum(rows.values()), 1e-6) / 1000)
         for row in cost.rows:
-            terms, targets = matrices[kernel_kind(row)]
-            terms.append([value * weight for value in kernel_terms(row, cost.batch, DTYPE_BYTES[cost.dtype], lanes)])
+            terms, targets = matrices[kernel_kind(row, block)]
+            terms.append([value * weight for value in
+                          kernel_terms(row, cost.batch, DTYPE_BYTES[cost.dtype], lanes, block)])
             targets.append(rows.get(row[_COLUMN["name"]], 0.0) / 1000 * weight)
     return {kind: (_nnls(numpy.asarray(terms), targets) if terms else [0.0] * len(TERMS))
             for kind, (terms, targets) in matrices.items()}
 
 
-def kernel_seconds(cost: Profile, kernels: dict[str, list[float]], lanes: int | None) -> list[float]:
+def kernel_seconds(cost: Profile, kernels: dict[str, list[float]], lanes: int | None,
+                   block: int | None = None) -> list[float]:
     """Each row's fitted kernel seconds."""
     size = DTYPE_BYTES[cost.dtype]
-    return [_dot(kernel_terms(row, cost.batch, size, lanes), kernels[kernel_kind(row)]) for row in cost.rows]
+    return [_dot(kernel_terms(row, cost.batch, size, lanes, block), kernels[kernel_kind(row, block)])
+            for row in cost.rows]
 
 
 def fit_network(kernel_s: list[float], ops: list[int], measured_ms: list[float]) -> tuple[list[float], list[bool]]:
@@ -401,6 +455,7 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
     kernels = calibration.kernels if calibration else None
     scale, per_op = calibration.network if calibration else (1.0, 0.0)
     factor = calibration.family_factors.get(factor_base(cost.base), 1.0) if calibration else 1.0
+    block = blocked_layout(runtime, cost.dtype) if calibration else None
     size, batch = DTYPE_BYTES[cost.dtype], cost.batch
     rows, total, bound_total, padded_total, macs_total = [], 0.0, 0.0, 0, 0
     for row in cost.rows:
@@ -412,8 +467,7 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         if kernels is None:
             seconds = bound_s
         else:
-            coefficient = kernels[kernel_kind(row)]
-            kernel = (coefficient[0] * padded if layer_kind(row) else 0.0) + coefficient[1] * moved + coefficient[2]
+            kernel = _dot(kernel_terms(row, batch, size, lanes, block), kernels[kernel_kind(row, block)])
             seconds = factor * (scale * kernel + per_op * dispatched_ops(row))
         intensity = 2 * macs / moved if moved else 0.0
         rows.append((row[_COLUMN["name"]], row[_COLUMN["type"]], macs, padded, moved, intensity,
