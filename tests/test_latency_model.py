@@ -8,7 +8,7 @@ import pytest
 import core
 from core.cli import main
 from core.measurement.kernel_timing import KernelTiming
-from core.prediction import calibration, latency_model
+from core.prediction import calibration, kernel_trees, latency_model
 from core.prediction.latency_model import (
     KINDS,
     Config,
@@ -254,6 +254,34 @@ def test_an_onnxruntime_calibration_fits_the_unblocked_kinds_and_predicts_with_t
         expected = synthetic_ms(Config("resnet18", width, 1.0, 112, 1), "onnxruntime", "float32", THREADS)
         predicted = predict_latency("resnet18", width, 1.0, 112, runtime="onnxruntime", threads=THREADS).total_ms
         assert predicted == pytest.approx(expected, rel=1e-3)
+
+
+def test_the_trees_learn_what_the_linear_kernels_miss(tmp_path, monkeypatch):
+    """A host whose dense convolutions on small maps (8 px or less) run 1.6x slower than their MACs say:
+    no linear term sees a map's size, the tree corrections do, and a held-out network is predicted from them."""
+    monkeypatch.setenv("CSL_DATA_DIR", str(tmp_path))
+
+    def slow_small_maps(config, runtime, dtype, threads):
+        timing = synthetic_timing(config, runtime, dtype, threads)
+        cost = core.profile(config.backbone, config.width, config.depth, config.resolution, batch=config.batch)
+        rows = {row[0]: timing.rows[row[0]] * (1.6 if kernel_kind(row) == "conv_kxk" and row[8] <= 8 else 1.0)
+                for row in cost.rows}
+        total = TRUE_NETWORK[0] * sum(rows.values()) + 1000 * TRUE_NETWORK[1] * sum(map(dispatched_ops, cost.rows))
+        return KernelTiming(total, rows, other_load=0.0)
+
+    configs = calibration.calibration_configs()
+    result = calibrate("torch", threads=THREADS, configs=configs, measure=slow_small_maps, force=True,
+                       roofline=lambda threads: (1e11, 2e10))
+    assert result.corrections["features"] == list(kernel_trees.FEATURES)
+    held_out = Config("resnet34", 0.6, 1.2, 112, 1)  # widths, depths and resolutions no calibration used
+    truth = slow_small_maps(held_out, "torch", "float32", THREADS)
+    prediction = predict_latency("resnet34", 0.6, 1.2, 112, threads=THREADS)
+    assert prediction.total_ms == pytest.approx(truth.total_ms, rel=0.03)
+    cost = core.profile("resnet34", 0.6, 1.2, 112)
+    for row, predicted in zip(cost.rows, prediction.layers.time_ms):  # layer by layer, small maps included
+        if kernel_kind(row) == "conv_kxk":
+            true = TRUE_NETWORK[0] * truth.rows[row[0]] + 1000 * TRUE_NETWORK[1] * dispatched_ops(row)
+            assert predicted == pytest.approx(true, rel=0.08), (row[0], row[8])
 
 
 def test_calibration_configurations_cover_every_backbone_early_and_avoid_the_bench_values():

@@ -39,12 +39,14 @@ from core.prediction.latency_model import (
     default_threads,
     dispatched_ops,
     family_factors,
+    fit_corrections,
     fit_kernels,
     fit_network,
     kernel_seconds,
     load_calibration,
     save_calibration,
 )
+from core.prediction.kernel_trees import TreeEnsemble
 from core.prediction.roofline import host_device
 
 MeasureFn = Callable[[Config, str, str, int], KernelTiming]
@@ -188,8 +190,11 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     taken = [configs[index] for index in sorted(fastest)]
     timings = [fastest[index] for index in sorted(fastest)]
     costs = [profile(c.backbone, c.width, c.depth, c.resolution, batch=c.batch, dtype=dtype) for c in taken]
-    kernels = fit_kernels([(cost, timing.rows) for cost, timing in zip(costs, timings)], lanes, block)
-    kernel_s = [sum(kernel_seconds(cost, kernels, lanes, block)) for cost in costs]
+    networks = [(cost, timing.rows) for cost, timing in zip(costs, timings)]
+    kernels = fit_kernels(networks, lanes, block)
+    corrections = fit_corrections(networks, kernels, lanes, block)
+    trees = TreeEnsemble(corrections)
+    kernel_s = [sum(kernel_seconds(cost, kernels, lanes, block, trees)) for cost in costs]
     ops = [sum(dispatched_ops(row) for row in cost.rows) for cost in costs]
     network, used = fit_network(kernel_s, ops, [timing.total_ms for timing in timings])
     samples = [dict(config=asdict(config), measured_ms=timing.total_ms,
@@ -200,6 +205,7 @@ def calibrate(runtime: str = "torch", dtype: str = "float32", threads: int | Non
     coefficients.update({f"network.{term}": value for term, value in zip(NETWORK_TERMS, network)})
     calibration = Calibration(key=key, coefficients=coefficients, peak_flops=peak_flops,
                               bandwidth=bandwidth, samples=samples, seconds=time.perf_counter() - started,
-                              created=time.time(), family_factors=family_factors(samples))
+                              created=time.time(), family_factors=family_factors(samples),
+                              corrections=corrections)
     save_calibration(calibration)
     return calibration

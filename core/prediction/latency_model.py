@@ -10,9 +10,11 @@ float32 a convolution its CPU provider cannot run in its channel-blocked layout 
 (batch scales MACs and bytes, not the call), fitted per kind by non-negative least squares on
 thousands of per-layer timings from the runtime's own profiler (``core.measurement.kernel_timing``: 48 small
 networks of every backbone, batch 1 and 8, each network's layers weighted by 1 / its total so every
-network counts alike). A network is then
+network counts alike), then times a per-layer correction that gradient-boosted trees learnt from the same
+timings on each kernel's shape (``core.prediction.kernel_trees``: channels, map size, stride, alignment).
+A network is then
 
-    scale x sum of its kernels + seconds per dispatched operator x operators
+    scale x sum of its corrected kernels + seconds per dispatched operator x operators
 
 fitted on the same networks' unprofiled totals (profiled kernels leave out what runs between them,
 Python module calls and dispatch, and include the profiler's own cost: ``scale`` and the per-operator
@@ -45,6 +47,8 @@ from core.network.counting import DTYPE_BYTES, LAYER_COLUMNS, Profile
 from core.network.families import ARCHITECTURES, resolve
 from core.network.profiling import profile
 from core.network.scaling import ScalingError, stage_source
+from core.prediction.kernel_trees import TreeEnsemble, features
+from core.prediction.kernel_trees import fit as fit_trees
 from core.prediction.roofline import (
     HOST,
     Device,
@@ -117,7 +121,7 @@ def library_versions(runtime: str) -> dict[str, str]:
     return versions
 
 
-MODEL = "kernels-1"  # the model's form: a calibration of another form is not read, but made again
+MODEL = "kernels-2"  # the model's form (2: with tree corrections): a calibration of another form is made again
 
 
 def calibration_key(runtime: str, dtype: str, threads: int) -> dict:
@@ -171,6 +175,11 @@ class Calibration:
     # Per base architecture: median measured / fitted over its calibration timings: what a runtime does
     # between a family's kernels (its graph's fusions, its Python blocks) that no kernel's time shows.
     family_factors: dict[str, float] = field(default_factory=dict)
+    corrections: dict = field(default_factory=dict)  # kernel_trees.export's arrays; empty: none
+
+    @cached_property
+    def trees(self) -> TreeEnsemble:
+        return TreeEnsemble(self.corrections)
 
     @cached_property
     def kernels(self) -> dict[str, list[float]]:
@@ -297,6 +306,27 @@ def _nnls(matrix, target) -> list[float]:
     return (solution / norms).tolist()
 
 
+def layer_features(cost: Profile, lanes: int | None, block: int | None = None) -> list[list[float]]:
+    """Each row's shape features for the tree corrections (``kernel_trees.features``)."""
+    size = DTYPE_BYTES[cost.dtype]
+    return [features(row, KINDS.index(kernel_kind(row, block)), cost.batch, layer_traffic(row, cost.batch, size),
+                     lanes) for row in cost.rows]
+
+
+def fit_corrections(networks: list[tuple[Profile, dict[str, float]]], kernels: dict[str, list[float]],
+                    lanes: int | None, block: int | None = None) -> dict:
+    """Trees for log(profiled / linear kernel time) of every profiled layer (``kernel_trees.fit``)."""
+    rows, ratios = [], []
+    for cost, profiled in networks:
+        linear = kernel_seconds(cost, kernels, lanes, block)
+        for row, shape, seconds in zip(cost.rows, layer_features(cost, lanes, block), linear):
+            measured = profiled.get(row[_COLUMN["name"]], 0.0) / 1000
+            if measured > 0:
+                rows.append(shape)
+                ratios.append(math.log(measured / max(seconds, 1e-7)))
+    return fit_trees(rows, ratios)
+
+
 def fit_kernels(networks: list[tuple[Profile, dict[str, float]]], lanes: int | None,
                 block: int | None = None) -> dict[str, list[float]]:
     """Per kernel kind, the ``TERMS`` coefficients (seconds per unit) that best give its profiled times.
@@ -319,11 +349,15 @@ def fit_kernels(networks: list[tuple[Profile, dict[str, float]]], lanes: int | N
 
 
 def kernel_seconds(cost: Profile, kernels: dict[str, list[float]], lanes: int | None,
-                   block: int | None = None) -> list[float]:
-    """Each row's fitted kernel seconds."""
+                   block: int | None = None, trees: TreeEnsemble | None = None) -> list[float]:
+    """Each row's fitted kernel seconds (``trees``: with their corrections)."""
     size = DTYPE_BYTES[cost.dtype]
-    return [_dot(kernel_terms(row, cost.batch, size, lanes, block), kernels[kernel_kind(row, block)])
-            for row in cost.rows]
+    linear = [_dot(kernel_terms(row, cost.batch, size, lanes, block), kernels[kernel_kind(row, block)])
+              for row in cost.rows]
+    if trees is None or not trees.spec:
+        return linear
+    return [seconds * math.exp(correction)
+            for seconds, correction in zip(linear, trees(layer_features(cost, lanes, block)))]
 
 
 def fit_network(kernel_s: list[float], ops: list[int], measured_ms: list[float]) -> tuple[list[float], list[bool]]:
@@ -456,9 +490,11 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
     scale, per_op = calibration.network if calibration else (1.0, 0.0)
     factor = calibration.family_factors.get(factor_base(cost.base), 1.0) if calibration else 1.0
     block = blocked_layout(runtime, cost.dtype) if calibration else None
+    corrections = (calibration.trees(layer_features(cost, lanes, block)).tolist() if calibration
+                   and calibration.corrections else [0.0] * len(cost.rows))
     size, batch = DTYPE_BYTES[cost.dtype], cost.batch
     rows, total, bound_total, padded_total, macs_total = [], 0.0, 0.0, 0, 0
-    for row in cost.rows:
+    for row, correction in zip(cost.rows, corrections):
         macs = row[_COLUMN["macs"]] * batch
         padded = padded_macs(row, lanes) * batch
         moved = layer_traffic(row, batch, size)
@@ -468,6 +504,7 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
             seconds = bound_s
         else:
             kernel = _dot(kernel_terms(row, batch, size, lanes, block), kernels[kernel_kind(row, block)])
+            kernel *= math.exp(correction)
             seconds = factor * (scale * kernel + per_op * dispatched_ops(row))
         intensity = 2 * macs / moved if moved else 0.0
         rows.append((row[_COLUMN["name"]], row[_COLUMN["type"]], macs, padded, moved, intensity,

@@ -59,7 +59,8 @@ def load_devices(path: Path = DEVICES_CSV) -> dict[str, Device]:
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
             urls = [url.strip() for url in (row.get("source_url") or "").split("|")]
-            if not all(url.startswith(("https://", "http://")) for url in urls) or not (row.get("source_says") or "").strip():
+            sourced = all(url.startswith(("https://", "http://")) for url in urls)
+            if not sourced or not (row.get("source_says") or "").strip():
                 raise ValueError(f"device {row.get('name')!r} in {path.name} has no source: every row needs "
                                  "source_url (http...) and source_says")
             devices[row["name"]] = Device(
