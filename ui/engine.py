@@ -22,6 +22,9 @@ from core.measurement.jobs import LatencyQueue
 from core.network.architecture import Architecture
 from core.network.counting import Profile
 from core.network.families import register, resolve
+from core.network.scaling import ScalingError
+from core.prediction.latency_model import LatencyPrediction, load_calibration, predict_from_profile
+from core.prediction.roofline import HOST
 from core.published import reference
 from ui import charts
 
@@ -70,6 +73,33 @@ def cached_profile(backbone: str | Architecture, width: float, depth: float, res
         if isinstance(arch, Architecture) and arch.custom:
             register(arch)
     return cost
+
+
+PREDICTIONS = 256  # predictions held (~50 KB each with their layer rows): a class's recent variants
+_PREDICTIONS: OrderedDict[tuple, tuple] = OrderedDict()
+
+
+def cached_prediction(cost: Profile, runtime: str, device: str, threads: int) -> LatencyPrediction:
+    """``predict_from_profile`` of a cached profile, remembered per profile and calibration object (a class
+    revisits the same slider positions; the staircase predicts 21 neighbours per move). Errors (no calibration,
+    a dtype the runtime does not time) are raised by ``predict_from_profile`` itself, never remembered."""
+    try:
+        calibration = load_calibration(runtime, cost.dtype, threads) if device == HOST else None
+    except ScalingError:
+        return predict_from_profile(cost, runtime, device, threads)  # raises the precise refusal
+    key = (id(cost), id(calibration), runtime, device, threads)
+    with _PROFILES_LOCK:
+        held = _PREDICTIONS.get(key)
+        if held is not None and held[0] is cost and held[1] is calibration:  # ids of objects gone are reused
+            _PREDICTIONS.move_to_end(key)
+            return held[2]
+    prediction = predict_from_profile(cost, runtime, device, threads)
+    with _PROFILES_LOCK:
+        _PREDICTIONS[key] = (cost, calibration, prediction)
+        _PREDICTIONS.move_to_end(key)
+        while len(_PREDICTIONS) > PREDICTIONS:
+            _PREDICTIONS.popitem(last=False)
+    return prediction
 
 
 def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:

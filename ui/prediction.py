@@ -15,11 +15,11 @@ from core.measurement.jobs import QueueFull, StoreUnavailable
 from core.measurement.quality import quality
 from core.network.counting import Profile
 from core.network.scaling import ScalingError
-from core.prediction.latency_model import LatencyPrediction, NotCalibrated, predict_from_profile
+from core.prediction.latency_model import LatencyPrediction, NotCalibrated
 from core.prediction.roofline import published_devices, target_device_title
 from core.units import duration_ms, ratio, si
 from ui import charts
-from ui.engine import cached_profile, latency_queue
+from ui.engine import cached_prediction, cached_profile, latency_queue
 from ui.latency_panel import measure_variant, session_id, stored_job, unavailable
 from ui.safe_text import quoted
 from ui.state import TARGETS, ExplorerState
@@ -28,7 +28,7 @@ SWEEP_STEP, SWEEP_POINTS = 0.025, 10  # the staircase chart: this many steps eit
 
 
 def _predict(cost: Profile, state: ExplorerState) -> LatencyPrediction:
-    return predict_from_profile(cost, state.runtime, state.target, state.threads)
+    return cached_prediction(cost, state.runtime, state.target, state.threads)
 
 
 def prediction_row(cost: Profile, state: ExplorerState, card) -> None:

@@ -22,7 +22,7 @@ from core.network.counting import LAYER_COLUMNS
 
 _COLUMN = {name: index for index, name in enumerate(LAYER_COLUMNS)}
 # Boosting settings: few, small trees (a prediction walks all of them) and no early stopping (reproducible).
-TREES, LEAVES, LEARNING_RATE, MIN_LAYERS = 100, 15, 0.1, 200
+TREES, LEAVES, LEARNING_RATE, MIN_LAYERS = 50, 15, 0.2, 200
 FEATURES = ("kind", "log MACs", "log bytes", "log in channels", "log out channels", "kernel", "stride",
             "log output size", "log batch", "in channels aligned", "out channels aligned")
 

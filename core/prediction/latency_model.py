@@ -516,7 +516,8 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
         macs_total += macs
     if calibration is not None:
         method = "calibrated model"
-        basis = (f"per-kernel model fitted to {calibration.kernel_samples:,} profiled layer timings of "
+        basis = (f"per-kernel model (linear rates and tree corrections) fitted to {calibration.kernel_samples:,} "
+                 "profiled layer timings of "
                  f"{sum(s['used'] for s in calibration.samples)} small networks on this host ({runtime}, "
                  f"{threads} thread(s); median fit error {calibration.fit_error:.0%}), "
                  + (f"times {factor:.2f} for this family's own fit" if factor_base(cost.base) in ARCHITECTURES
