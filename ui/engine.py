@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import cache, lru_cache
+from functools import cache, lru_cache, wraps
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported where used: a first page view shows numbers before its 0.5 s import
@@ -73,6 +73,37 @@ def cached_profile(backbone: str | Architecture, width: float, depth: float, res
         if isinstance(arch, Architecture) and arch.custom:
             register(arch)
     return cost
+
+
+def per_profile(maxsize: int):
+    """Remember a pure function of profiles (and hashable values) per profile object, least recently used out
+    past ``maxsize``: what the page draws from a cached profile (its diagram) is the same for every student
+    at the same slider positions, and a class revisits them."""
+    def decorate(function):
+        held: OrderedDict[tuple, tuple] = OrderedDict()
+        lock = threading.Lock()
+
+        @wraps(function)
+        def remembered(*args):
+            key = tuple(id(arg) if isinstance(arg, Profile) else arg for arg in args)
+            with lock:
+                entry = held.get(key)
+                # the ids of profiles that are gone may be reused: the entry holds its own, compared by identity
+                if entry is not None and all(mine is arg for mine, arg in zip(entry[0], args)
+                                             if isinstance(arg, Profile)):
+                    held.move_to_end(key)
+                    return entry[1]
+            value = function(*args)
+            with lock:
+                held[key] = (args, value)
+                held.move_to_end(key)
+                while len(held) > maxsize:
+                    held.popitem(last=False)
+            return value
+
+        remembered.held = held
+        return remembered
+    return decorate
 
 
 PREDICTIONS = 256  # predictions held (~50 KB each with their layer rows): a class's recent variants

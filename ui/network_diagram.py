@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from core.network.counting import Profile
 from core.network.scaling import RESOLUTION_RANGE
 from ui.charts import HEIGHT, HIGHLIGHT, PlotlySpec
+from ui.engine import per_profile
 
 PART_COLORS = {"backbone": "#1f77b4", "neck": "#2ca02c", "head": HIGHLIGHT}
 # Light to dark blue, stem to last conv (colour steps, not the stage's meaning: any stage count fits).
@@ -55,7 +56,8 @@ def _slot(name: str) -> str:
     return PARALLEL.get(bare, "stem" if bare.startswith("stem") else bare)
 
 
-def shapes(cost: Profile) -> list[Shape]:
+@per_profile(maxsize=512)
+def shapes(cost: Profile) -> tuple[Shape, ...]:
     """The drawing's slots in forward order, from the profile's rows (conv, depthwise and linear layers)."""
     column = {name: index for index, name in enumerate(cost.columns)}
     name_at, stage_at, type_at = column["name"], column["stage"], column["type"]
@@ -72,8 +74,8 @@ def shapes(cost: Profile) -> list[Shape]:
         slot["branches"][branch] = row[out_at]
         slot["inner"] = max(slot["inner"], row[out_at])
         slot["size"] = max(slot.get("size", 0), row[size_at])  # ASPP's pooled branch works on a 1 px map
-    return [Shape(key, slot["stage"], slot["part"], tuple(slot["branches"].values()), slot["inner"], slot["size"])
-            for key, slot in slots.items()]
+    return tuple(Shape(key, slot["stage"], slot["part"], tuple(slot["branches"].values()), slot["inner"],
+                       slot["size"]) for key, slot in slots.items())
 
 
 def _height(channels: int) -> float:
@@ -129,6 +131,7 @@ def _head_label(drawn: list[Shape], bottom: float, head: str) -> dict | None:
                 text=HEAD_TITLES.get(head, head), font=dict(size=10, color=PART_COLORS[part]))
 
 
+@per_profile(maxsize=256)
 def diagram_figure(scaled: Profile, base: Profile, scaled_label: str, base_label: str) -> PlotlySpec:
     """The base network (top lane) and the scaled one (bottom lane), on one channel scale and one block axis."""
     lanes = [(shapes(base), LANE + GAP, base_label, base.resolution, True),

@@ -69,7 +69,7 @@ def prediction_row(cost: Profile, state: ExplorerState, card) -> None:
         if active:
             st.fragment(run_every=1.0)(_measured)(cost, state, prediction.total_ms, active)
         else:
-            _measured(cost, state, prediction.total_ms, active)
+            _measured(cost, state, prediction.total_ms, active, job)
 
 
 def prediction_versus(predicted_ms: float, measured_ms: float) -> str:
@@ -137,13 +137,18 @@ def _calibration_progress(settings: dict) -> None:
                   help="Timing real networks to fit this host's latency model")
 
 
-def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_active: bool) -> None:
-    """The stored measurement beside the prediction; polls while one is queued or running."""
-    try:
-        job = stored_job(cost, state)
-    except StoreUnavailable as error:
-        st.caption(unavailable(error))
-        return
+_ASK = object()  # _measured's job not known yet: it asks the store (each poll does)
+
+
+def _measured(cost: Profile, state: ExplorerState, predicted_ms: float, was_active: bool, job=_ASK) -> None:
+    """The stored measurement beside the prediction (``job``: as the row just read it); polls while one is
+    queued or running."""
+    if job is _ASK:
+        try:
+            job = stored_job(cost, state)
+        except StoreUnavailable as error:
+            st.caption(unavailable(error))
+            return
     grade = quality(job.result) if job is not None and job.result is not None else None
     line = st.container(horizontal=True, vertical_alignment="center", gap="small")
     if grade is not None:
