@@ -35,11 +35,11 @@ def network_editors(row, state) -> None:
 
 
 @st.fragment
-def explorer_results(sliders, links, views) -> None:
+def explorer_results(sliders, links, view: str) -> None:
     """Everything a slider move changes: the sliders themselves, the cards, the pictures, the link.
 
-    A fragment, so a move reruns this alone (the controls that pick the network, the title and the
-    app's frame stay as they are): a class of 60 moves sliders on one process (bench/bench_class.py).
+    A fragment, so a move reruns this alone (the controls that pick the network or the view, the title and
+    the app's frame stay as they are): a class of 60 moves sliders on one process (bench/bench_class.py).
     """
     state = scaling_controls(sliders)
     width, depth, resolution = state.config()
@@ -77,10 +77,6 @@ def explorer_results(sliders, links, views) -> None:
         recipe_card(cost)
     network_editors(row, state)
     label = variant_label(display_name(cost.backbone), width, depth, resolution)
-    view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed",
-                                   required=True, persist_state="session",
-                                   format_func={"position": "Where it sits", "inside": "Inside the network",
-                                                "latency": "Latency"}.get)
     base_label = chart_text(f"{base_title} (base)")
     # The first screen: the network drawn beside the view's first chart (at 1280x720 both above the fold).
     drawing, first = st.columns([2, 3])
@@ -121,5 +117,10 @@ require_router()
 sliders, links = explorer_sidebar()
 title, views = st.columns([1, 1], vertical_alignment="bottom")
 title.title("Channel Scaling Lab")
+# outside the results fragment: a slider move does not redraw it, and picking a view reruns the page
+view = views.segmented_control("View", VIEWS, key="explorer_view", label_visibility="collapsed", required=True,
+                               persist_state="session",
+                               format_func={"position": "Where it sits", "inside": "Inside the network",
+                                            "latency": "Latency"}.get)
 url_warnings()
-explorer_results(sliders, links, views)
+explorer_results(sliders, links, view)

@@ -16,13 +16,13 @@ from core.measurement.quality import quality
 from core.network.counting import Profile
 from core.network.scaling import ScalingError
 from core.prediction.latency_model import LatencyPrediction, NotCalibrated
-from core.prediction.roofline import published_devices, target_device_title
+from core.prediction.roofline import published_devices
 from core.units import duration_ms, ratio, si
 from ui import charts
 from ui.engine import cached_prediction, cached_profile, latency_queue
 from ui.latency_panel import measure_variant, session_id, stored_job, unavailable
 from ui.safe_text import quoted
-from ui.state import TARGETS, ExplorerState
+from ui.state import ExplorerState
 
 SWEEP_STEP, SWEEP_POINTS = 0.025, 10  # the staircase chart: this many steps either side of the width
 
@@ -32,13 +32,9 @@ def _predict(cost: Profile, state: ExplorerState) -> LatencyPrediction:
 
 
 def prediction_row(cost: Profile, state: ExplorerState, card) -> None:
-    """Predicted latency (or a roofline bound on another device) in ``card``, the metric row's last column;
-    below the cards, one line: where it is predicted, the measured value beside it, and 'Measure'."""
-    predicted = card
-    where, measured = st.columns([1.2, 2], vertical_alignment="center")
-    where.selectbox("Predict latency on", TARGETS, key="explorer_target", persist_state="session",
-                    label_visibility="collapsed",
-                    format_func=lambda target: f"Predict on: {target_device_title(target)}")
+    """Predicted latency (or a roofline bound on another device: the sidebar's "Predict latency on") in
+    ``card``, the metric row's last column; below the cards, one line: the measured value and 'Measure'."""
+    predicted, measured = card, st.container()
     try:
         prediction = _predict(cost, state)
     except NotCalibrated as error:

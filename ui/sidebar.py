@@ -9,6 +9,7 @@ from streamlit.delta_generator import DeltaGenerator
 from core.network.families import BACKBONE_NAMES
 from core.network.scaling import DEPTH_RANGE, RESOLUTION_RANGE, WIDTH_RANGE
 from core.network.tasks import DEFAULT_HEADS, DEFAULT_RESOLUTION, available
+from core.prediction.roofline import target_device_title
 from ui.labels import backbone_label
 from ui.room import class_code, link_query, presenter, students, students_query
 from ui.routing import page_url
@@ -24,6 +25,7 @@ from ui.state import (
     MODES,
     PHI_RANGE,
     RUNTIMES,
+    TARGETS,
     THREADS_RANGE,
     UNITS,
     ExplorerState,
@@ -204,6 +206,10 @@ def explorer_sidebar() -> tuple[DeltaGenerator, DeltaGenerator]:
                                  "onnxruntime)")
         batch.number_input("Batch", *BATCH_RANGE, key=_key("batch"), persist_state="session",
                            help="Activation memory and latency are for this batch")
+    sidebar.selectbox("Predict latency on", TARGETS, key=_key("target"), persist_state="session",
+                      format_func=target_device_title,
+                      help="This host: the model calibrated on it. Another device: a roofline lower bound from its "
+                           "published peaks (the Latency view draws every layer on it)")
     st.session_state[_key("drawn_network")] = _network_of(_state_from_session())
     return sliders, sidebar.container()
 
