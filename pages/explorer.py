@@ -89,14 +89,12 @@ def explorer_results(sliders, links, view: str) -> None:
         left, right = st.columns([2, 3])
         left.plotly_chart(charts.params_macs_figure(params_traces(state.unit), label, cost.params, cost.macs,
                                                     state.unit), key="params_chart")
+        caption = model_caption(base_arch.name)
         right.caption("Above: published ImageNet top-1 (hover a point for its source); dashed and dotted grey lines "
                       "are published results of scaling one axis only. The star is this variant at its published "
                       "top-1 where it is exactly a published network, else at the fitted model's estimate with its "
                       "error band (hover it for the basis). Left: params against cost, counted by this engine; "
-                      "colours as above.")
-        caption = model_caption(base_arch.name)
-        if caption:
-            right.caption(caption)
+                      "colours as above." + (f"\n\n{caption}" if caption else ""))
     elif view == "inside":
         first.plotly_chart(charts.channel_profile_figure(base.layers, cost.layers, base_label, label),
                            key="channel_chart")

@@ -401,7 +401,7 @@ def test_the_accuracy_card_shows_the_band_extrapolation_and_the_model():
     card = next(metric for metric in app.metric if metric.label == "Top-1 (estimate)")
     assert card.value.startswith("~") and card.delta.startswith("±") and card.delta.endswith(" pp")
     assert any("extrapolated" in caption.value for caption in app.caption)
-    assert any(caption.value.startswith("Fitted model of EfficientNet-B0") for caption in app.caption)
+    assert any("\n\nFitted model of EfficientNet-B0" in caption.value for caption in app.caption)  # its own paragraph
     app = _app({"backbone": "resnet18", "width": "2"})
     assert _metrics(app)["Top-1 (estimate)"] == "n/a"
 

@@ -41,9 +41,9 @@ def recipe_card(cost: Profile) -> None:
         rows = "\n".join(f"| {SETTINGS[value.setting]} | **{format_value(value.value)}** | {_cell(value.label)} |"
                          for value in recipe.values)
         st.markdown(f"| Setting | Value | Basis |\n|---|---|---|\n{rows}")
-        st.caption("  \n".join(
+        st.caption("  \n".join(  # one caption: every element is a message on every slider move
             f"{SETTINGS[value.setting]}: {_cell(value.source)} `{value.url}`"
-            + (f". {_cell(value.note)}." if value.note else "") for value in recipe.values))
-        st.caption("Regularization follows capacity: bigger models get more (EfficientNet's dropout rises from "
-                   "0.2 at B0 to 0.5 at B7), small ones less. Nothing is interpolated between presets: a variant "
-                   "no source covers shows its nearest published network's value, labelled as such.")
+            + (f". {_cell(value.note)}." if value.note else "") for value in recipe.values)
+            + "\n\nRegularization follows capacity: bigger models get more (EfficientNet's dropout rises from "
+              "0.2 at B0 to 0.5 at B7), small ones less. Nothing is interpolated between presets: a variant "
+              "no source covers shows its nearest published network's value, labelled as such.")
