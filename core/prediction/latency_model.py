@@ -23,7 +23,7 @@ measured / predicted over the family's calibration networks, for what a runtime 
 family's kernels that no kernel shows. The fit also measures this host's peak FLOP/s and bandwidth for
 the roofline (once per host), and caches the result on disk keyed by host fingerprint, library
 versions, runtime, dtype and threads: a changed key calibrates again. ``predict_latency`` then needs
-only the analytic profile: no weights, no torch, well under a millisecond. Other devices get the
+only the analytic profile: no weights, no torch, no scikit-learn, about a millisecond. Other devices get the
 roofline lower bound (``core.prediction.roofline``).
 """
 from __future__ import annotations
