@@ -42,4 +42,4 @@ def test_predictions_are_remembered_per_profile_and_calibration_and_refusals_are
     again = calibrate("torch", threads=THREADS, configs=CONFIGS[:latency_model.MIN_NETWORKS], measure=synthetic_timing,
                       force=True, roofline=lambda threads: (2e11, 2e10))
     assert again is not first and ui.engine.cached_prediction(cost, "torch", "host", THREADS) is not prediction
-    assert len(ui.engine._PREDICTIONS) <= ui.engine.PREDICTIONS
+    assert len(ui.engine._prediction.held) <= ui.engine.PREDICTIONS

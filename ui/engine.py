@@ -23,7 +23,7 @@ from core.network.architecture import Architecture
 from core.network.counting import Profile
 from core.network.families import register, resolve
 from core.network.scaling import ScalingError
-from core.prediction.latency_model import LatencyPrediction, load_calibration, predict_from_profile
+from core.prediction.latency_model import Calibration, LatencyPrediction, load_calibration, predict_from_profile
 from core.prediction.roofline import HOST
 from core.published import reference
 from ui import charts
@@ -76,21 +76,21 @@ def cached_profile(backbone: str | Architecture, width: float, depth: float, res
 
 
 def per_profile(maxsize: int):
-    """Remember a pure function of profiles (and hashable values) per profile object, least recently used out
-    past ``maxsize``: what the page draws from a cached profile (its diagram) is the same for every student
-    at the same slider positions, and a class revisits them."""
+    """Remember a pure function of profiles and calibrations (compared by identity) and hashable values, least
+    recently used out past ``maxsize``: what the page draws or predicts from a cached profile is the same for
+    every student at the same slider positions, and a class revisits them."""
     def decorate(function):
         held: OrderedDict[tuple, tuple] = OrderedDict()
         lock = threading.Lock()
 
         @wraps(function)
         def remembered(*args):
-            key = tuple(id(arg) if isinstance(arg, Profile) else arg for arg in args)
+            key = tuple(id(arg) if isinstance(arg, _BY_IDENTITY) else arg for arg in args)
             with lock:
                 entry = held.get(key)
-                # the ids of profiles that are gone may be reused: the entry holds its own, compared by identity
+                # the ids of objects that are gone may be reused: the entry holds its own, compared by identity
                 if entry is not None and all(mine is arg for mine, arg in zip(entry[0], args)
-                                             if isinstance(arg, Profile)):
+                                             if isinstance(arg, _BY_IDENTITY)):
                     held.move_to_end(key)
                     return entry[1]
             value = function(*args)
@@ -106,8 +106,14 @@ def per_profile(maxsize: int):
     return decorate
 
 
+_BY_IDENTITY = (Profile, Calibration)  # immutable once made, but unhashable or costly to hash
 PREDICTIONS = 256  # predictions held (~50 KB each with their layer rows): a class's recent variants
-_PREDICTIONS: OrderedDict[tuple, tuple] = OrderedDict()
+
+
+@per_profile(maxsize=PREDICTIONS)
+def _prediction(cost: Profile, calibration: Calibration | None, runtime: str, device: str,
+                threads: int) -> LatencyPrediction:
+    return predict_from_profile(cost, runtime, device, threads)  # which loads that same calibration
 
 
 def cached_prediction(cost: Profile, runtime: str, device: str, threads: int) -> LatencyPrediction:
@@ -118,19 +124,7 @@ def cached_prediction(cost: Profile, runtime: str, device: str, threads: int) ->
         calibration = load_calibration(runtime, cost.dtype, threads) if device == HOST else None
     except ScalingError:
         return predict_from_profile(cost, runtime, device, threads)  # raises the precise refusal
-    key = (id(cost), id(calibration), runtime, device, threads)
-    with _PROFILES_LOCK:
-        held = _PREDICTIONS.get(key)
-        if held is not None and held[0] is cost and held[1] is calibration:  # ids of objects gone are reused
-            _PREDICTIONS.move_to_end(key)
-            return held[2]
-    prediction = predict_from_profile(cost, runtime, device, threads)
-    with _PROFILES_LOCK:
-        _PREDICTIONS[key] = (cost, calibration, prediction)
-        _PREDICTIONS.move_to_end(key)
-        while len(_PREDICTIONS) > PREDICTIONS:
-            _PREDICTIONS.popitem(last=False)
-    return prediction
+    return _prediction(cost, calibration, runtime, device, threads)
 
 
 def base_profile(base: str, batch: int = 1, dtype: str = "float32") -> Profile:

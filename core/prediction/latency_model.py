@@ -486,26 +486,20 @@ def predict_from_profile(cost: Profile, runtime: str = "torch", device: str = HO
     target = target_device(device, calibration)
     peak, bandwidth = target.peak(cost.dtype), target.bandwidth
     lanes = target.lanes.get(cost.dtype)
-    kernels = calibration.kernels if calibration else None
     scale, per_op = calibration.network if calibration else (1.0, 0.0)
     factor = calibration.family_factors.get(factor_base(cost.base), 1.0) if calibration else 1.0
-    block = blocked_layout(runtime, cost.dtype) if calibration else None
-    corrections = (calibration.trees(layer_features(cost, lanes, block)).tolist() if calibration
-                   and calibration.corrections else [0.0] * len(cost.rows))
+    # each row's corrected kernel seconds, as the calibration fitted them; None: the roofline bound instead
+    kernel_s = (kernel_seconds(cost, calibration.kernels, lanes, blocked_layout(runtime, cost.dtype),
+                               calibration.trees) if calibration else [None] * len(cost.rows))
     size, batch = DTYPE_BYTES[cost.dtype], cost.batch
     rows, total, bound_total, padded_total, macs_total = [], 0.0, 0.0, 0, 0
-    for row, correction in zip(cost.rows, corrections):
+    for row, kernel in zip(cost.rows, kernel_s):
         macs = row[_COLUMN["macs"]] * batch
         padded = padded_macs(row, lanes) * batch
         moved = layer_traffic(row, batch, size)
         compute_s, memory_s = 2 * macs / peak, moved / bandwidth
         bound_s = max(compute_s, memory_s)
-        if kernels is None:
-            seconds = bound_s
-        else:
-            kernel = _dot(kernel_terms(row, batch, size, lanes, block), kernels[kernel_kind(row, block)])
-            kernel *= math.exp(correction)
-            seconds = factor * (scale * kernel + per_op * dispatched_ops(row))
+        seconds = bound_s if kernel is None else factor * (scale * kernel + per_op * dispatched_ops(row))
         intensity = 2 * macs / moved if moved else 0.0
         rows.append((row[_COLUMN["name"]], row[_COLUMN["type"]], macs, padded, moved, intensity,
                      min(peak, intensity * bandwidth) / 1e9, bound_s * 1000, seconds * 1000,
